@@ -1,0 +1,30 @@
+# deepsets: every target creates .venv when it is missing.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench lint clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)  ## the whole handout lab into runs/lab
+	$(BIN)/deepsets lab --out runs/lab $(ARGS)
+
+test: $(STAMP)  ## lint, then the test suite
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -q $(ARGS)
+
+bench: $(STAMP)  ## side-by-side speed ratios against a plain implementation
+	$(BIN)/python benchmarks/bench.py $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+clean:
+	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

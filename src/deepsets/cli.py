@@ -1,0 +1,322 @@
+"""The ``deepsets`` command: the only module that parses flags, prints and exits.
+
+Subcommands follow the handout's scripts: ``train`` (train.py), ``eval``
+(eval.py), ``plot``; ``lab`` runs them all; ``predict`` asks trained models
+for the sum of a set you type.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from deepsets.config import DEVICES, LabConfig
+from deepsets.train import Progress
+
+DEFAULTS = LabConfig()
+DEFAULT_RUN = Path("runs/lab")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with errors on one line: ``deepsets lab: error: ... (see --help)``."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class Bars(Progress):
+    """tqdm bars on stderr; without a terminal, one line per finished loop instead."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self.tqdm, self.bar, self.desc = tqdm, None, ""
+        self.loss_sum, self.steps = 0.0, 0
+
+    def stage(self, text: str) -> None:
+        self.tqdm.write(f"{text} ...", file=sys.stderr)
+
+    def start(self, desc: str, total: int, unit: str) -> None:
+        self.desc, self.loss_sum, self.steps = desc, 0.0, 0
+        self.bar = self.tqdm(total=total, desc=desc, unit=unit, file=sys.stderr,
+                             dynamic_ncols=True, disable=None, mininterval=0.25)
+
+    def advance(self, loss: float | None = None) -> None:
+        self.bar.update()
+        if loss is not None:
+            self.loss_sum, self.steps = self.loss_sum + loss, self.steps + 1
+            if self.steps % 50 == 0:
+                self.bar.set_postfix(loss=f"{self.loss_sum / self.steps:.4f}", refresh=False)
+
+    def end(self, summary: str = "") -> None:
+        if self.bar.disable:
+            print(f"{self.desc}: {summary}", file=sys.stderr)
+        else:
+            self.bar.set_postfix_str(summary)
+        self.bar.close()
+
+
+# --- flag types: bad values become one-line argparse errors with exit code 2 ---
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not allowed; use a whole number >= 1")
+    return value
+
+
+def seed_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"{text} is not allowed; use 0..2**63-1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not allowed; use a finite number > 0")
+    return value
+
+
+def name_list(text: str) -> tuple[str, ...]:
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one name")
+    return names
+
+
+def add_run_flags(p: argparse.ArgumentParser, *, out: bool) -> None:
+    if out:
+        p.add_argument("--out", type=Path, default=DEFAULT_RUN,
+                       help=f"run folder to write (default: {DEFAULT_RUN})")
+    else:
+        p.add_argument("--run", type=Path, default=DEFAULT_RUN,
+                       help=f"run folder to read (default: {DEFAULT_RUN})")
+    p.add_argument("--device", choices=DEVICES, default=None,
+                   help="where to compute: cpu, cuda or auto = cuda when available "
+                        f"(default: {DEFAULTS.device})")
+    p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+
+
+def add_config_flags(p: argparse.ArgumentParser) -> None:
+    d = DEFAULTS
+    g = p.add_argument_group("settings (defaults are the handout's)")
+    g.add_argument("--seed", type=seed_int, help=f"derives all randomness (default: {d.seed})")
+    g.add_argument("--epochs", type=positive_int, help=f"training epochs (default: {d.epochs})")
+    g.add_argument("--batch-size", type=positive_int,
+                   help=f"training sets per step (default: {d.batch_size})")
+    g.add_argument("--lr", type=positive_float, help=f"Adam learning rate (default: {d.lr:g})")
+    g.add_argument("--embedding-dim", type=positive_int,
+                   help=f"h1, embedding size (default: {d.embedding_dim})")
+    g.add_argument("--hidden-dim", type=positive_int,
+                   help=f"h2, hidden units (default: {d.hidden_dim})")
+    g.add_argument("--n-train", type=positive_int,
+                   help=f"training sets (default: {d.n_train:,})")
+    g.add_argument("--n-per-card", type=positive_int,
+                   help=f"test sets per size (default: {d.n_per_card:,})")
+    g.add_argument("--models", type=name_list,
+                   help=f"comma-separated models to train (default: {','.join(d.models)})")
+    g.add_argument("--quick", action="store_true",
+                   help="tiny preset that runs in seconds: 10,000 training sets, 2 epochs, "
+                        "200 test sets at sizes 5, 10, 20, 50 (other flags still apply)")
+    g.add_argument("--resume", action="store_true",
+                   help="continue the run in the folder with its stored settings")
+    g.add_argument("--force", action="store_true",
+                   help="start over in a folder that holds a run with other settings")
+
+
+CONFIG_FLAGS = ("seed", "epochs", "batch_size", "lr", "embedding_dim", "hidden_dim",
+                "n_train", "n_per_card", "models", "device")
+
+
+def config_from(args: argparse.Namespace) -> LabConfig | None:
+    """The handout's settings, the ``--quick`` preset, then every flag given."""
+    given = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k, None) is not None}
+    if args.resume:
+        # a resumed run keeps its stored settings; only the device may change
+        if set(given) - {"device"}:
+            raise ValueError("--resume continues the stored settings; drop "
+                             + ", ".join("--" + k.replace("_", "-") for k in given
+                                         if k != "device"))
+        return LabConfig(device=given["device"]) if "device" in given else None
+    config = DEFAULTS.quick() if args.quick else DEFAULTS
+    return replace(config, **given)
+
+
+def print_results(results: dict) -> None:
+    from deepsets.plot import label
+
+    models = [m for m in results if m != "cards"]
+    print(f"{'digits':>6}  " + "  ".join(f"{label(m) + ' acc':>13} {label(m) + ' MAE':>13}"
+                                         for m in models))
+    for i, card in enumerate(results["cards"]):
+        print(f"{card:>6}  " + "  ".join(
+            f"{results[m]['acc'][i]:>13.4f} {results[m]['mae'][i]:>13.3f}" for m in models))
+
+
+def print_files(files: list[Path]) -> None:
+    print("\nwrote:")
+    for path in files:
+        if Path(path).exists():
+            print(f"  {path}")
+
+
+# --- subcommands ---
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from deepsets.lab import run_lab
+
+    done = run_lab(config_from(args), args.out, resume=args.resume, force=args.force,
+                   progress=Bars())
+    print_results(done.results)
+    print_files(done.files)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from deepsets.lab import HISTORY, prepare_run, train_models
+    from deepsets.runfolder import CONFIG, checkpoint_path
+
+    config = prepare_run(args.out, config_from(args), resume=args.resume, force=args.force)
+    history = train_models(args.out, config, Bars())
+    for name, epochs in history.items():
+        print(f"{name}: {len(epochs)} epochs, final training loss {epochs[-1]['loss']:.4f}")
+    print_files([args.out / CONFIG, args.out / HISTORY,
+                 *(checkpoint_path(args.out, m) for m in config.models)])
+    return 0
+
+
+def run_config(args: argparse.Namespace) -> LabConfig:
+    from deepsets.lab import read_config
+
+    config = read_config(args.run)
+    return replace(config, device=args.device) if args.device else config
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from deepsets.lab import RESULTS, RESULTS_CSV, evaluate_models
+
+    results = evaluate_models(args.run, run_config(args), Bars())
+    print_results(results)
+    print_files([args.run / RESULTS, args.run / RESULTS_CSV])
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from deepsets.lab import plot_run
+
+    print_files(plot_run(args.run, run_config(args)))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from deepsets.evaluate import predict
+    from deepsets.lab import model_args
+    from deepsets.plot import label
+    from deepsets.runfolder import checkpoint_path, load_model
+
+    config = run_config(args)
+    bad = sorted({d for d in args.digits if not 1 <= d <= config.max_digit})
+    if bad:
+        raise ValueError(f"digits must lie in 1..{config.max_digit}; got {bad[:5]}")
+    names = [m for m in config.models if checkpoint_path(args.run, m).exists()]
+    if not names:
+        raise FileNotFoundError(f"{args.run} holds no trained model; run deepsets lab first")
+    X = np.asarray([args.digits], dtype=np.int64)  # (1, N): one unpadded set
+    print(f"a set of {len(args.digits)} digits, true sum {sum(args.digits)}")
+    for name in names:
+        model, _ = load_model(checkpoint_path(args.run, name), name, model_args(config))
+        value = float(predict(model, X, device=config.device)[0])
+        print(f"  {label(name):<9} {value:10.3f}  -> {round(value)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="deepsets", description="DeepSets against an LSTM on the sum of a "
+                    "set of digits (the handout lab), trained on sets of 1-10 digits and "
+                    "tested on sets of 5-100.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser,
+                                metavar="{lab,train,eval,plot,predict}")
+    p = sub.add_parser("lab", help="the whole lab: data, train, evaluate, plot, report",
+                       description="Generate the data, train DeepSets and the LSTM, evaluate "
+                       "them at every test size, plot, and write the run folder "
+                       "(config.json, checkpoints, history.json, results.json/csv, "
+                       "accuracy.png, mae.png, report.md). Rerun on the same folder to "
+                       "continue a cut-off run.")
+    add_run_flags(p, out=True)
+    add_config_flags(p)
+    p.set_defaults(func=cmd_lab)
+
+    p = sub.add_parser("train", help="handout task 5: train the models into a run folder",
+                       description="Generate the training data and train every model, "
+                       "writing a checkpoint after each epoch.")
+    add_run_flags(p, out=True)
+    add_config_flags(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="handout task 6: accuracy and MAE per test size",
+                       description="Evaluate the trained models of a run folder on its test "
+                       "sets and write results.json and results.csv.")
+    add_run_flags(p, out=False)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("plot", help="handout task 7: the figures and report.md",
+                       description="Draw accuracy.png and mae.png and write report.md from "
+                       "a run folder's results.json.")
+    add_run_flags(p, out=False)
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("predict", help="the trained models' sum of a set you type",
+                       description="Ask every trained model of a run folder for the sum of "
+                       "one set, e.g. deepsets predict 3 5 7.")
+    add_run_flags(p, out=False)
+    p.add_argument("digits", nargs="+", type=int_digit, metavar="DIGIT",
+                   help="the digits of the set, each in 1..10")
+    p.set_defaults(func=cmd_predict)
+    return parser
+
+
+def int_digit(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a digit") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        where = getattr(args, "out", None) or args.run
+        print(f"deepsets: interrupted; finished epochs are kept in {where}; continue with "
+              f"deepsets {args.command} --resume --out {where}"
+              if args.command in ("lab", "train") else "deepsets: interrupted",
+              file=sys.stderr)
+        return 130
+    except (ValueError, OSError, IndexError) as err:
+        if args.debug:
+            raise
+        print(f"deepsets {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""The handout end to end on one run folder: data, train, evaluate, plot, report.
+
+Each step reads and writes the run folder (DESIGN.md), so the steps can run
+alone (``deepsets train / eval / plot``) and a cut-off run continues where it
+stopped: a model whose checkpoint holds every epoch is not trained again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import platform
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from deepsets.config import LabConfig, derive_seed
+from deepsets.data import create_test_dataset, create_train_dataset
+from deepsets.evaluate import evaluate
+from deepsets.models import MODELS
+from deepsets.plot import ACCURACY_PNG, MAE_PNG, plot_results
+from deepsets.report import write_report
+from deepsets.runfolder import (
+    CONFIG,
+    HISTORY,
+    REPORT,
+    RESULTS,
+    RESULTS_CSV,
+    checkpoint_path,
+    load_model,
+    read_json,
+    write_json,
+    write_text,
+)
+from deepsets.train import Progress, fit, init_model
+
+OUTPUTS = (CONFIG, HISTORY, RESULTS, RESULTS_CSV, ACCURACY_PNG, MAE_PNG, REPORT)
+
+
+@dataclass
+class LabRun:
+    """What a finished lab produced."""
+
+    run: Path
+    config: LabConfig
+    results: dict
+    files: list[Path]
+
+
+def versions() -> dict[str, str]:
+    import matplotlib
+    import sklearn
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+            "matplotlib": matplotlib.__version__}
+
+
+def read_config(run: Path) -> LabConfig:
+    """The settings of an existing run folder."""
+    run = Path(run)
+    if not run.is_dir():
+        raise FileNotFoundError(f"run folder {run} does not exist")
+    stored = read_json(run / CONFIG)
+    if not isinstance(stored, dict) or not isinstance(stored.get("config"), dict):
+        raise ValueError(f"{run / CONFIG} is not a deepsets config (no 'config' object)")
+    return LabConfig.from_dict(stored["config"])
+
+
+def prepare_run(run: Path, config: LabConfig | None, *, resume: bool = False,
+                force: bool = False) -> LabConfig:
+    """Create or reopen the run folder and return the settings it runs with.
+
+    - a new folder gets ``config`` (written to ``config.json`` at once, which
+      also proves the folder is writable before any training starts);
+    - ``resume`` continues the run stored in the folder with its own settings;
+    - a folder holding a run of the same settings continues it;
+    - a folder holding other settings is an error, unless ``force`` clears it.
+    """
+    run = Path(run)
+    if run.exists() and not run.is_dir():
+        raise ValueError(f"--out {run} is a file, not a folder")
+    stored = read_config(run) if (run / CONFIG).exists() else None
+    if resume:
+        if stored is None:
+            raise ValueError(f"nothing to resume: {run} holds no {CONFIG}")
+        # the device changes speed, not the numbers, so it may differ on resume
+        config = stored if config is None else replace(stored, device=config.device)
+    elif config is None:
+        raise ValueError("no settings given")
+    elif stored is not None and not stored.same_results_as(config):
+        if not force:
+            diff = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in
+                             settings_diff(stored, config).items())
+            raise ValueError(f"{run} holds a run with other settings ({diff}); use --resume "
+                             "to continue it, --force to start over, or another --out")
+        clear_run(run)
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+        write_json(run / CONFIG, {"config": config.to_dict(), "versions": versions()})
+    except OSError as err:
+        raise ValueError(f"cannot write to {run}: {err.strerror or err}") from None
+    return config
+
+
+def settings_diff(old: LabConfig, new: LabConfig) -> dict[str, tuple]:
+    a, b = old.to_dict(), new.to_dict()
+    return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+
+
+def clear_run(run: Path) -> None:
+    """Remove the files a lab writes (and nothing else) from ``run``."""
+    for name in (*OUTPUTS, *(checkpoint_path(run, m).name for m in MODELS)):
+        path = Path(run) / name
+        if path.is_file():
+            path.unlink()
+
+
+def train_data(config: LabConfig) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(derive_seed(config.seed, "data", "train"))
+    return create_train_dataset(config.n_train, config.max_card, config.max_digit, seed=rng)
+
+
+def test_data(config: LabConfig, cards: tuple[int, ...] | None = None):
+    rng = np.random.default_rng(derive_seed(config.seed, "data", "test"))
+    return create_test_dataset(config.n_per_card, cards or config.cards, config.max_digit,
+                               seed=rng)
+
+
+def model_args(config: LabConfig) -> dict[str, int]:
+    return {"input_dim": config.max_digit + 1, "embedding_dim": config.embedding_dim,
+            "hidden_dim": config.hidden_dim}
+
+
+def train_models(run: Path, config: LabConfig, progress: Progress | None = None) -> dict:
+    """Task 5: train every model of the config into ``run/<model>.pt``; returns the history."""
+    progress = progress or Progress()
+    progress.stage(f"generating {config.n_train:,} training sets")
+    X, y = train_data(config)
+    history = {}
+    for name in config.models:
+        model = init_model(MODELS[name], config.seed, name, **model_args(config))
+        history[name] = fit(
+            model, X, y, name=name, epochs=config.epochs, batch_size=config.batch_size,
+            lr=config.lr, seed=config.seed, device=config.device,
+            checkpoint=checkpoint_path(run, name), config=config.to_dict(), progress=progress)
+        write_json(Path(run) / HISTORY, history)
+    return history
+
+
+def evaluate_models(run: Path, config: LabConfig, progress: Progress | None = None) -> dict:
+    """Task 6: accuracy and MAE per test size of every trained model -> results.json/csv."""
+    progress = progress or Progress()
+    progress.stage(f"generating {config.n_per_card:,} test sets at {len(config.cards)} sizes")
+    X_test, y_test = test_data(config)
+    results: dict = {"cards": list(config.cards)}
+    for name in config.models:
+        model, state = load_model(checkpoint_path(run, name), name, model_args(config))
+        if state.get("epoch") != config.epochs:
+            raise ValueError(f"{checkpoint_path(run, name)} holds {state.get('epoch')} of "
+                             f"{config.epochs} epochs; finish training first (deepsets lab "
+                             f"--resume --out {run})")
+        results[name] = evaluate(model, X_test, y_test, batch_tokens=config.eval_batch_tokens,
+                                 device=config.device, name=name, progress=progress)
+    write_json(Path(run) / RESULTS, results)
+    write_text(Path(run) / RESULTS_CSV, results_csv(results))
+    return results
+
+
+def results_csv(results: dict) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["model", "card", "acc", "mae"])
+    for name in (m for m in results if m != "cards"):
+        for card, acc, mae in zip(results["cards"], results[name]["acc"],
+                                  results[name]["mae"], strict=True):
+            writer.writerow([name, card, repr(acc), repr(mae)])
+    return buf.getvalue()
+
+
+def plot_run(run: Path, config: LabConfig | None = None) -> list[Path]:
+    """Task 7 and the report, from the files already in ``run``."""
+    config = config or read_config(run)
+    results = read_json(Path(run) / RESULTS)
+    history = read_json(Path(run) / HISTORY) if (Path(run) / HISTORY).exists() else {}
+    figures = plot_results(results, run, max_train_card=config.max_card)
+    return [*figures, write_report(run, config, results, history)]
+
+
+def run_lab(config: LabConfig | None, out: Path, *, resume: bool = False, force: bool = False,
+            progress: Progress | None = None) -> LabRun:
+    """The whole handout into the run folder ``out``."""
+    out = Path(out)
+    config = prepare_run(out, config, resume=resume, force=force)
+    train_models(out, config, progress)
+    results = evaluate_models(out, config, progress)
+    plot_run(out, config)
+    files = [out / name for name in OUTPUTS] + [checkpoint_path(out, m) for m in config.models]
+    return LabRun(out, config, results, files)

@@ -1,0 +1,113 @@
+"""Set models of the handout (tasks 3 and 4), behind one interface.
+
+Every model maps a LongTensor of tokens (B, N) to one float prediction per
+set (B,), for any N. Token 0 is padding and 1..10 are digits; ``input_dim``
+is the vocabulary size (11). ``model_args`` holds what rebuilds the model
+from a checkpoint.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class SetModel(nn.Module):
+    """What the models share: constructor arguments, ``model_args`` and ``__repr__``."""
+
+    #: True when the output cannot depend on the order of a set's elements.
+    permutation_invariant: bool = False
+
+    def __init__(self, input_dim: int, embedding_dim: int, hidden_dim: int) -> None:
+        super().__init__()
+        self.input_dim = input_dim
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+
+    @property
+    def model_args(self) -> dict[str, int]:
+        return {"input_dim": self.input_dim, "embedding_dim": self.embedding_dim,
+                "hidden_dim": self.hidden_dim}
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.model_args.items())
+
+
+class DeepSets(SetModel):
+    """DeepSets (Zaheer et al. 2017; handout task 3): ``rho(sum_x phi(x))``.
+
+    phi is an embedding to h1 followed by a linear layer to h2 and tanh; the
+    sum over the set makes the model permutation invariant; rho is a linear
+    layer to one unit. As in the handout, padding tokens are not masked: the
+    pad token has its own embedding and adds ``phi(0)`` once per padding slot.
+
+    phi sees only 11 distinct tokens, so it is computed once per vocabulary
+    row and the set's sum of phi is the token counts times that table:
+    the same function and gradients as phi on every token, at a fraction of
+    the cost (``forward_per_token`` is the direct form, kept for checks).
+    """
+
+    permutation_invariant = True
+
+    def __init__(self, input_dim: int = 11, embedding_dim: int = 128,
+                 hidden_dim: int = 64) -> None:
+        super().__init__(input_dim, embedding_dim, hidden_dim)
+        self.embedding = nn.Embedding(input_dim, embedding_dim)
+        self.fc1 = nn.Linear(embedding_dim, hidden_dim)
+        self.tanh = nn.Tanh()
+        self.fc2 = nn.Linear(hidden_dim, 1)
+
+    def phi_table(self) -> torch.Tensor:
+        """phi of every vocabulary token: (V, h2)."""
+        return self.tanh(self.fc1(self.embedding.weight))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        counts = token_counts(x, self.input_dim)  # (B, N) -> (B, V)
+        pooled = counts @ self.phi_table()  # (B, V) @ (V, H) -> (B, H): sum of phi
+        return self.fc2(pooled).squeeze(-1)  # (B, H) -> (B,)
+
+    def forward_per_token(self, x: torch.Tensor) -> torch.Tensor:
+        """The handout's forward, phi applied to every token; same values as ``forward``."""
+        h = self.tanh(self.fc1(self.embedding(x)))  # (B, N) -> (B, N, H)
+        return self.fc2(h.sum(dim=1)).squeeze(-1)  # (B, N, H) -> (B, H) -> (B,)
+
+
+class LSTM(SetModel):
+    """The handout's recurrent baseline (task 4): embedding, one LSTM layer, linear.
+
+    Not permutation invariant: it reads a set as a sequence and its output
+    depends on the order of the digits (and on where the padding is). The
+    prediction is read from the hidden state of the last time step, which for
+    left-padded sets is the last digit.
+    """
+
+    def __init__(self, input_dim: int = 11, embedding_dim: int = 128,
+                 hidden_dim: int = 64) -> None:
+        super().__init__(input_dim, embedding_dim, hidden_dim)
+        self.embedding = nn.Embedding(input_dim, embedding_dim)
+        self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True)
+        self.fc = nn.Linear(hidden_dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.lstm(self.embedding(x))  # (B, N) -> (B, N, E) -> (B, N, H)
+        return self.fc(out[:, -1]).squeeze(-1)  # last step (B, H) -> (B,)
+
+
+def token_counts(x: torch.Tensor, vocab: int) -> torch.Tensor:
+    """How often each token occurs in each set: (B, N) int -> (B, V) float."""
+    if x.numel() and (int(x.min()) < 0 or int(x.max()) >= vocab):
+        raise IndexError(f"tokens must lie in 0..{vocab - 1}, got "
+                         f"{int(x.min())}..{int(x.max())}")
+    counts = torch.zeros(x.shape[0], vocab, device=x.device)
+    return counts.scatter_add_(1, x, torch.ones(x.shape, device=x.device))
+
+
+#: The models by the names the CLI and the run folder use.
+MODELS: dict[str, type[SetModel]] = {"deepsets": DeepSets, "lstm": LSTM}
+
+
+def build_model(name: str, **model_args: int) -> SetModel:
+    """A fresh model by name, e.g. ``build_model("lstm", input_dim=11, ...)``."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose from " + ", ".join(MODELS))
+    return MODELS[name](**model_args)

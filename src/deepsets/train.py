@@ -1,0 +1,133 @@
+"""Training (handout task 5): L1 loss, Adam, mini-batches reshuffled every epoch.
+
+``fit`` knows nothing about a particular model. After every epoch it writes a
+checkpoint (atomically), and when that checkpoint exists it continues from the
+last completed epoch: the shuffling of epoch k is derived from the seed and k
+alone, so a resumed run computes the same numbers as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from deepsets.config import derive_seed
+from deepsets.models import SetModel
+from deepsets.runfolder import load_checkpoint, save_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite."""
+
+
+class Progress:
+    """Callbacks for long work; the CLI draws progress bars with them. Silent here."""
+
+    def stage(self, text: str) -> None:
+        """A new phase of the work starts, e.g. "generating data"."""
+
+    def start(self, desc: str, total: int, unit: str) -> None:
+        """A loop of ``total`` items starts (e.g. the batches of one epoch)."""
+
+    def advance(self, loss: float | None = None) -> None:
+        """One item of the loop is done (a training step reports its batch loss)."""
+
+    def end(self, summary: str = "") -> None:
+        """The loop is done; ``summary`` says how it went."""
+
+
+def resolve_device(device: str) -> torch.device:
+    """``cpu``, ``cuda`` or ``auto`` (cuda when available) as a torch device."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but this machine has no CUDA GPU; use --device cpu")
+    return torch.device(device)
+
+
+def init_model(model_cls: type[SetModel], seed: int, name: str, **model_args: int) -> SetModel:
+    """A fresh model whose initial weights depend only on ``seed`` and ``name``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(derive_seed(seed, name, "init"))
+        return model_cls(**model_args)
+
+
+def epoch_order(n: int, seed: int, name: str, epoch: int) -> torch.Tensor:
+    """The shuffled order of the training sets in one epoch (0-based ``epoch``)."""
+    gen = torch.Generator().manual_seed(derive_seed(seed, name, "shuffle", epoch))
+    return torch.randperm(n, generator=gen)
+
+
+def fit(
+    model: SetModel,
+    X: np.ndarray | torch.Tensor,
+    y: np.ndarray | torch.Tensor,
+    *,
+    name: str,
+    epochs: int = 20,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    device: str = "cpu",
+    checkpoint: Path | None = None,
+    config: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> list[dict[str, float]]:
+    """Train ``model`` to predict ``y`` from the sets ``X``; returns the per-epoch history.
+
+    With ``checkpoint``, the model, optimizer, epoch and history are saved
+    there after each epoch, and training continues from it when it exists.
+    """
+    progress = progress or Progress()
+    dev = resolve_device(device)
+    model.to(dev)
+    X = torch.as_tensor(X, dtype=torch.long, device=dev)  # (n, N), stays on the device
+    y = torch.as_tensor(y, dtype=torch.float32, device=dev)  # (n,)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history: list[dict[str, float]] = []
+    start = 0
+    if checkpoint is not None and Path(checkpoint).exists():
+        state = load_checkpoint(checkpoint, expect_name=name)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start, history = int(state["epoch"]), list(state["history"])
+        log.info("%s: resuming after epoch %d from %s", name, start, checkpoint)
+
+    n = len(X)
+    steps = math.ceil(n / batch_size)
+    for epoch in range(start, epochs):
+        progress.start(f"{name} epoch {epoch + 1}/{epochs}", steps, "batch")
+        began = time.perf_counter()
+        order = epoch_order(n, seed, name, epoch).to(dev)
+        model.train()
+        total = torch.zeros((), device=dev)
+        for step in range(steps):
+            # one mini-batch: indices -> tokens and targets, forward, L1 loss, Adam step
+            idx = order[step * batch_size:(step + 1) * batch_size]
+            loss = F.l1_loss(model(X[idx]), y[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            value = loss.item()
+            if not math.isfinite(value):
+                raise TrainingDiverged(
+                    f"{name}: the loss became {value} at epoch {epoch + 1}, step {step + 1}; "
+                    f"the last good checkpoint (epoch {epoch}) is kept; try a smaller --lr")
+            optimizer.step()
+            total += loss.detach() * len(idx)
+            progress.advance(value)
+        seconds = time.perf_counter() - began
+        history.append({"epoch": epoch + 1, "loss": float(total) / n, "seconds": seconds})
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, model, name, optimizer=optimizer.state_dict(),
+                            epoch=epoch + 1, history=history, config=config or {})
+        progress.end(f"loss {history[-1]['loss']:.4f}, {seconds:.1f} s")
+    return history
