@@ -98,6 +98,15 @@ def name_list(text: str) -> tuple[str, ...]:
     return names
 
 
+def card_list(text: str) -> tuple[bool, tuple[int, ...]]:
+    """``5,10,20`` sets the test sizes; ``+1000,10000`` adds sizes to the others."""
+    add = text.startswith("+")
+    parts = [t.strip() for t in text.lstrip("+").split(",") if t.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError("give at least one size, e.g. 5,10,20 or +1000")
+    return add, tuple(positive_int(t) for t in parts)
+
+
 def add_run_flags(p: argparse.ArgumentParser, *, out: bool) -> None:
     if out:
         p.add_argument("--out", type=Path, default=DEFAULT_RUN,
@@ -127,6 +136,9 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
                    help=f"training sets (default: {d.n_train:,})")
     g.add_argument("--n-per-card", type=positive_int,
                    help=f"test sets per size (default: {d.n_per_card:,})")
+    g.add_argument("--cards", type=card_list,
+                   help="test set sizes, comma-separated; a leading + adds them to the "
+                        "handout's 5,10,...,100 (e.g. +1000,10000)")
     g.add_argument("--models", type=name_list,
                    help=f"comma-separated models to train (default: {','.join(d.models)})")
     g.add_argument("--quick", action="store_true",
@@ -146,6 +158,8 @@ def config_from(args: argparse.Namespace) -> LabConfig | None:
     """The handout's settings, the ``--quick`` preset, then every flag given."""
     given = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k, None) is not None}
     if args.resume:
+        if args.cards is not None:
+            given["cards"] = args.cards
         # a resumed run keeps its stored settings; only the device may change
         if set(given) - {"device"}:
             raise ValueError("--resume continues the stored settings; drop "
@@ -153,6 +167,9 @@ def config_from(args: argparse.Namespace) -> LabConfig | None:
                                          if k != "device"))
         return LabConfig(device=given["device"]) if "device" in given else None
     config = DEFAULTS.quick() if args.quick else DEFAULTS
+    if args.cards is not None:
+        add, cards = args.cards
+        given["cards"] = tuple(sorted(set(config.cards) | set(cards))) if add else cards
     return replace(config, **given)
 
 
@@ -226,9 +243,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from deepsets.evaluate import predict
-    from deepsets.lab import model_args
+    from deepsets.lab import load_trained
     from deepsets.plot import label
-    from deepsets.runfolder import checkpoint_path, load_model
+    from deepsets.runfolder import checkpoint_path
 
     config = run_config(args)
     bad = sorted({d for d in args.digits if not 1 <= d <= config.max_digit})
@@ -240,7 +257,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     X = np.asarray([args.digits], dtype=np.int64)  # (1, N): one unpadded set
     print(f"a set of {len(args.digits)} digits, true sum {sum(args.digits)}")
     for name in names:
-        model, _ = load_model(checkpoint_path(args.run, name), name, model_args(config))
+        model = load_trained(args.run, config, name)
         value = float(predict(model, X, device=config.device)[0])
         print(f"  {label(name):<9} {value:10.3f}  -> {round(value)}")
     return 0

@@ -19,7 +19,7 @@ import torch
 from deepsets.config import LabConfig, derive_seed
 from deepsets.data import create_test_dataset, create_train_dataset
 from deepsets.evaluate import evaluate
-from deepsets.models import MODELS
+from deepsets.models import MODELS, SetModel
 from deepsets.plot import ACCURACY_PNG, MAE_PNG, plot_results
 from deepsets.report import write_report
 from deepsets.runfolder import (
@@ -153,20 +153,26 @@ def train_models(run: Path, config: LabConfig, progress: Progress | None = None)
 def evaluate_models(run: Path, config: LabConfig, progress: Progress | None = None) -> dict:
     """Task 6: accuracy and MAE per test size of every trained model -> results.json/csv."""
     progress = progress or Progress()
+    models = {name: load_trained(run, config, name) for name in config.models}  # fail fast
     progress.stage(f"generating {config.n_per_card:,} test sets at {len(config.cards)} sizes")
     X_test, y_test = test_data(config)
     results: dict = {"cards": list(config.cards)}
-    for name in config.models:
-        model, state = load_model(checkpoint_path(run, name), name, model_args(config))
-        if state.get("epoch") != config.epochs:
-            raise ValueError(f"{checkpoint_path(run, name)} holds {state.get('epoch')} of "
-                             f"{config.epochs} epochs; finish training first (deepsets lab "
-                             f"--resume --out {run})")
+    for name, model in models.items():
         results[name] = evaluate(model, X_test, y_test, batch_tokens=config.eval_batch_tokens,
                                  device=config.device, name=name, progress=progress)
     write_json(Path(run) / RESULTS, results)
     write_text(Path(run) / RESULTS_CSV, results_csv(results))
     return results
+
+
+def load_trained(run: Path, config: LabConfig, name: str) -> SetModel:
+    """The fully trained model ``name`` of a run folder; an error if it is missing or partial."""
+    path = checkpoint_path(run, name)
+    model, state = load_model(path, name, model_args(config))
+    if state.get("epoch") != config.epochs:
+        raise ValueError(f"{path} holds {state.get('epoch')} of {config.epochs} epochs; "
+                         f"finish training first: deepsets lab --resume --out {run}")
+    return model
 
 
 def results_csv(results: dict) -> str:

@@ -24,7 +24,7 @@ def label(model: str) -> str:
 
 def _curves(cards: Sequence[int], per_model: dict[str, list[float]], *, ylabel: str,
             title: str, max_train_card: int, log: bool = False) -> Figure:
-    fig = Figure(figsize=(7, 4.2), layout="constrained")
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.add_subplot()
     ax.axvspan(0, max_train_card, color="0.9", zorder=0,
                label=f"training sizes (1-{max_train_card})")
@@ -35,7 +35,7 @@ def _curves(cards: Sequence[int], per_model: dict[str, list[float]], *, ylabel: 
     if log:
         ax.set_yscale("log")
     ax.grid(alpha=0.3, which="both" if log else "major")
-    ax.legend()
+    fig.legend(loc="outside lower center", ncols=len(per_model) + 1, frameon=False)
     return fig
 
 

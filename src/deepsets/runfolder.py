@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -87,9 +88,15 @@ def load_checkpoint(path: Path, expect_name: str | None = None) -> dict[str, Any
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "unsupported content"
-        raise CheckpointError(f"{path} is refused: it holds objects a safe load may not "
-                              f"create ({first}); nothing in it was run") from None
+        # torch's message is a page long; keep the unpickler's own reason
+        found = re.search(r"WeightsUnpickler error:\s*(.*?)(?: Please use|\n\n|$)", str(err),
+                          re.S)
+        reason = " ".join((found.group(1) if found else str(err)).split()).rstrip(".")
+        if "Unsupported global" in reason:
+            raise CheckpointError(f"{path} is refused: it would run code or build objects a "
+                                  f"safe load does not allow ({reason}); nothing in it "
+                                  "was run") from None
+        raise CheckpointError(f"{path} is corrupt or not a checkpoint ({reason})") from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         raise CheckpointError(f"{path} is corrupt or truncated "
                               f"({type(err).__name__}: {str(err)[:120]})") from None

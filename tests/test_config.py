@@ -1,0 +1,49 @@
+import pytest
+
+from deepsets.config import HANDOUT_CARDS, LabConfig, derive_seed
+
+
+def test_defaults_are_the_handouts():
+    c = LabConfig()
+    assert (c.n_train, c.max_card, c.max_digit, c.n_per_card) == (100_000, 10, 10, 10_000)
+    assert c.cards == HANDOUT_CARDS == tuple(range(5, 101, 5))
+    assert (c.epochs, c.batch_size, c.lr, c.embedding_dim, c.hidden_dim) == (20, 64, 1e-3, 128, 64)
+    assert c.models == ("deepsets", "lstm")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("epochs", 0, "epochs=0 is not allowed"),
+    ("batch_size", -1, "batch_size=-1"),
+    ("n_train", 1.5, "n_train=1.5"),
+    ("hidden_dim", True, "hidden_dim=True"),
+    ("seed", -3, "seed=-3"),
+    ("lr", float("nan"), "lr=nan"),
+    ("lr", 0, "lr=0"),
+    ("cards", (), "cards is empty"),
+    ("cards", (5, 5), "repeats a size"),
+    ("cards", (5, -5), "cards=-5"),
+    ("models", ("deepsets", "rnn"), "unknown model 'rnn'"),
+    ("device", "tpu", "device='tpu'"),
+])
+def test_invalid_values_name_field_and_value(field, value, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        LabConfig(**{field: value})
+
+
+def test_round_trip_through_dict():
+    c = LabConfig(seed=3, cards=(5, 1000))
+    assert LabConfig.from_dict(c.to_dict()) == c
+    with pytest.raises(ValueError, match="unknown settings"):
+        LabConfig.from_dict({**c.to_dict(), "colour": "red"})
+
+
+def test_same_results_ignores_device_only():
+    a = LabConfig()
+    assert a.same_results_as(LabConfig(device="auto"))
+    assert not a.same_results_as(LabConfig(seed=1))
+
+
+def test_derive_seed_is_stable_and_separates_purposes():
+    assert derive_seed(0, "lstm", "init") == derive_seed(0, "lstm", "init")
+    seeds = {derive_seed(s, k) for s in range(3) for k in ("a", "b", "c")}
+    assert len(seeds) == 9 and all(0 <= s < 2**63 for s in seeds)

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from deepsets import LSTM, DeepSets, evaluate, predict
+from deepsets.evaluate import score
+
+
+class ExactSum(nn.Module):
+    """A reference 'model' that returns the true sum plus a fixed offset."""
+
+    def __init__(self, offset=0.0):
+        super().__init__()
+        self.offset = offset
+
+    def forward(self, x):
+        return x.sum(dim=1).float() + self.offset
+
+
+def test_score_rounds_before_accuracy():
+    y = np.array([10, 20, 30, 40])
+    acc, mae = score(y, np.array([10.4, 19.6, 30.5001, 41.0]))
+    assert acc == 0.5  # 10.4 -> 10 and 19.6 -> 20 count; 30.5001 -> 31 and 41 do not
+    assert mae == pytest.approx((0.4 + 0.4 + 0.5001 + 1.0) / 4)
+
+
+def test_evaluate_per_size():
+    X = [np.full((10, 5), 2), np.full((10, 50), 3)]
+    y = [x.sum(1) for x in X]
+    assert evaluate(ExactSum(), X, y) == {"acc": [1.0, 1.0], "mae": [0.0, 0.0]}
+    res = evaluate(ExactSum(0.7), X, y)
+    assert res["acc"] == [0.0, 0.0] and res["mae"] == pytest.approx([0.7, 0.7], rel=1e-5)
+
+
+@pytest.mark.parametrize("cls", [DeepSets, LSTM])
+def test_predict_batches_do_not_change_results(cls):
+    torch.manual_seed(0)
+    model = cls(embedding_dim=8, hidden_dim=4)
+    X = np.random.default_rng(0).integers(1, 11, size=(37, 30))
+    whole = predict(model, X, batch_tokens=10**6)
+    np.testing.assert_allclose(predict(model, X, batch_tokens=30 * 4), whole, rtol=1e-5)
+    np.testing.assert_allclose(predict(model, X, batch_tokens=1), whole, rtol=1e-5)
+
+
+def test_predict_very_large_set_is_bounded():
+    torch.manual_seed(0)
+    model = DeepSets(embedding_dim=8, hidden_dim=4)
+    X = np.ones((3, 10_000), dtype=np.int64)
+    out = predict(model, X, batch_tokens=10_000)  # one row per batch
+    assert out.shape == (3,) and np.allclose(out, out[0])

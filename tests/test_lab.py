@@ -1,0 +1,96 @@
+"""End to end: the lab on a small configuration, and every file of the run folder."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import TINY
+
+from deepsets.config import LabConfig
+from deepsets.lab import OUTPUTS, prepare_run, read_config, run_lab
+from deepsets.runfolder import load_checkpoint
+
+
+def test_run_folder_holds_every_file(tiny_run):
+    run = tiny_run.run
+    for name in (*OUTPUTS, "deepsets.pt", "lstm.pt"):
+        assert (run / name).is_file() and (run / name).stat().st_size > 0, name
+    assert not list(run.glob(".*tmp"))  # no temporary files left behind
+
+
+def test_config_json(tiny_run):
+    stored = json.loads((tiny_run.run / "config.json").read_text())
+    assert stored["config"]["seed"] == 0 and stored["config"]["epochs"] == 2
+    assert stored["versions"]["torch"] == torch.__version__
+    assert read_config(tiny_run.run) == TINY
+
+
+def test_checkpoints(tiny_run):
+    for name, args in [("deepsets", 16), ("lstm", 16)]:
+        state = load_checkpoint(tiny_run.run / f"{name}.pt", name)
+        assert state["epoch"] == 2 and state["model_args"]["embedding_dim"] == args
+        assert {"model", "optimizer", "config", "history"} <= set(state)
+
+
+def test_results_json_and_csv_agree(tiny_run):
+    results = json.loads((tiny_run.run / "results.json").read_text())
+    assert results["cards"] == [5, 10, 20]
+    assert set(results) == {"cards", "deepsets", "lstm"}
+    with open(tiny_run.run / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 6
+    for row in rows:
+        i = results["cards"].index(int(row["card"]))
+        assert float(row["acc"]) == results[row["model"]]["acc"][i]
+        assert float(row["mae"]) == results[row["model"]]["mae"][i]
+        assert 0 <= float(row["acc"]) <= 1 and float(row["mae"]) >= 0
+
+
+def test_history(tiny_run):
+    history = json.loads((tiny_run.run / "history.json").read_text())
+    assert [e["epoch"] for e in history["deepsets"]] == [1, 2]
+    assert all(np.isfinite(e["loss"]) for e in history["lstm"])
+
+
+def test_figures_are_png(tiny_run):
+    for name in ("accuracy.png", "mae.png"):
+        assert (tiny_run.run / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report(tiny_run):
+    text = (tiny_run.run / "report.md").read_text()
+    assert "![accuracy by set size](accuracy.png)" in text
+    assert "| 20 |" in text and "DeepSets acc" in text
+    dacc = tiny_run.results["deepsets"]["acc"][0]
+    assert f"{dacc:.4f}" in text
+
+
+def test_rerun_same_settings_is_identical_and_skips_training(tiny_run, tmp_path):
+    before = (tiny_run.run / "results.json").read_bytes()
+    mtime = (tiny_run.run / "lstm.pt").stat().st_mtime_ns
+    again = run_lab(TINY, tiny_run.run)
+    assert (tiny_run.run / "results.json").read_bytes() == before
+    assert (tiny_run.run / "lstm.pt").stat().st_mtime_ns == mtime  # not retrained
+    assert again.results == tiny_run.results
+
+
+def test_same_seed_new_folder_identical_results(tiny_run, tmp_path):
+    run_lab(TINY, tmp_path / "b")
+    assert (tmp_path / "b" / "results.json").read_bytes() == \
+        (tiny_run.run / "results.json").read_bytes()
+
+
+def test_other_settings_are_refused_without_force(tiny_run, tmp_path):
+    run = tmp_path / "r"
+    prepare_run(run, TINY)
+    with pytest.raises(ValueError, match=r"other settings \(epochs 2 -> 3\).*--force"):
+        prepare_run(run, LabConfig(**{**TINY.to_dict(), "epochs": 3}))
+    assert read_config(run).epochs == 2  # nothing lost
+    assert prepare_run(run, LabConfig(**{**TINY.to_dict(), "epochs": 3}), force=True).epochs == 3
+
+
+def test_resume_without_a_run_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="nothing to resume"):
+        prepare_run(tmp_path, None, resume=True)

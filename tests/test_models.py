@@ -1,0 +1,82 @@
+import pytest
+import torch
+
+from deepsets import LSTM, DeepSets, build_model
+from deepsets.models import token_counts
+
+
+def sets(batch=8, n=10, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 11, (batch, n), generator=g)
+
+
+@pytest.mark.parametrize("cls", [DeepSets, LSTM])
+@pytest.mark.parametrize("n", [1, 10, 37])
+def test_shapes(cls, n):
+    torch.manual_seed(0)
+    model = cls(input_dim=11, embedding_dim=16, hidden_dim=8)
+    out = model(sets(5, n))
+    assert out.shape == (5,) and out.dtype == torch.float32
+
+
+def test_handout_layers():
+    m = DeepSets(input_dim=11, embedding_dim=128, hidden_dim=64)
+    assert m.embedding.weight.shape == (11, 128)
+    assert m.fc1.weight.shape == (64, 128) and m.fc2.weight.shape == (1, 64)
+    lstm = LSTM(input_dim=11, embedding_dim=128, hidden_dim=64)
+    assert lstm.lstm.hidden_size == 64 and lstm.lstm.num_layers == 1
+    assert lstm.fc.weight.shape == (1, 64)
+    assert "embedding_dim=128" in repr(m)
+
+
+def test_deepsets_is_permutation_invariant():
+    torch.manual_seed(0)
+    model = DeepSets(embedding_dim=16, hidden_dim=8)
+    x = sets(16, 12)
+    perm = torch.randperm(12)
+    torch.testing.assert_close(model(x), model(x[:, perm]))
+
+
+def test_lstm_is_not_permutation_invariant():
+    torch.manual_seed(0)
+    model = LSTM(embedding_dim=16, hidden_dim=8)
+    x = sets(16, 12)
+    out, flipped = model(x), model(x.flip(1))
+    assert (out - flipped).abs().max() > 1e-3
+
+
+def test_deepsets_matches_the_handout_forward_values_and_gradients():
+    # the vocabulary-table forward against phi applied to every token
+    torch.manual_seed(0)
+    model = DeepSets()
+    x = sets(64, 10)
+    fast = model(x)
+    grads_fast = torch.autograd.grad(fast.sum(), list(model.parameters()))
+    plain = model.forward_per_token(x)
+    grads_plain = torch.autograd.grad(plain.sum(), list(model.parameters()))
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+    for a, b in zip(grads_fast, grads_plain, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-4)
+
+
+def test_deepsets_equals_independent_reference():
+    torch.manual_seed(1)
+    m = DeepSets(embedding_dim=4, hidden_dim=3)
+    x = torch.tensor([[0, 3, 3, 7]])
+    e = m.embedding.weight
+    ref = sum(torch.tanh(m.fc1.weight @ e[t] + m.fc1.bias) for t in [0, 3, 3, 7])
+    ref = m.fc2.weight @ ref + m.fc2.bias
+    torch.testing.assert_close(m(x), ref)
+
+
+def test_token_counts():
+    counts = token_counts(torch.tensor([[0, 0, 4, 4, 10]]), 11)
+    assert counts.tolist() == [[2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1]]
+    with pytest.raises(IndexError, match="0..10"):
+        token_counts(torch.tensor([[11]]), 11)
+
+
+def test_build_model():
+    assert isinstance(build_model("lstm", input_dim=11, embedding_dim=4, hidden_dim=2), LSTM)
+    with pytest.raises(ValueError, match="unknown model 'gru'"):
+        build_model("gru")

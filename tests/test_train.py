@@ -1,0 +1,143 @@
+import numpy as np
+import pytest
+import torch
+
+from deepsets import LSTM, DeepSets, create_train_dataset, fit
+from deepsets.runfolder import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from deepsets.train import Progress, TrainingDiverged, epoch_order, init_model
+
+SMALL = {"input_dim": 11, "embedding_dim": 16, "hidden_dim": 8}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return create_train_dataset(n_train=3_000, seed=0)
+
+
+def test_fit_learns_the_sum(data):
+    X, y = data
+    model = init_model(DeepSets, 0, "deepsets", **SMALL)
+    history = fit(model, X, y, name="deepsets", epochs=4, batch_size=64, lr=1e-2, seed=0)
+    assert [h["epoch"] for h in history] == [1, 2, 3, 4]
+    # predicting the mean sum would leave an L1 loss of about 15
+    assert history[-1]["loss"] < history[0]["loss"] / 4
+    assert history[-1]["loss"] < 4.0
+
+
+def test_same_seed_same_weights(data):
+    X, y = data
+    a = init_model(DeepSets, 0, "deepsets", **SMALL)
+    b = init_model(DeepSets, 0, "deepsets", **SMALL)
+    fit(a, X, y, name="deepsets", epochs=1, seed=0)
+    fit(b, X, y, name="deepsets", epochs=1, seed=0)
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+
+
+def test_epoch_order_reshuffles_every_epoch():
+    first, second = epoch_order(100, 0, "m", 0), epoch_order(100, 0, "m", 1)
+    assert sorted(first.tolist()) == list(range(100))
+    assert not torch.equal(first, second)
+    assert torch.equal(first, epoch_order(100, 0, "m", 0))
+
+
+def test_checkpoint_round_trip_and_resume(data, tmp_path):
+    X, y = data
+    ckpt = tmp_path / "lstm.pt"
+    # three epochs straight
+    straight = init_model(LSTM, 0, "lstm", **SMALL)
+    fit(straight, X, y, name="lstm", epochs=3, seed=0)
+    # two epochs, checkpoint, then a fresh process-like restart for the third
+    cut = init_model(LSTM, 0, "lstm", **SMALL)
+    fit(cut, X, y, name="lstm", epochs=2, seed=0, checkpoint=ckpt)
+    assert load_checkpoint(ckpt, "lstm")["epoch"] == 2
+    resumed = init_model(LSTM, 0, "lstm", **SMALL)
+    history = fit(resumed, X, y, name="lstm", epochs=3, seed=0, checkpoint=ckpt)
+    assert [h["epoch"] for h in history] == [1, 2, 3]
+    for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
+        assert torch.equal(a, b)
+    # the saved model predicts exactly what the trained one does
+    loaded, state = load_model(ckpt, "lstm", SMALL)
+    assert state["epoch"] == 3 and state["model_args"] == SMALL
+    x = torch.as_tensor(X[:32])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), resumed.eval()(x), rtol=0, atol=0)
+
+
+def test_divergence_names_model_epoch_and_step(data, tmp_path):
+    X, y = data
+    y = y.astype(np.float64)
+    y[100:] = np.nan  # the targets turn bad: the loss becomes NaN
+    model = init_model(DeepSets, 0, "deepsets", **SMALL)
+    with pytest.raises(TrainingDiverged, match=r"deepsets: the loss became nan at epoch 1, "
+                                               r"step \d+"):
+        fit(model, X, y, name="deepsets", epochs=1, seed=0, checkpoint=tmp_path / "d.pt")
+    assert not (tmp_path / "d.pt").exists()  # no epoch completed, nothing half-written
+
+
+class Recorder(Progress):
+    def __init__(self):
+        self.events = []
+
+    def start(self, desc, total, unit):
+        self.events.append(("start", desc, total, unit))
+
+    def advance(self, loss=None):
+        self.events.append(("advance", loss))
+
+    def end(self, summary=""):
+        self.events.append(("end", summary))
+
+
+def test_progress_reports_every_step(data):
+    X, y = data
+    rec = Recorder()
+    fit(init_model(DeepSets, 0, "deepsets", **SMALL), X[:640], y[:640], name="deepsets",
+        epochs=1, batch_size=64, seed=0, progress=rec)
+    assert rec.events[0] == ("start", "deepsets epoch 1/1", 10, "batch")
+    assert sum(e[0] == "advance" for e in rec.events) == 10
+    assert rec.events[-1][0] == "end" and rec.events[-1][1].startswith("loss ")
+
+
+def test_load_model_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        load_model(tmp_path / "missing.pt")
+    model = DeepSets(**SMALL)
+    save_checkpoint(tmp_path / "ds.pt", model, "deepsets")
+    with pytest.raises(CheckpointError, match="holds a 'deepsets' model, not 'lstm'"):
+        load_model(tmp_path / "ds.pt", "lstm")
+    with pytest.raises(CheckpointError, match="of size"):
+        load_model(tmp_path / "ds.pt", "deepsets", {**SMALL, "hidden_dim": 9})
+    # a checkpoint whose stored arguments do not fit its weights
+    state = torch.load(tmp_path / "ds.pt", weights_only=True)
+    state["model_args"]["hidden_dim"] = 9
+    torch.save(state, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="does not match"):
+        load_model(tmp_path / "bad.pt")
+    # truncated and not-a-checkpoint files
+    data = (tmp_path / "ds.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        load_model(tmp_path / "cut.pt")
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="not a deepsets checkpoint"):
+        load_model(tmp_path / "other.pt")
+
+
+class Payload:
+    """Unpickling this object would create a file: a safe load must refuse it."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_pickle_payload_is_refused_and_not_run(tmp_path):
+    marker = tmp_path / "pwned"
+    torch.save({"model": Payload(str(marker)), "model_name": "deepsets", "model_args": SMALL},
+               tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="refused"):
+        load_model(tmp_path / "evil.pt")
+    assert not marker.exists()
