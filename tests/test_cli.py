@@ -129,10 +129,10 @@ def test_checkpoint_of_another_size(capsys, run_copy, tmp_path):
                  "--hidden-dim", "8", "--epochs", "1", "--models", "deepsets"]) == 0
     shutil.copy(other / "deepsets.pt", run_copy / "deepsets.pt")
     capsys.readouterr()
-    expect_error(capsys, ["eval", "--run", str(run_copy)], "holds a model of size")
+    expect_error(capsys, ["eval", "--run", str(run_copy)], "holds a model with")
 
 
-def test_train_eval_plot_steps(capsys, tmp_path):
+def test_train_eval_plot_report_steps(capsys, tmp_path):
     out = tmp_path / "steps"
     code, stdout, _ = run_cli(capsys, "train", "--out", str(out), *SMALL_FLAGS)
     assert code == 0 and "deepsets: 2 epochs" in stdout and "lstm: 2 epochs" in stdout
@@ -140,7 +140,11 @@ def test_train_eval_plot_steps(capsys, tmp_path):
     code, stdout, _ = run_cli(capsys, "eval", "--run", str(out))
     assert code == 0 and (out / "results.json").exists() and (out / "results.csv").exists()
     code, stdout, _ = run_cli(capsys, "plot", "--run", str(out))
-    assert code == 0 and (out / "accuracy.png").exists() and (out / "report.md").exists()
+    assert code == 0 and (out / "accuracy.png").exists() and (out / "mae.png").exists()
+    assert not (out / "report.md").exists()
+    code, stdout, _ = run_cli(capsys, "report", "--run", str(out))
+    assert code == 0 and (out / "report.md").exists() and (out / "drift.png").exists()
+    assert "## Question 1" in (out / "report.md").read_text()
     # the same settings as the shared tiny run: the steps give the lab's numbers
     assert json.loads((out / "config.json").read_text())["config"] == TINY.to_dict()
 

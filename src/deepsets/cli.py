@@ -1,8 +1,8 @@
 """The ``deepsets`` command: the only module that parses flags, prints and exits.
 
 Subcommands follow the handout's scripts: ``train`` (train.py), ``eval``
-(eval.py), ``plot``; ``lab`` runs them all; ``predict`` asks trained models
-for the sum of a set you type.
+(eval.py), ``plot``; ``report`` answers the questions; ``lab`` runs them all;
+``predict`` asks trained models for the sum of a set you type.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from deepsets.config import DEVICES, LabConfig
+from deepsets.config import DEVICES, RECIPES, LabConfig
 from deepsets.train import Progress
 
 DEFAULTS = LabConfig()
@@ -141,6 +141,9 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
                         "handout's 5,10,...,100 (e.g. +1000,10000)")
     g.add_argument("--models", type=name_list,
                    help=f"comma-separated models to train (default: {','.join(d.models)})")
+    g.add_argument("--recipe", choices=RECIPES, metavar="{" + ",".join(RECIPES) + "}",
+                   help="how DeepSets is trained (default: handout): "
+                        + "; ".join(f"{k}: {v}" for k, v in RECIPES.items()))
     g.add_argument("--quick", action="store_true",
                    help="tiny preset that runs in seconds: 10,000 training sets, 2 epochs, "
                         "200 test sets at sizes 5, 10, 20, 50 (other flags still apply)")
@@ -151,7 +154,7 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
 
 
 CONFIG_FLAGS = ("seed", "epochs", "batch_size", "lr", "embedding_dim", "hidden_dim",
-                "n_train", "n_per_card", "models", "device")
+                "n_train", "n_per_card", "models", "recipe", "device")
 
 
 def config_from(args: argparse.Namespace) -> LabConfig | None:
@@ -239,6 +242,13 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from deepsets.lab import report_run
+
+    print_files(report_run(args.run, run_config(args), Bars()))
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -268,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "set of digits (the handout lab), trained on sets of 1-10 digits and "
                     "tested on sets of 5-100.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser,
-                                metavar="{lab,train,eval,plot,predict}")
+                                metavar="{lab,train,eval,plot,report,predict}")
     p = sub.add_parser("lab", help="the whole lab: data, train, evaluate, plot, report",
                        description="Generate the data, train DeepSets and the LSTM, evaluate "
                        "them at every test size, plot, and write the run folder "
@@ -292,11 +302,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_flags(p, out=False)
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("plot", help="handout task 7: the figures and report.md",
-                       description="Draw accuracy.png and mae.png and write report.md from "
-                       "a run folder's results.json.")
+    p = sub.add_parser("plot", help="handout task 7: accuracy and MAE figures",
+                       description="Draw accuracy.png and mae.png from a run folder's "
+                       "results.json.")
     add_run_flags(p, out=False)
     p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("report", help="the handout's questions, the drift analysis, report.md",
+                       description="Answer the handout's questions with computed evidence, "
+                       "analyze the trained DeepSets' drift, and write analysis.json, "
+                       "drift.png and report.md into a run folder that has results.")
+    add_run_flags(p, out=False)
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("predict", help="the trained models' sum of a set you type",
                        description="Ask every trained model of a run folder for the sum of "

@@ -16,6 +16,14 @@ HANDOUT_CARDS = tuple(range(5, 101, 5))
 #: The models of the handout (tasks 3 and 4), in the order they are trained.
 HANDOUT_MODELS = ("deepsets", "lstm")
 DEVICES = ("cpu", "cuda", "auto")
+#: How DeepSets is trained. ``handout`` is the handout, unchanged. The others
+#: keep its data, sizes and optimizer and change one thing each (issue 3):
+RECIPES = {
+    "handout": "the handout as written: pad tokens add phi(0), output layer from Adam",
+    "masked": "pad tokens add nothing (phi(PAD) = 0)",
+    "refit": "after Adam, the output layer is refit by least squares on the training sets",
+    "exact": "masked + refit: the output layer solves the sum exactly",
+}
 
 
 @dataclass(frozen=True)
@@ -31,6 +39,7 @@ class LabConfig:
     cards: tuple[int, ...] = HANDOUT_CARDS  # test set sizes
     # models (tasks 3-4)
     models: tuple[str, ...] = HANDOUT_MODELS  # which models to train, in order
+    recipe: str = "handout"  # how DeepSets is trained, one of RECIPES
     embedding_dim: int = 128  # h1: size of each digit's embedding
     hidden_dim: int = 64  # h2: DeepSets hidden units / LSTM hidden state
     # training (task 5)
@@ -67,6 +76,9 @@ class LabConfig:
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) \
                 or not np.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"lr={self.lr!r} is not allowed; use a finite number > 0")
+        if self.recipe not in RECIPES:
+            raise ValueError(f"recipe={self.recipe!r} is not allowed; use one of "
+                             + ", ".join(RECIPES))
         if self.device not in DEVICES:
             raise ValueError(f"device={self.device!r} is not allowed; use one of "
                              + ", ".join(DEVICES))
@@ -87,6 +99,16 @@ class LabConfig:
     def quick(self) -> LabConfig:
         """A tiny preset of the same pipeline that finishes in seconds (smoke tests)."""
         return replace(self, n_train=10_000, n_per_card=200, epochs=2, cards=(5, 10, 20, 50))
+
+    @property
+    def mask_padding(self) -> bool:
+        """Whether DeepSets ignores pad tokens (recipes masked and exact)."""
+        return self.recipe in ("masked", "exact")
+
+    @property
+    def refit(self) -> bool:
+        """Whether DeepSets' output layer is refit in closed form after training."""
+        return self.recipe in ("refit", "exact")
 
     def same_results_as(self, other: LabConfig) -> bool:
         """Whether two configs must give the same numbers (the device aside)."""

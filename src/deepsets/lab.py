@@ -1,4 +1,4 @@
-"""The handout end to end on one run folder: data, train, evaluate, plot, report.
+"""The handout end to end on one run folder: data, train, evaluate, plot, analyze, report.
 
 Each step reads and writes the run folder (DESIGN.md), so the steps can run
 alone (``deepsets train / eval / plot``) and a cut-off run continues where it
@@ -16,27 +16,32 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from deepsets.analysis import drift, question1, question2
 from deepsets.config import LabConfig, derive_seed
 from deepsets.data import create_test_dataset, create_train_dataset
-from deepsets.evaluate import evaluate
-from deepsets.models import MODELS, SetModel
-from deepsets.plot import ACCURACY_PNG, MAE_PNG, plot_results
+from deepsets.evaluate import predict, score
+from deepsets.models import MODELS, DeepSets, SetModel
+from deepsets.plot import ACCURACY_PNG, DRIFT_PNG, MAE_PNG, plot_drift, plot_results
 from deepsets.report import write_report
 from deepsets.runfolder import (
+    ANALYSIS,
     CONFIG,
     HISTORY,
     REPORT,
     RESULTS,
     RESULTS_CSV,
     checkpoint_path,
+    load_checkpoint,
     load_model,
     read_json,
+    save_checkpoint,
     write_json,
     write_text,
 )
-from deepsets.train import Progress, fit, init_model
+from deepsets.train import Progress, fit, init_model, refit_output
 
-OUTPUTS = (CONFIG, HISTORY, RESULTS, RESULTS_CSV, ACCURACY_PNG, MAE_PNG, REPORT)
+OUTPUTS = (CONFIG, HISTORY, RESULTS, RESULTS_CSV, ACCURACY_PNG, MAE_PNG, ANALYSIS, DRIFT_PNG,
+           REPORT)
 
 
 @dataclass
@@ -129,9 +134,13 @@ def test_data(config: LabConfig, cards: tuple[int, ...] | None = None):
                                seed=rng)
 
 
-def model_args(config: LabConfig) -> dict[str, int]:
-    return {"input_dim": config.max_digit + 1, "embedding_dim": config.embedding_dim,
+def model_args(config: LabConfig, name: str) -> dict:
+    """The constructor arguments of model ``name`` in this run."""
+    args = {"input_dim": config.max_digit + 1, "embedding_dim": config.embedding_dim,
             "hidden_dim": config.hidden_dim}
+    if name == "deepsets":
+        args.update(activation="tanh", mask_padding=config.mask_padding)
+    return args
 
 
 def train_models(run: Path, config: LabConfig, progress: Progress | None = None) -> dict:
@@ -141,34 +150,73 @@ def train_models(run: Path, config: LabConfig, progress: Progress | None = None)
     X, y = train_data(config)
     history = {}
     for name in config.models:
-        model = init_model(MODELS[name], config.seed, name, **model_args(config))
+        model = init_model(MODELS[name], config.seed, name, **model_args(config, name))
+        ckpt = checkpoint_path(run, name)
         history[name] = fit(
             model, X, y, name=name, epochs=config.epochs, batch_size=config.batch_size,
-            lr=config.lr, seed=config.seed, device=config.device,
-            checkpoint=checkpoint_path(run, name), config=config.to_dict(), progress=progress)
+            lr=config.lr, seed=config.seed, device=config.device, checkpoint=ckpt,
+            config=config.to_dict(), progress=progress)
+        if name == "deepsets" and config.refit:
+            refit_checkpoint(ckpt, model, X, y, progress)
         write_json(Path(run) / HISTORY, history)
     return history
 
 
+def refit_checkpoint(ckpt: Path, model: DeepSets, X: np.ndarray, y: np.ndarray,
+                     progress: Progress) -> None:
+    """Recipes refit/exact: the least-squares output layer, once, saved in the checkpoint."""
+    state = load_checkpoint(ckpt, "deepsets")
+    if "refit" in state:  # already done; fit() loaded the refit weights
+        return
+    progress.stage("refitting the DeepSets output layer by least squares")
+    info = refit_output(model, X, y)
+    extra = {k: v for k, v in state.items() if k not in ("model", "model_name", "model_args")}
+    save_checkpoint(ckpt, model, "deepsets", **extra, refit=info)
+
+
 def evaluate_models(run: Path, config: LabConfig, progress: Progress | None = None) -> dict:
-    """Task 6: accuracy and MAE per test size of every trained model -> results.json/csv."""
+    """Task 6: accuracy and MAE per test size of every trained model -> results.json/csv.
+
+    The test sets of one size are generated and scored a chunk at a time, so
+    sizes like 10,000 digits stay within memory.
+    """
     progress = progress or Progress()
     models = {name: load_trained(run, config, name) for name in config.models}  # fail fast
-    progress.stage(f"generating {config.n_per_card:,} test sets at {len(config.cards)} sizes")
-    X_test, y_test = test_data(config)
-    results: dict = {"cards": list(config.cards)}
-    for name, model in models.items():
-        results[name] = evaluate(model, X_test, y_test, batch_tokens=config.eval_batch_tokens,
-                                 device=config.device, name=name, progress=progress)
+    rng = np.random.default_rng(derive_seed(config.seed, "data", "test"))
+    results: dict = {"cards": list(config.cards), **{n: {"acc": [], "mae": []} for n in models}}
+    progress.start(f"evaluating {', '.join(models)} on {config.n_per_card:,} sets per size",
+                   len(config.cards), "size")
+    for card in config.cards:
+        sums, preds = [], {name: [] for name in models}
+        for X in test_chunks(rng, card, config):
+            sums.append(X.sum(axis=1))
+            for name, model in models.items():
+                preds[name].append(predict(model, X, batch_tokens=config.eval_batch_tokens,
+                                           device=config.device))
+        for name in models:
+            acc, mae = score(np.concatenate(sums), np.concatenate(preds[name]))
+            results[name]["acc"].append(acc)
+            results[name]["mae"].append(mae)
+        progress.advance()
+    progress.end(f"{config.n_per_card * len(config.cards):,} sets per model")
     write_json(Path(run) / RESULTS, results)
     write_text(Path(run) / RESULTS_CSV, results_csv(results))
     return results
 
 
+def test_chunks(rng: np.random.Generator, card: int, config: LabConfig,
+                max_tokens: int = 1 << 24):
+    """The test sets of one size in chunks of rows, drawn in the order of ``test_data``."""
+    rows = max(1, max_tokens // card)
+    for start in range(0, config.n_per_card, rows):
+        n = min(rows, config.n_per_card - start)
+        yield rng.integers(1, config.max_digit + 1, size=(n, card), dtype=np.int64)
+
+
 def load_trained(run: Path, config: LabConfig, name: str) -> SetModel:
     """The fully trained model ``name`` of a run folder; an error if it is missing or partial."""
     path = checkpoint_path(run, name)
-    model, state = load_model(path, name, model_args(config))
+    model, state = load_model(path, name, model_args(config, name))
     if state.get("epoch") != config.epochs:
         raise ValueError(f"{path} holds {state.get('epoch')} of {config.epochs} epochs; "
                          f"finish training first: deepsets lab --resume --out {run}")
@@ -187,12 +235,45 @@ def results_csv(results: dict) -> str:
 
 
 def plot_run(run: Path, config: LabConfig | None = None) -> list[Path]:
-    """Task 7 and the report, from the files already in ``run``."""
+    """Task 7: accuracy.png and mae.png from the run's results.json."""
+    config = config or read_config(run)
+    return plot_results(read_json(Path(run) / RESULTS), run, max_train_card=config.max_card)
+
+
+def analyze_run(run: Path, config: LabConfig, progress: Progress | None = None) -> dict:
+    """The numbers of the questions and of the drift analysis -> analysis.json."""
+    progress = progress or Progress()
+    progress.stage("answering the handout's questions")
+    X, y = train_data(config)
+    handout = LabConfig(seed=config.seed, max_digit=config.max_digit)  # handout test sizes
+    X_test, y_test = test_data(handout)
+    analysis = {
+        "question1": question1(X, y, X_test, y_test, handout.cards,
+                               seed=derive_seed(config.seed, "data", "question1")),
+        "question2": question2(seed=derive_seed(config.seed, "question2")),
+    }
+    if "deepsets" in config.models:
+        model = load_trained(run, config, "deepsets")
+        results = read_json(Path(run) / RESULTS)
+        analysis["drift"] = drift(model, results["cards"], results["deepsets"],
+                                  config.max_card)
+        analysis["drift"]["refit"] = load_checkpoint(checkpoint_path(run, "deepsets")).get(
+            "refit")
+    write_json(Path(run) / ANALYSIS, analysis)
+    return analysis
+
+
+def report_run(run: Path, config: LabConfig | None = None,
+               progress: Progress | None = None) -> list[Path]:
+    """analysis.json, drift.png and report.md for a run folder with results."""
     config = config or read_config(run)
     results = read_json(Path(run) / RESULTS)
     history = read_json(Path(run) / HISTORY) if (Path(run) / HISTORY).exists() else {}
-    figures = plot_results(results, run, max_train_card=config.max_card)
-    return [*figures, write_report(run, config, results, history)]
+    analysis = analyze_run(run, config, progress)
+    files = [Path(run) / ANALYSIS]
+    if "drift" in analysis:
+        files.append(plot_drift(analysis["drift"], run))
+    return [*files, write_report(run, config, results, history, analysis)]
 
 
 def run_lab(config: LabConfig | None, out: Path, *, resume: bool = False, force: bool = False,
@@ -203,5 +284,6 @@ def run_lab(config: LabConfig | None, out: Path, *, resume: bool = False, force:
     train_models(out, config, progress)
     results = evaluate_models(out, config, progress)
     plot_run(out, config)
+    report_run(out, config, progress)
     files = [out / name for name in OUTPUTS] + [checkpoint_path(out, m) for m in config.models]
     return LabRun(out, config, results, files)

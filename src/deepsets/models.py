@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from deepsets.data import PAD
+
 
 class SetModel(nn.Module):
     """What the models share: constructor arguments, ``model_args`` and ``__repr__``."""
@@ -25,7 +27,7 @@ class SetModel(nn.Module):
         self.hidden_dim = hidden_dim
 
     @property
-    def model_args(self) -> dict[str, int]:
+    def model_args(self) -> dict:
         return {"input_dim": self.input_dim, "embedding_dim": self.embedding_dim,
                 "hidden_dim": self.hidden_dim}
 
@@ -36,10 +38,12 @@ class SetModel(nn.Module):
 class DeepSets(SetModel):
     """DeepSets (Zaheer et al. 2017; handout task 3): ``rho(sum_x phi(x))``.
 
-    phi is an embedding to h1 followed by a linear layer to h2 and tanh; the
-    sum over the set makes the model permutation invariant; rho is a linear
-    layer to one unit. As in the handout, padding tokens are not masked: the
-    pad token has its own embedding and adds ``phi(0)`` once per padding slot.
+    phi is an embedding to h1 followed by a linear layer to h2 and tanh (or
+    ReLU, as in handout question 1); the sum over the set makes the model
+    permutation invariant; rho is a linear layer to one unit. As in the
+    handout, padding is not masked by default: the pad token has its own
+    embedding and adds ``phi(0)`` once per padding slot. With
+    ``mask_padding`` the pad token adds nothing, as an absent element should.
 
     phi sees only 11 distinct tokens, so it is computed once per vocabulary
     row and the set's sum of phi is the token counts times that table:
@@ -48,18 +52,31 @@ class DeepSets(SetModel):
     """
 
     permutation_invariant = True
+    ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
-    def __init__(self, input_dim: int = 11, embedding_dim: int = 128,
-                 hidden_dim: int = 64) -> None:
+    def __init__(self, input_dim: int = 11, embedding_dim: int = 128, hidden_dim: int = 64,
+                 activation: str = "tanh", mask_padding: bool = False) -> None:
         super().__init__(input_dim, embedding_dim, hidden_dim)
+        if activation not in self.ACTIVATIONS:
+            raise ValueError(f"activation={activation!r} is not allowed; use "
+                             + " or ".join(self.ACTIVATIONS))
+        self.activation, self.mask_padding = activation, bool(mask_padding)
         self.embedding = nn.Embedding(input_dim, embedding_dim)
         self.fc1 = nn.Linear(embedding_dim, hidden_dim)
-        self.tanh = nn.Tanh()
+        self.act = self.ACTIVATIONS[activation]()
         self.fc2 = nn.Linear(hidden_dim, 1)
 
+    @property
+    def model_args(self) -> dict:
+        return {**super().model_args, "activation": self.activation,
+                "mask_padding": self.mask_padding}
+
     def phi_table(self) -> torch.Tensor:
-        """phi of every vocabulary token: (V, h2)."""
-        return self.tanh(self.fc1(self.embedding.weight))
+        """phi of every vocabulary token: (V, h2); row 0 is zero when padding is masked."""
+        table = self.act(self.fc1(self.embedding.weight))  # (V, E) -> (V, H)
+        if self.mask_padding:
+            table = torch.cat([torch.zeros_like(table[:1]), table[1:]])
+        return table
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         counts = token_counts(x, self.input_dim)  # (B, N) -> (B, V)
@@ -68,7 +85,9 @@ class DeepSets(SetModel):
 
     def forward_per_token(self, x: torch.Tensor) -> torch.Tensor:
         """The handout's forward, phi applied to every token; same values as ``forward``."""
-        h = self.tanh(self.fc1(self.embedding(x)))  # (B, N) -> (B, N, H)
+        h = self.act(self.fc1(self.embedding(x)))  # (B, N) -> (B, N, H)
+        if self.mask_padding:
+            h = h * (x != PAD).unsqueeze(-1)
         return self.fc2(h.sum(dim=1)).squeeze(-1)  # (B, N, H) -> (B, H) -> (B,)
 
 
@@ -106,7 +125,7 @@ def token_counts(x: torch.Tensor, vocab: int) -> torch.Tensor:
 MODELS: dict[str, type[SetModel]] = {"deepsets": DeepSets, "lstm": LSTM}
 
 
-def build_model(name: str, **model_args: int) -> SetModel:
+def build_model(name: str, **model_args) -> SetModel:
     """A fresh model by name, e.g. ``build_model("lstm", input_dim=11, ...)``."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from " + ", ".join(MODELS))

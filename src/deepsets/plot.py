@@ -15,6 +15,7 @@ from deepsets.runfolder import atomic_write
 
 ACCURACY_PNG = "accuracy.png"
 MAE_PNG = "mae.png"
+DRIFT_PNG = "drift.png"
 LABELS = {"deepsets": "DeepSets", "lstm": "LSTM"}
 
 
@@ -30,8 +31,11 @@ def _curves(cards: Sequence[int], per_model: dict[str, list[float]], *, ylabel: 
                label=f"training sizes (1-{max_train_card})")
     for model, values in per_model.items():
         ax.plot(cards, values, marker="o", markersize=4, label=label(model))
-    ax.set(xlabel="number of digits in the set", ylabel=ylabel, title=title,
-           xlim=(0, max(cards) * 1.02))
+    ax.set(xlabel="number of digits in the set", ylabel=ylabel, title=title)
+    if max(cards) > 50 * min(cards):  # e.g. --cards +1000,10000: spread the sizes out
+        ax.set_xscale("log")
+    else:
+        ax.set_xlim(0, max(cards) * 1.02)
     if log:
         ax.set_yscale("log")
     ax.grid(alpha=0.3, which="both" if log else "major")
@@ -56,3 +60,18 @@ def plot_results(results: dict, out: Path, *, max_train_card: int = 10) -> list[
                   ylabel="mean absolute error (log)", title="Sum of digits: MAE by set size",
                   max_train_card=max_train_card, log=True)
     return [save_figure(acc, Path(out) / ACCURACY_PNG), save_figure(mae, Path(out) / MAE_PNG)]
+
+
+def plot_drift(drift: dict, out: Path) -> Path:
+    """``drift.png``: DeepSets' MAE and accuracy, predicted from a_0..a_10 and b2 vs measured."""
+    cards, pred, meas = drift["cards"], drift["predicted"], drift["measured"]
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    for ax, key, name in zip(fig.subplots(1, 2), ("mae", "acc"), ("MAE", "accuracy"),
+                             strict=True):
+        ax.plot(cards, pred[key], color="C0", label="predicted from the contributions")
+        ax.plot(cards, meas[key], "o", color="C3", markersize=4, label="measured")
+        ax.set(xlabel="number of digits in the set", ylabel=name,
+               title=f"DeepSets {name}: predicted vs measured")
+        ax.grid(alpha=0.3)
+    fig.axes[0].legend()
+    return save_figure(fig, Path(out) / DRIFT_PNG)

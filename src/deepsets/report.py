@@ -58,8 +58,150 @@ def findings(results: dict) -> list[str]:
     return lines
 
 
+def fmt_cards(cards: list[int]) -> str:
+    return ", ".join(f"{c:,}" for c in cards)
+
+
+def question1_section(q1: dict) -> str:
+    """Question 1: the exact ReLU DeepSets, derived and then measured."""
+    cards = q1["cards"]
+    rows = "\n".join(
+        f"| {name} | {q1[name]['train_acc']:.4f} | {min(q1[name]['acc']):.4f} "
+        f"| {max(q1[name]['mae']):.3g} | {q1[name]['acc'][-1]:.4f} | {q1[name]['mae'][-1]:.3g} |"
+        for name in ("canonical", "scaled", "pad_shift"))
+    shift = q1["pad_shift"]
+    return f"""## Question 1: the optimal DeepSets parameters (ReLU)
+
+With ReLU, DeepSets computes `f(X) = b2 + sum_(x in X) a_x` where each token's contribution
+is `a_d = w2 . ReLU(W1 e_d + b1)`: the model is linear in 11 numbers a_0..a_10 and b2.
+
+- **Exact on sets of every size** means `a_d = d` for every digit and `b2 = 0`: the sets
+  `{{d}}` and `{{d, d}}` need `a_d + b2 = d` and `2 a_d + b2 = 2 d`.
+- **The padding token must contribute nothing**, `a_0 = 0`: a padded training set adds
+  `n_0 a_0` for its n_0 padding slots, and n_0 takes every value 0..9.
+- **The family of optimal parameters** is every (embedding, W1, b1, w2, b2) meeting these 12
+  conditions; given phi they are linear in (w2, b2). **Canonical member:** embed digit d as
+  `e_d = d u1` (so `e_0 = 0`), let the first hidden unit read that coordinate
+  (`W1[0, 0] = 1`, all other W1 entries 0), `b1 = 0`, `w2 = u1`, `b2 = 0`. Then
+  `ReLU(d) = d` because d >= 0, so `a_d = d` and f(X) is the exact sum. Scaling the
+  embedding by s and W1 by 1/s, or adding hidden units whose output weight is 0, stays
+  in the family.
+
+Measured on the training sets, the handout's test sizes and {q1["n_big"]:,} sets each of
+{fmt_cards(cards[-2:])} digits (sizes {cards[0]}..{cards[-1]:,}):
+
+| model | train acc | worst test acc | worst test MAE | acc at {cards[-1]:,} \
+| MAE at {cards[-1]:,} |
+|---|---:|---:|---:|---:|---:|
+{rows}
+
+`canonical` and `scaled` (s = 0.37) are the exact solution: 100% everywhere, up to
+{cards[-1]:,} digits. `pad_shift` shows why a_0 and b2 must be 0 and why training alone
+cannot tell: it adds s = 0.01 to every token, pad included (`a_0 = {shift["a"][0]:.3g}`,
+`a_d = d + 0.01`), and sets `b2 = {shift["b2"]:.3g}`. Every training set holds 10 tokens,
+so it is exact on all of them (train accuracy {shift["train_acc"]:.0%}), yet an unpadded
+set of N digits is off by `(N - 10) s`: MAE {shift["mae"][cards.index(100)]:.2f} at 100
+digits and {shift["mae"][-1]:.1f} at {cards[-1]:,}.
+"""
+
+
+def question2_section(q2: dict) -> str:
+    """Question 2: can DeepSets tell apart sets whose elements sum to the same vector?"""
+    sets = "; ".join("{" + ", ".join(f"[{a:g}, {b:g}]" for a, b in s) + "}" for s in q2["sets"])
+    names = {"linear": "linear phi(x) = Wx + b", "tanh-no-bias": "tanh(Wx), no bias (odd)",
+             "tanh": "tanh MLP with biases", "relu": "ReLU MLP with biases"}
+    rows = "\n".join(
+        f"| {names[k]} | {q2[k]['init_min_distance']:.3g} | {q2[k]['trained_min_distance']:.3g} "
+        f"| {q2[k]['trained_mse']:.3g} | "
+        + ", ".join(f"{p:.2f}" for p in q2[k]["predictions"]) + " |"
+        for k in names)
+    return f"""## Question 2: four sets that all sum to [0, 0]
+
+**Yes, DeepSets can give them different representations, but only because phi is
+nonlinear, and not with every nonlinear phi.** Two vectors that sum to [0, 0] are always
+`{{x, -x}}`, so the sets are {sets}. The representation is `sum_x phi(x) = phi(x) + phi(-x)`.
+
+- With a **linear** phi, `phi(x) + phi(-x) = 2b` for every x: all four sets get the same
+  representation and no rho can separate them.
+- With an **odd** phi (tanh with zero bias: `tanh(-Wx) = -tanh(Wx)`), the sum is 0 for
+  every set: the same failure.
+- With a phi that is neither (an MLP with biases, tanh or ReLU: `ReLU(Wx) + ReLU(-Wx) =
+  |Wx|`), `phi(x) + phi(-x)` depends on x, so the sets get different representations and
+  rho can map them to different outputs.
+
+Measured: each DeepSets (phi with 16 hidden units, sum, linear rho) trained to output 0, 1,
+2, 3 for the four sets (Adam, 500 steps). "Closest pair" is the smallest distance between
+two of the four representations.
+
+| phi | closest pair at init | closest pair trained | trained MSE | outputs |
+|---|---:|---:|---:|---|
+{rows}
+
+The linear and odd phis cannot do better than predicting the mean, 1.5 (MSE 1.25); the
+nonlinear phis with biases separate the sets and fit the targets.
+"""
+
+
+def drift_section(d: dict, config: LabConfig) -> str:
+    """Why the trained DeepSets drifts at large sets, from its 11 contributions."""
+    a, cards = d["a"], d["cards"]
+    contrib = "\n".join(f"| {t} | {a[t]:+.5f} | {a[t] - t:+.5f} |" for t in range(1, len(a)))
+    rows = "\n".join(
+        f"| {c} | {d['predicted']['mae'][i]:.4f} | {d['measured']['mae'][i]:.4f} "
+        f"| {d['mae_ratio'][i]:.3f} | {d['predicted']['acc'][i]:.4f} "
+        f"| {d['measured']['acc'][i]:.4f} |"
+        for i, c in enumerate(cards))
+    m, b2 = d["digit_error_mean"], d["b2"]
+    refit = d.get("refit")
+    refit_line = (f"\nThis run's recipe refit the output layer by least squares: training MAE "
+                  f"{refit['train_mae_before']:.4f} before, {refit['train_mae_after']:.2g} "
+                  "after.\n" if refit else "")
+    return f"""## Why DeepSets drifts on large sets (recipe: {config.recipe})
+
+A trained DeepSets is linear in its per-token contributions `a_d = w2 . tanh(W1 e_d + b1)`:
+on an unpadded set its error is `b2 + sum_x (a_x - x)`. This run's model:
+
+| token d | a_d | a_d - d |
+|---:|---:|---:|
+| 0 (pad) | {a[0]:+.5f} | |
+{contrib}
+
+b2 = {b2:+.5f}. The per-digit error `a_d - d` has mean {m:+.5f} and spread \
+{d["digit_error_std"]:.5f}:
+a set of N digits is off by `b2 + N x ({m:+.5f})` on average, plus noise that grows like
+`sqrt(N)`. The mean error crosses +-0.5, where rounding starts to fail, near
+N = {crossing(b2, m)}. Every training set has exactly {config.max_card} tokens, so training
+pins down only `b2 + {config.max_card} a_0` (here {d["train_offset"]:+.5f}) and the
+differences `a_d - a_0`: the pad token's own contribution and b2 can trade off freely, and a
+per-digit error of 0.01 that costs nothing at 10 digits costs 1 at 100.
+{refit_line}
+The error at each size predicted from these 11 numbers alone (normal approximation of the
+sum of N independent per-digit errors) against the measured error:
+
+![predicted vs measured](drift.png)
+
+| digits | predicted MAE | measured MAE | ratio | predicted acc | measured acc |
+|---:|---:|---:|---:|---:|---:|
+{rows}
+
+**The fix** (`deepsets lab --recipe exact`): mask the padding, so `a_0 = 0` by
+construction and b2 becomes identifiable, then refit the output layer (w2, b2) by least
+squares on the training sets' pooled features. The prediction is linear in (w2, b2), so the
+fit has a closed form, and with 64 hidden units for 11 tokens it can make `a_d = d` and
+`b2 = 0` exactly: the solution question 1 describes.
+"""
+
+
+def crossing(b2: float, m: float) -> str:
+    """The set size at which the mean error b2 + N m reaches +-0.5."""
+    if m == 0:
+        return "never"
+    n = max((0.5 - b2) / m, (-0.5 - b2) / m)
+    return f"{n:,.0f}" if n > 0 else "never"
+
+
 def write_report(run: Path, config: LabConfig, results: dict,
-                 history: dict[str, list[dict]]) -> Path:
+                 history: dict[str, list[dict]], analysis: dict | None = None) -> Path:
     """Write ``report.md`` for one run folder and return its path."""
     train_lines = [
         f"- {label(m)}: {len(h)} epochs, final training L1 loss {h[-1]['loss']:.4f}, "
@@ -97,6 +239,11 @@ order, and a set of any size is a sum of the same per-digit terms it was trained
 
 {results_table(results)}
 """
+    if analysis:
+        text += "\n" + question1_section(analysis["question1"])
+        text += "\n" + question2_section(analysis["question2"])
+        if "drift" in analysis:
+            text += "\n" + drift_section(analysis["drift"], config)
     path = Path(run) / REPORT
     write_text(path, text)
     return path

@@ -26,6 +26,7 @@ HISTORY = "history.json"
 RESULTS = "results.json"
 RESULTS_CSV = "results.csv"
 REPORT = "report.md"
+ANALYSIS = "analysis.json"
 
 
 # mkstemp creates files readable by the owner only; give results the usual mode
@@ -116,7 +117,7 @@ def load_model(path: Path, expect_name: str | None = None,
     state = load_checkpoint(path, expect_name)
     args = state["model_args"]
     if expect_args is not None and dict(args) != dict(expect_args):
-        raise CheckpointError(f"{path} holds a model of size {args}, this run needs "
+        raise CheckpointError(f"{path} holds a model with {args}, this run needs "
                               f"{expect_args}")
     try:
         model = build_model(state["model_name"], **args)

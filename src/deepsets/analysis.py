@@ -1,0 +1,206 @@
+"""The numbers behind the handout's questions and behind DeepSets' drift (issue 3).
+
+A DeepSets model for the digit sum is linear in per-token contributions:
+``f(X) = b2 + sum_{x in X} a_x`` with ``a_d = w2 . phi(d)``. Everything here
+follows from that: the exact solutions of question 1, why a trained model's
+error grows with the set size, and how well that error can be predicted from
+the 11 numbers a_0..a_10 and b2 alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepsets.data import create_test_dataset
+from deepsets.evaluate import evaluate
+from deepsets.models import DeepSets
+
+# --- the drift of a trained DeepSets --------------------------------------------------
+
+
+@torch.no_grad()
+def contributions(model: DeepSets) -> tuple[np.ndarray, float]:
+    """``a`` (V,): what each token adds to the prediction (pad first), and the bias b2."""
+    a = model.phi_table().double() @ model.fc2.weight[0].double()  # (V, H) @ (H,) -> (V,)
+    return a.cpu().numpy(), float(model.fc2.bias)
+
+
+def normal_abs_mean(mu: float, sigma: float) -> float:
+    """E|Z| for Z ~ Normal(mu, sigma^2)."""
+    if sigma == 0:
+        return abs(mu)
+    return (sigma * math.sqrt(2 / math.pi) * math.exp(-mu * mu / (2 * sigma * sigma))
+            + mu * math.erf(mu / (sigma * math.sqrt(2))))
+
+
+def normal_within(mu: float, sigma: float, half_width: float = 0.5) -> float:
+    """P(|Z| < half_width) for Z ~ Normal(mu, sigma^2): the chance a rounded sum is right."""
+    if sigma == 0:
+        return float(abs(mu) < half_width)
+
+    def cdf(t: float) -> float:
+        return 0.5 * (1 + math.erf((t - mu) / (sigma * math.sqrt(2))))
+
+    return cdf(half_width) - cdf(-half_width)
+
+
+def predicted_error(a: np.ndarray, b2: float, cards: Iterable[int]) -> dict[str, list[float]]:
+    """The error at each set size predicted from the contributions alone.
+
+    On an unpadded test set of N uniform digits the error is
+    ``b2 + sum_x (a_x - x)``: a sum of N independent per-digit errors
+    ``e_d = a_d - d`` plus b2. So its mean is ``b2 + N mean(e)``, its variance
+    ``N var(e)``, and, by the central limit theorem, it is nearly normal.
+    """
+    digits = np.arange(1, len(a))
+    e = a[1:] - digits  # (10,): per-digit error
+    out: dict[str, list[float]] = {"mean": [], "std": [], "mae": [], "acc": []}
+    for n in cards:
+        mu, sigma = b2 + n * e.mean(), math.sqrt(n * e.var())
+        out["mean"].append(mu)
+        out["std"].append(sigma)
+        out["mae"].append(normal_abs_mean(mu, sigma))
+        out["acc"].append(normal_within(mu, sigma))
+    return out
+
+
+def drift(model: DeepSets, cards: Sequence[int], measured: dict[str, list[float]],
+          max_card: int = 10) -> dict:
+    """Contributions, the identified combinations, and predicted against measured error."""
+    a, b2 = contributions(model)
+    e = a[1:] - np.arange(1, len(a))
+    predicted = predicted_error(a, b2, cards)
+    return {
+        "a": a.tolist(), "b2": b2,
+        "digit_error_mean": float(e.mean()), "digit_error_std": float(e.std()),
+        # every training set has exactly max_card tokens, so training pins down only
+        # b2 + max_card * a_0 and the differences a_d - a_0, never a_0 itself
+        "train_offset": b2 + max_card * float(a[0]),
+        "cards": list(cards), "predicted": predicted,
+        "measured": {"mae": list(measured["mae"]), "acc": list(measured["acc"])},
+        "mae_ratio": [p / m if m > 0 else float("nan")
+                      for p, m in zip(predicted["mae"], measured["mae"], strict=True)],
+    }
+
+
+# --- question 1: the exact DeepSets with ReLU ------------------------------------------
+
+
+@torch.no_grad()
+def optimal_relu_deepsets(input_dim: int = 11, embedding_dim: int = 128, hidden_dim: int = 64,
+                          scale: float = 1.0, pad_shift: float = 0.0) -> DeepSets:
+    """Question 1's canonical exact solution, and members of its family.
+
+    Embedding ``e_d = scale * d * u1``, first hidden unit ``relu(e_d . u1 / scale) = d``,
+    ``w2 = u1``, every other weight and bias 0: then ``a_d = d``, ``a_0 = 0``,
+    ``b2 = 0`` and the model outputs the exact sum of any set of any size.
+
+    ``pad_shift`` s != 0 builds the counter-example: a second hidden unit adds s
+    for every token (pad included) and ``b2 = -max_card * s``. That model is
+    exact on every training set (all have 10 tokens) yet off by ``(N - 10) s``
+    on an unpadded set of N digits.
+    """
+    model = DeepSets(input_dim, embedding_dim, hidden_dim, activation="relu")
+    for p in model.parameters():
+        p.zero_()
+    model.embedding.weight[:, 0] = scale * torch.arange(input_dim, dtype=torch.float32)
+    model.fc1.weight[0, 0] = 1.0 / scale
+    model.fc2.weight[0, 0] = 1.0
+    if pad_shift:
+        model.embedding.weight[:, 1] = 1.0  # every token, pad included
+        model.fc1.weight[1, 1] = 1.0  # relu(1) = 1
+        model.fc2.weight[0, 1] = pad_shift
+        model.fc2.bias[0] = -(input_dim - 1) * pad_shift  # training sets hold 10 tokens
+    return model
+
+
+def question1(X_train: np.ndarray, y_train: np.ndarray, X_test: list[np.ndarray],
+              y_test: list[np.ndarray], cards: Sequence[int], big_cards: Sequence[int] = (
+                  1_000, 10_000), n_big: int = 1_000, seed: int = 0) -> dict:
+    """Evaluate the exact ReLU solution (and the padding counter-example) everywhere."""
+    X_big, y_big = create_test_dataset(n_big, big_cards, seed=seed)
+    all_cards = [*cards, *big_cards]
+    out = {"cards": all_cards, "n_big": n_big}
+    members = {
+        "canonical": optimal_relu_deepsets(),
+        "scaled": optimal_relu_deepsets(scale=0.37),
+        "pad_shift": optimal_relu_deepsets(pad_shift=0.01),
+    }
+    for name, model in members.items():
+        a, b2 = contributions(model)
+        train = evaluate(model, [X_train], [y_train])
+        test = evaluate(model, [*X_test, *X_big], [*y_test, *y_big])
+        out[name] = {"a": a.tolist(), "b2": b2, "train_acc": train["acc"][0],
+                     "train_mae": train["mae"][0], **test}
+    return out
+
+
+# --- question 2: sets whose elements sum to the same vector ----------------------------
+
+#: Four sets of two 2-D vectors, each summing to [0, 0]. Two elements that sum to
+#: zero are always {x, -x}, so these stand for any such sets.
+Q2_SETS = np.array([[[1.0, 2.0], [-1.0, -2.0]],
+                    [[2.0, 1.0], [-2.0, -1.0]],
+                    [[3.0, 0.0], [-3.0, 0.0]],
+                    [[1.0, -1.0], [-1.0, 1.0]]])  # (4 sets, 2 elements, 2 dims)
+
+
+def min_pairwise_distance(reps: np.ndarray) -> float:
+    """The smallest distance between two of the set representations (rows)."""
+    dist = np.linalg.norm(reps[:, None] - reps[None], axis=-1)
+    return float(dist[~np.eye(len(reps), dtype=bool)].min())
+
+
+class PhiSum(nn.Module):
+    """A DeepSets on 2-D vectors: rho(sum_x phi(x)) with a configurable phi."""
+
+    def __init__(self, phi: str, hidden: int = 16) -> None:
+        super().__init__()
+        layers = {"linear": [nn.Linear(2, hidden)],
+                  "tanh": [nn.Linear(2, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh()],
+                  "tanh-no-bias": [nn.Linear(2, hidden, bias=False), nn.Tanh()],
+                  "relu": [nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, hidden)]}[phi]
+        self.phi = nn.Sequential(*layers)
+        self.rho = nn.Linear(hidden, 1)
+
+    def represent(self, sets: torch.Tensor) -> torch.Tensor:
+        return self.phi(sets).sum(dim=1)  # (S, M, 2) -> (S, M, H) -> (S, H)
+
+    def forward(self, sets: torch.Tensor) -> torch.Tensor:
+        return self.rho(self.represent(sets)).squeeze(-1)  # (S, H) -> (S,)
+
+
+def question2(seed: int = 0, steps: int = 500) -> dict:
+    """Can DeepSets tell apart four sets that all sum to [0, 0]? Measured for four phis.
+
+    For each phi: the smallest distance between the four representations
+    sum(phi(x)) at initialisation, and whether a model trained to output
+    0, 1, 2, 3 for the four sets gets there (its mean squared error).
+    """
+    sets = torch.tensor(Q2_SETS, dtype=torch.float32)
+    targets = torch.arange(4, dtype=torch.float32)
+    out = {"sets": Q2_SETS.tolist(), "targets": targets.tolist()}
+    for phi in ("linear", "tanh-no-bias", "tanh", "relu"):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = PhiSum(phi)
+        with torch.no_grad():
+            init_gap = min_pairwise_distance(model.represent(sets).numpy())
+        opt = torch.optim.Adam(model.parameters(), lr=0.01)
+        for _ in range(steps):
+            loss = ((model(sets) - targets) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            out[phi] = {"init_min_distance": init_gap,
+                        "trained_min_distance": min_pairwise_distance(
+                            model.represent(sets).numpy()),
+                        "trained_mse": float(((model(sets) - targets) ** 2).mean()),
+                        "predictions": model(sets).tolist()}
+    return out
