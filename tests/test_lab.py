@@ -91,6 +91,56 @@ def test_other_settings_are_refused_without_force(tiny_run, tmp_path):
     assert prepare_run(run, LabConfig(**{**TINY.to_dict(), "epochs": 3}), force=True).epochs == 3
 
 
+def test_force_starts_over(tmp_path):
+    run = tmp_path / "r"
+    prepare_run(run, TINY)
+    (run / "deepsets.pt").write_bytes(b"old")
+    (run / "notes.txt").write_text("mine")
+    prepare_run(run, TINY, force=True)
+    assert not (run / "deepsets.pt").exists()  # the lab's files go
+    assert (run / "notes.txt").read_text() == "mine"  # nothing else is touched
+
+
 def test_resume_without_a_run_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="nothing to resume"):
         prepare_run(tmp_path, None, resume=True)
+
+
+def test_chunked_test_sets_equal_the_whole_arrays():
+    from deepsets.config import derive_seed
+    from deepsets.lab import test_chunks, test_data
+
+    config = LabConfig(n_per_card=50, cards=(5, 30))
+    X_whole, _ = test_data(config)
+    rng = np.random.default_rng(derive_seed(config.seed, "data", "test"))
+    for card, X in zip(config.cards, X_whole, strict=True):
+        chunks = list(test_chunks(rng, card, config, max_tokens=7 * card))  # 7 rows a chunk
+        assert len(chunks) == 8
+        np.testing.assert_array_equal(np.concatenate(chunks), X)
+
+
+def test_report_answers_the_questions(tiny_run):
+    text = (tiny_run.run / "report.md").read_text()
+    for heading in ("## Question 1", "## Question 2", "## Why DeepSets drifts"):
+        assert heading in text
+    analysis = json.loads((tiny_run.run / "analysis.json").read_text())
+    assert analysis["question1"]["canonical"]["acc"] == [1.0] * 22  # 5..100, 1,000, 10,000
+    drift = analysis["drift"]
+    assert drift["cards"] == [5, 10, 20] and len(drift["a"]) == 11
+    assert drift["measured"]["mae"] == tiny_run.results["deepsets"]["mae"]
+
+
+def test_exact_recipe(tmp_path):
+    # 16 hidden units: enough for a_1..a_10 and b2 to be solved exactly
+    config = LabConfig(**{**TINY.to_dict(), "models": ["deepsets"], "recipe": "exact",
+                          "hidden_dim": 16, "cards": [5, 100, 2000], "n_per_card": 50})
+    done = run_lab(config, tmp_path / "exact")
+    state = load_checkpoint(tmp_path / "exact" / "deepsets.pt", "deepsets")
+    assert state["model_args"]["mask_padding"] is True
+    assert state["refit"]["train_mae_after"] < 1e-6
+    assert done.results["deepsets"]["acc"] == [1.0, 1.0, 1.0]  # even after 2 tiny epochs
+    assert "recipe: exact" in (tmp_path / "exact" / "report.md").read_text()
+    # rerunning does not refit again
+    mtime = (tmp_path / "exact" / "deepsets.pt").stat().st_mtime_ns
+    run_lab(config, tmp_path / "exact")
+    assert (tmp_path / "exact" / "deepsets.pt").stat().st_mtime_ns == mtime

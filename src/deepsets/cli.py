@@ -150,7 +150,7 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--resume", action="store_true",
                    help="continue the run in the folder with its stored settings")
     g.add_argument("--force", action="store_true",
-                   help="start over in a folder that holds a run with other settings")
+                   help="start over: delete the folder's earlier lab files first")
 
 
 CONFIG_FLAGS = ("seed", "epochs", "batch_size", "lr", "embedding_dim", "hidden_dim",

@@ -82,7 +82,8 @@ def prepare_run(run: Path, config: LabConfig | None, *, resume: bool = False,
       also proves the folder is writable before any training starts);
     - ``resume`` continues the run stored in the folder with its own settings;
     - a folder holding a run of the same settings continues it;
-    - a folder holding other settings is an error, unless ``force`` clears it.
+    - a folder holding other settings is an error;
+    - ``force`` clears the folder's lab files first and starts over.
     """
     run = Path(run)
     if run.exists() and not run.is_dir():
@@ -95,13 +96,13 @@ def prepare_run(run: Path, config: LabConfig | None, *, resume: bool = False,
         config = stored if config is None else replace(stored, device=config.device)
     elif config is None:
         raise ValueError("no settings given")
-    elif stored is not None and not stored.same_results_as(config):
-        if not force:
-            diff = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in
-                             settings_diff(stored, config).items())
-            raise ValueError(f"{run} holds a run with other settings ({diff}); use --resume "
-                             "to continue it, --force to start over, or another --out")
+    elif force:
         clear_run(run)
+    elif stored is not None and not stored.same_results_as(config):
+        diff = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in
+                         settings_diff(stored, config).items())
+        raise ValueError(f"{run} holds a run with other settings ({diff}); use --resume "
+                         "to continue it, --force to start over, or another --out")
     try:
         run.mkdir(parents=True, exist_ok=True)
         write_json(run / CONFIG, {"config": config.to_dict(), "versions": versions()})

@@ -1,0 +1,114 @@
+"""The numbers behind the questions and the drift analysis (issue 3)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from deepsets import DeepSets, create_test_dataset, create_train_dataset, evaluate, fit
+from deepsets.analysis import (
+    Q2_SETS,
+    contributions,
+    normal_abs_mean,
+    normal_within,
+    optimal_relu_deepsets,
+    predicted_error,
+    question1,
+    question2,
+)
+from deepsets.train import init_model, refit_output
+
+
+def test_prediction_is_bias_plus_token_contributions():
+    torch.manual_seed(0)
+    model = DeepSets(embedding_dim=16, hidden_dim=8)
+    a, b2 = contributions(model)
+    x = torch.tensor([[0, 0, 3, 7, 7, 10]])
+    assert model(x).item() == pytest.approx(b2 + a[0] * 2 + a[3] + a[7] * 2 + a[10], abs=1e-5)
+
+
+def test_normal_formulas_against_sampling():
+    rng = np.random.default_rng(0)
+    for mu, sigma in [(0.0, 1.0), (0.3, 0.2), (-1.5, 0.5)]:
+        z = rng.normal(mu, sigma, 400_000)
+        assert normal_abs_mean(mu, sigma) == pytest.approx(np.abs(z).mean(), rel=0.01)
+        assert normal_within(mu, sigma) == pytest.approx((np.abs(z) < 0.5).mean(), abs=0.005)
+    assert normal_abs_mean(-2.0, 0.0) == 2.0 and normal_within(0.2, 0.0) == 1.0
+
+
+def test_predicted_error_matches_measured_for_a_drifting_model():
+    # a model with known per-digit errors: a_d = d + e_d, b2 = 0.1
+    model = optimal_relu_deepsets()
+    e = np.linspace(-0.02, 0.01, 10)
+    with torch.no_grad():
+        model.embedding.weight[1:, 0] += torch.tensor(e, dtype=torch.float32)
+        model.fc2.bias[0] = 0.1
+    a, b2 = contributions(model)
+    assert a[1:] - np.arange(1, 11) == pytest.approx(e, abs=1e-6) and b2 == pytest.approx(0.1)
+    cards = [20, 80]
+    X, y = create_test_dataset(4_000, cards, seed=0)
+    measured = evaluate(model, X, y)
+    predicted = predicted_error(a, b2, cards)
+    for p, m in zip(predicted["mae"], measured["mae"], strict=True):
+        assert p == pytest.approx(m, rel=0.05)
+    for p, m in zip(predicted["acc"], measured["acc"], strict=True):
+        assert p == pytest.approx(m, abs=0.03)
+
+
+@pytest.fixture(scope="module")
+def q1():
+    X, y = create_train_dataset(n_train=2_000, seed=0)
+    X_test, y_test = create_test_dataset(200, (5, 50, 100), seed=1)
+    return question1(X, y, X_test, y_test, (5, 50, 100), n_big=20)
+
+
+def test_question1_exact_solution_everywhere(q1):
+    assert q1["cards"] == [5, 50, 100, 1_000, 10_000]
+    for name in ("canonical", "scaled"):
+        assert q1[name]["train_acc"] == 1.0
+        assert q1[name]["acc"] == [1.0] * 5
+        assert max(q1[name]["mae"]) < 1e-3
+        assert q1[name]["a"] == pytest.approx(list(range(11)), abs=1e-5)
+        assert q1[name]["b2"] == 0.0
+
+
+def test_question1_pad_shift_is_exact_in_training_but_drifts(q1):
+    shift = q1["pad_shift"]
+    assert shift["train_acc"] == 1.0 and shift["train_mae"] < 1e-4
+    assert shift["a"][0] == pytest.approx(0.01) and shift["b2"] == pytest.approx(-0.1)
+    # off by (N - 10) * 0.01 on an unpadded set of N digits
+    assert shift["mae"] == pytest.approx([abs(n - 10) * 0.01 for n in q1["cards"]], rel=1e-3)
+
+
+def test_question2():
+    q2 = question2(seed=0, steps=300)
+    assert np.allclose(np.asarray(q2["sets"]).sum(axis=1), 0)  # every set sums to [0, 0]
+    for phi in ("linear", "tanh-no-bias"):
+        assert q2[phi]["trained_min_distance"] < 1e-5
+        assert q2[phi]["trained_mse"] == pytest.approx(1.25, abs=0.01)  # the mean, 1.5
+    for phi in ("tanh", "relu"):
+        assert q2[phi]["init_min_distance"] > 0.05
+        assert q2[phi]["trained_mse"] < 1e-3
+        assert q2[phi]["predictions"] == pytest.approx([0, 1, 2, 3], abs=0.05)
+    assert Q2_SETS.shape == (4, 2, 2)
+
+
+@pytest.mark.parametrize("mask", [False, True])
+def test_refit_output(mask):
+    X, y = create_train_dataset(n_train=5_000, seed=0)
+    model = init_model(DeepSets, 0, "deepsets", embedding_dim=16, hidden_dim=16,
+                       mask_padding=mask)
+    fit(model, X, y, name="deepsets", epochs=1, lr=1e-2, seed=0)
+    info = refit_output(model, X, y)
+    assert info["train_mae_after"] < 1e-6 < info["train_mae_before"]
+    a, b2 = contributions(model)
+    X_big, y_big = create_test_dataset(50, (1_000,), seed=2)
+    acc = evaluate(model, X_big, y_big)["acc"][0]
+    if mask:  # pad masked: a_d = d and b2 = 0 are pinned down, exact at any size
+        # float32 weights: exact to about 1e-5, which rounding turns into exact sums
+        assert a[1:] == pytest.approx(range(1, 11), abs=1e-4) and abs(b2) < 1e-4
+        assert acc == 1.0
+    else:  # only b2 + 10 a_0 is pinned down
+        assert b2 + 10 * a[0] == pytest.approx(0, abs=1e-4)
+        assert not math.isclose(a[0], 0, abs_tol=1e-4)
