@@ -144,3 +144,26 @@ def test_exact_recipe(tmp_path):
     mtime = (tmp_path / "exact" / "deepsets.pt").stat().st_mtime_ns
     run_lab(config, tmp_path / "exact")
     assert (tmp_path / "exact" / "deepsets.pt").stat().st_mtime_ns == mtime
+
+
+def test_side_by_side_training_gives_the_same_numbers(tiny_run, tmp_path):
+    from deepsets.lab import train_models
+
+    run = tmp_path / "parallel"
+    prepare_run(run, TINY)
+    history = train_models(run, TINY, jobs=2)
+    assert list(history) == ["deepsets", "lstm"]
+    for name in ("deepsets", "lstm"):
+        a = torch.load(run / f"{name}.pt", weights_only=True)["model"]
+        b = torch.load(tiny_run.run / f"{name}.pt", weights_only=True)["model"]
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_worker_failure_reaches_the_parent(tmp_path):
+    from deepsets.lab import train_models
+    from deepsets.train import TrainingDiverged
+
+    config = LabConfig(**{**TINY.to_dict(), "lr": 1e36})  # weights of 1e36: the outputs overflow
+    prepare_run(tmp_path / "r", config)
+    with pytest.raises(TrainingDiverged, match="the loss became"):
+        train_models(tmp_path / "r", config, jobs=2)

@@ -80,3 +80,32 @@ def test_build_model():
     assert isinstance(build_model("lstm", input_dim=11, embedding_dim=4, hidden_dim=2), LSTM)
     with pytest.raises(ValueError, match="unknown model 'gru'"):
         build_model("gru")
+
+
+@pytest.mark.parametrize("n", [1, 10, 37])
+def test_table_lstm_matches_nn_lstm_values_and_gradients(n):
+    torch.manual_seed(0)
+    model = LSTM(embedding_dim=32, hidden_dim=16)
+    x = sets(64, n, seed=n)
+    fast = model(x)
+    grads_fast = torch.autograd.grad(fast.square().sum(), list(model.parameters()))
+    plain = model.forward_nn(x)
+    grads_plain = torch.autograd.grad(plain.square().sum(), list(model.parameters()))
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-6)
+    for (name, _), a, b in zip(model.named_parameters(), grads_fast, grads_plain, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5, msg=name)
+
+
+def test_table_lstm_without_gradients_matches():
+    torch.manual_seed(0)
+    model = LSTM(embedding_dim=8, hidden_dim=4)
+    x = sets(5, 300)
+    with torch.inference_mode():
+        fast, plain = model(x), model.forward_nn(x)
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+
+
+def test_lstm_keeps_nn_lstm_parameter_names():
+    names = [n for n, _ in LSTM().named_parameters()]
+    assert names == ["embedding.weight", "lstm.weight_ih_l0", "lstm.weight_hh_l0",
+                     "lstm.bias_ih_l0", "lstm.bias_hh_l0", "fc.weight", "fc.bias"]

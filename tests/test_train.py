@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from deepsets import LSTM, DeepSets, create_train_dataset, fit
+from deepsets.progress import Progress
 from deepsets.runfolder import CheckpointError, load_checkpoint, load_model, save_checkpoint
-from deepsets.train import Progress, TrainingDiverged, epoch_order, init_model
+from deepsets.train import TrainingDiverged, epoch_order, init_model
 
 SMALL = {"input_dim": 11, "embedding_dim": 16, "hidden_dim": 8}
 
@@ -79,24 +80,49 @@ class Recorder(Progress):
     def __init__(self):
         self.events = []
 
-    def start(self, desc, total, unit):
-        self.events.append(("start", desc, total, unit))
+    def start(self, key, desc, total, unit):
+        self.events.append(("start", key, desc, total, unit))
 
-    def advance(self, loss=None):
-        self.events.append(("advance", loss))
+    def advance(self, key, n=1, loss=None):
+        self.events.append(("advance", key, n, loss))
 
-    def end(self, summary=""):
-        self.events.append(("end", summary))
+    def write(self, key, text):
+        self.events.append(("write", key, text))
+
+    def end(self, key):
+        self.events.append(("end", key))
 
 
 def test_progress_reports_every_step(data):
     X, y = data
     rec = Recorder()
     fit(init_model(DeepSets, 0, "deepsets", **SMALL), X[:640], y[:640], name="deepsets",
-        epochs=1, batch_size=64, seed=0, progress=rec)
-    assert rec.events[0] == ("start", "deepsets epoch 1/1", 10, "batch")
-    assert sum(e[0] == "advance" for e in rec.events) == 10
-    assert rec.events[-1][0] == "end" and rec.events[-1][1].startswith("loss ")
+        epochs=2, batch_size=64, seed=0, progress=rec)
+    assert rec.events[0] == ("start", "deepsets", "training deepsets", 20, "batch")
+    steps = [e for e in rec.events if e[0] == "advance"]
+    assert len(steps) == 20 and all(e[3] > 0 for e in steps)
+    news = [e[2] for e in rec.events if e[0] == "write"]
+    assert len(news) == 2 and news[1].startswith("deepsets epoch 2/2: loss ")
+    assert rec.events[-1] == ("end", "deepsets")
+
+
+def test_queue_progress_bunches_steps_and_replays():
+    import queue
+
+    from deepsets.progress import QueueProgress, replay
+
+    q = queue.Queue()
+    sender = QueueProgress(q, every=3600)  # flush only at news or the end
+    sender.start("m", "training m", 3, "batch")
+    for loss in (1.0, 2.0, 3.0):
+        sender.advance("m", loss=loss)
+    sender.write("m", "epoch 1")
+    sender.end("m")
+    rec = Recorder()
+    while not q.empty():
+        replay(q.get(), rec)
+    assert rec.events == [("start", "m", "training m", 3, "batch"), ("advance", "m", 3, 2.0),
+                          ("write", "m", "epoch 1"), ("end", "m")]
 
 
 def test_load_model_errors(tmp_path):

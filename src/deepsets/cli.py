@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from deepsets.config import DEVICES, RECIPES, LabConfig
-from deepsets.train import Progress
+from deepsets.progress import Progress
 
 DEFAULTS = LabConfig()
 DEFAULT_RUN = Path("runs/lab")
@@ -28,35 +28,37 @@ class Parser(argparse.ArgumentParser):
 
 
 class Bars(Progress):
-    """tqdm bars on stderr; without a terminal, one line per finished loop instead."""
+    """tqdm bars on stderr, one per running loop; without a terminal, only the news lines."""
 
     def __init__(self) -> None:
         from tqdm import tqdm
 
-        self.tqdm, self.bar, self.desc = tqdm, None, ""
-        self.loss_sum, self.steps = 0.0, 0
+        self.tqdm = tqdm
+        self.bars: dict[str, object] = {}
+        self.loss: dict[str, float] = {}  # running (exponentially averaged) loss per loop
 
     def stage(self, text: str) -> None:
         self.tqdm.write(f"{text} ...", file=sys.stderr)
 
-    def start(self, desc: str, total: int, unit: str) -> None:
-        self.desc, self.loss_sum, self.steps = desc, 0.0, 0
-        self.bar = self.tqdm(total=total, desc=desc, unit=unit, file=sys.stderr,
-                             dynamic_ncols=True, disable=None, mininterval=0.25)
+    def start(self, key: str, desc: str, total: int, unit: str) -> None:
+        self.bars[key] = self.tqdm(total=total, desc=desc, unit=unit, file=sys.stderr,
+                                   dynamic_ncols=True, disable=None, mininterval=0.25,
+                                   position=len(self.bars), leave=True)
 
-    def advance(self, loss: float | None = None) -> None:
-        self.bar.update()
+    def advance(self, key: str, n: int = 1, loss: float | None = None) -> None:
+        bar = self.bars[key]
+        bar.update(n)
         if loss is not None:
-            self.loss_sum, self.steps = self.loss_sum + loss, self.steps + 1
-            if self.steps % 50 == 0:
-                self.bar.set_postfix(loss=f"{self.loss_sum / self.steps:.4f}", refresh=False)
+            self.loss[key] = loss if key not in self.loss else 0.98 * self.loss[key] + 0.02 * loss
+            if bar.n % 50 < n:
+                bar.set_postfix(loss=f"{self.loss[key]:.4f}", refresh=False)
 
-    def end(self, summary: str = "") -> None:
-        if self.bar.disable:
-            print(f"{self.desc}: {summary}", file=sys.stderr)
-        else:
-            self.bar.set_postfix_str(summary)
-        self.bar.close()
+    def write(self, key: str, text: str) -> None:
+        self.tqdm.write(text, file=sys.stderr)
+
+    def end(self, key: str) -> None:
+        self.bars.pop(key).close()
+        self.loss.pop(key, None)
 
 
 # --- flag types: bad values become one-line argparse errors with exit code 2 ---

@@ -13,7 +13,8 @@ import torch
 from sklearn.metrics import accuracy_score, mean_absolute_error
 
 from deepsets.models import SetModel
-from deepsets.train import Progress, resolve_device
+from deepsets.progress import Progress
+from deepsets.train import resolve_device
 
 
 @torch.inference_mode()
@@ -44,11 +45,11 @@ def evaluate(model: SetModel, X_test: Sequence[np.ndarray], y_test: Sequence[np.
     """``{"acc": [...], "mae": [...]}`` with one entry per test array, in order."""
     progress = progress or Progress()
     results: dict[str, list[float]] = {"acc": [], "mae": []}
-    progress.start(f"evaluating {name}", len(X_test), "size")
+    progress.start(name, f"evaluating {name}", len(X_test), "size")
     for X, y in zip(X_test, y_test, strict=True):
         acc, mae = score(y, predict(model, X, batch_tokens=batch_tokens, device=device))
         results["acc"].append(acc)
         results["mae"].append(mae)
-        progress.advance()
-    progress.end(f"{sum(len(y) for y in y_test):,} sets")
+        progress.advance(name)
+    progress.end(name)
     return results

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import torch.nn.functional as F
 
 from deepsets.config import derive_seed
 from deepsets.models import DeepSets, SetModel, token_counts
+from deepsets.progress import Progress
 from deepsets.runfolder import load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
@@ -29,22 +31,6 @@ class TrainingDiverged(ValueError):
     """The loss became NaN or infinite."""
 
 
-class Progress:
-    """Callbacks for long work; the CLI draws progress bars with them. Silent here."""
-
-    def stage(self, text: str) -> None:
-        """A new phase of the work starts, e.g. "generating data"."""
-
-    def start(self, desc: str, total: int, unit: str) -> None:
-        """A loop of ``total`` items starts (e.g. the batches of one epoch)."""
-
-    def advance(self, loss: float | None = None) -> None:
-        """One item of the loop is done (a training step reports its batch loss)."""
-
-    def end(self, summary: str = "") -> None:
-        """The loop is done; ``summary`` says how it went."""
-
-
 def resolve_device(device: str) -> torch.device:
     """``cpu``, ``cuda`` or ``auto`` (cuda when available) as a torch device."""
     if device == "auto":
@@ -52,6 +38,17 @@ def resolve_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' but this machine has no CUDA GPU; use --device cpu")
     return torch.device(device)
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run a block with ``n`` intra-op threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def init_model(model_cls: type[SetModel], seed: int, name: str, **model_args: int) -> SetModel:
@@ -104,8 +101,8 @@ def fit(
 
     n = len(X)
     steps = math.ceil(n / batch_size)
+    progress.start(name, f"training {name}", (epochs - start) * steps, "batch")
     for epoch in range(start, epochs):
-        progress.start(f"{name} epoch {epoch + 1}/{epochs}", steps, "batch")
         began = time.perf_counter()
         order = epoch_order(n, seed, name, epoch).to(dev)
         model.train()
@@ -123,13 +120,15 @@ def fit(
                     f"the last good checkpoint (epoch {epoch}) is kept; try a smaller --lr")
             optimizer.step()
             total += loss.detach() * len(idx)
-            progress.advance(value)
+            progress.advance(name, loss=value)
         seconds = time.perf_counter() - began
         history.append({"epoch": epoch + 1, "loss": float(total) / n, "seconds": seconds})
         if checkpoint is not None:
             save_checkpoint(checkpoint, model, name, optimizer=optimizer.state_dict(),
                             epoch=epoch + 1, history=history, config=config or {})
-        progress.end(f"loss {history[-1]['loss']:.4f}, {seconds:.1f} s")
+        progress.write(name, f"{name} epoch {epoch + 1}/{epochs}: loss "
+                             f"{history[-1]['loss']:.4f}, {seconds:.1f} s")
+    progress.end(name)
     return history
 
 

@@ -1,0 +1,158 @@
+"""``make bench``: the package against a plain implementation, side by side, in one run.
+
+Prints speed ratios (reference time / package time) for one training epoch
+of each model, the evaluation of the 200,000 test sets, and the whole lab end
+to end with peak memory; measures how the cost of evaluating one set grows
+with its size and saves that as ``benchmarks/out/scaling.png``. Absolute
+times are printed for context only: they depend on the machine, the ratios
+much less.
+
+    python benchmarks/bench.py [--quick] [--skip-lab]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import reference  # noqa: E402
+
+from deepsets import LSTM, DeepSets, create_test_dataset, create_train_dataset  # noqa: E402
+from deepsets.evaluate import predict  # noqa: E402
+from deepsets.train import fit  # noqa: E402
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return time.perf_counter() - start, out
+
+
+def training_epochs(X, y) -> list[tuple[str, float, float]]:
+    rows = []
+    for name, ref_cls, pkg_cls in (("DeepSets", reference.DeepSets, DeepSets),
+                                   ("LSTM", reference.LSTM, LSTM)):
+        torch.manual_seed(0)
+        ref = ref_cls(11, 128, 64)
+        opt = torch.optim.Adam(ref.parameters(), lr=1e-3)
+        np.random.seed(0)
+        t_ref, _ = timed(reference.train_epoch, ref, opt, X, y)
+        torch.manual_seed(0)
+        pkg = pkg_cls(11, 128, 64)
+        t_pkg, _ = timed(fit, pkg, X, y, name=name.lower(), epochs=1)
+        rows.append((f"{name} training epoch", t_ref, t_pkg))
+    return rows
+
+
+def evaluation(X_test, y_test) -> list[tuple[str, float, float]]:
+    rows = []
+    for name, ref_cls, pkg_cls in (("DeepSets", reference.DeepSets, DeepSets),
+                                   ("LSTM", reference.LSTM, LSTM)):
+        torch.manual_seed(0)
+        ref = ref_cls(11, 128, 64)
+        pkg = pkg_cls(11, 128, 64)
+        pkg.load_state_dict(ref.state_dict())  # same weights, same function
+        t_ref, _ = timed(reference.evaluate, ref, X_test, y_test)
+        t_pkg, _ = timed(lambda: [predict(pkg, X) for X in X_test])
+        rows.append((f"{name} evaluation, 200,000 sets", t_ref, t_pkg))
+    return rows
+
+
+def run_measured(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (MiB) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"benchmark command failed: {' '.join(cmd)}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def whole_lab(epochs: int) -> tuple[tuple[str, float, float], dict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        t_ref, mem_ref = run_measured([sys.executable, str(HERE / "reference.py"),
+                                       f"{tmp}/ref", str(epochs)])
+        t_pkg, mem_pkg = run_measured([sys.executable, "-m", "deepsets", "lab", "--out",
+                                       f"{tmp}/pkg", "--epochs", str(epochs)])
+        ref = json.loads(Path(f"{tmp}/ref/results.json").read_text())
+        pkg = json.loads(Path(f"{tmp}/pkg/results.json").read_text())
+    i = pkg["cards"].index(10)
+    extra = {"peak MiB reference": mem_ref, "peak MiB package": mem_pkg,
+             "acc@10 reference": (ref["deepsets"]["acc"][i], ref["lstm"]["acc"][i]),
+             "acc@10 package": (pkg["deepsets"]["acc"][i], pkg["lstm"]["acc"][i])}
+    return (f"whole lab, {epochs} epochs", t_ref, t_pkg), extra
+
+
+def scaling(out: Path, cards=(5, 10, 100, 1_000, 10_000), n_sets: int = 64) -> Path:
+    """Seconds per set against set size, package and reference, both models."""
+    from matplotlib.figure import Figure
+
+    rng = np.random.default_rng(0)
+    per_set: dict[str, list[float]] = {}
+    for name, ref_cls, pkg_cls in (("DeepSets", reference.DeepSets, DeepSets),
+                                   ("LSTM", reference.LSTM, LSTM)):
+        torch.manual_seed(0)
+        ref, pkg = ref_cls(11, 128, 64), pkg_cls(11, 128, 64)
+        pkg.load_state_dict(ref.state_dict())
+        for label, run in ((f"{name} reference", lambda X, y: reference.evaluate(ref, [X], [y])),
+                           (f"{name} package", lambda X, y: predict(pkg, X))):
+            per_set[label] = []
+            for card in cards:
+                X = rng.integers(1, 11, size=(n_sets, card))
+                seconds, _ = timed(run, X, X.sum(axis=1))
+                per_set[label].append(seconds / n_sets)
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    for label, values in per_set.items():
+        ax.loglog(cards, values, marker="o", linestyle="--" if "reference" in label else "-",
+                  label=label)
+    ax.set(xlabel="digits in the set", ylabel="seconds per set (64 sets per call)",
+           title="Cost of evaluating one set")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / "scaling.png", dpi=120)
+    (out / "scaling.json").write_text(json.dumps({"cards": list(cards), **per_set}, indent=1))
+    return out / "scaling.png"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="small data and 1 epoch: checks the script, not the speed")
+    parser.add_argument("--skip-lab", action="store_true", help="skip the end-to-end labs")
+    args = parser.parse_args()
+    n_train, n_per_card = (5_000, 500) if args.quick else (100_000, 10_000)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{os.cpu_count()} CPUs", flush=True)
+    X, y = create_train_dataset(n_train=n_train, seed=0)
+    X_test, y_test = create_test_dataset(n_per_card=n_per_card, seed=1)
+    rows = training_epochs(X, y) + evaluation(X_test, y_test)
+    extra = {}
+    if not args.skip_lab:
+        row, extra = whole_lab(1 if args.quick else 20)
+        rows.append(row)
+    print(f"\n| {'measure':<36} | reference s | package s | speed-up |")
+    print(f"|{'-' * 38}|------------:|----------:|---------:|")
+    for name, ref, pkg in rows:
+        print(f"| {name:<36} | {ref:11.2f} | {pkg:9.2f} | {ref / pkg:7.2f}x |")
+    for key, value in extra.items():
+        print(f"{key}: {value}")
+    print(f"\nscaling plot: {scaling(HERE / 'out', n_sets=8 if args.quick else 64)}")
+
+
+if __name__ == "__main__":
+    main()
