@@ -149,25 +149,25 @@ def model_args(config: LabConfig, name: str) -> dict:
     return args
 
 
-#: Intra-op threads per training run. At batch 64 a step is a long chain of small
-#: operations: one thread runs them fastest (a second one only adds hand-offs), so
-#: the cores go to training the models side by side instead.
-TRAIN_THREADS = 1
+def threads_for(name: str) -> int:
+    """Intra-op threads to train model ``name`` with: its own choice, within the cores."""
+    return max(1, min(MODELS[name].train_threads, os.cpu_count() or 1))
 
 
 def default_jobs(config: LabConfig) -> int:
-    """Models trained at once: one per CPU core on the CPU, one at a time on a GPU."""
-    if config.device != "cpu":
+    """Train the models side by side only when there is a core for every thread they use."""
+    if config.device != "cpu" or len(config.models) < 2:
         return 1
-    return max(1, min(len(config.models), os.cpu_count() or 1))
+    enough = sum(threads_for(m) for m in config.models) <= (os.cpu_count() or 1)
+    return len(config.models) if enough else 1
 
 
 def train_models(run: Path, config: LabConfig, progress: Progress | None = None,
                  jobs: int | None = None) -> dict:
     """Task 5: train every model of the config into ``run/<model>.pt``; returns the history.
 
-    With ``jobs`` > 1 the models train side by side in worker processes, each
-    on one thread; the numbers are the same either way.
+    With ``jobs`` > 1 the models train side by side in worker processes; each
+    model uses the same thread count either way, so the numbers are the same.
     """
     progress = progress or Progress()
     jobs = default_jobs(config) if jobs is None else jobs
@@ -185,7 +185,7 @@ def train_models(run: Path, config: LabConfig, progress: Progress | None = None,
 def train_one(run: Path, config: LabConfig, name: str, X: np.ndarray, y: np.ndarray,
               progress: Progress) -> list[dict]:
     """Train (or finish training) one model of the run; returns its history."""
-    with torch_threads(TRAIN_THREADS):
+    with torch_threads(threads_for(name)):
         model = init_model(MODELS[name], config.seed, name, **model_args(config, name))
         ckpt = checkpoint_path(run, name)
         history = fit(model, X, y, name=name, epochs=config.epochs,
@@ -222,8 +222,7 @@ def train_in_processes(run: Path, config: LabConfig, progress: Progress, jobs: i
     ctx = mp.get_context("spawn")  # a fresh interpreter: no inherited threads or locks
     queue = ctx.Queue()
     waiting, running, history = list(config.models), {}, {}
-    progress.stage(f"training {', '.join(config.models)} side by side "
-                   f"({jobs} processes, {TRAIN_THREADS} thread each)")
+    progress.stage(f"training {', '.join(config.models)} side by side in {jobs} processes")
     try:
         while waiting or running:
             while waiting and len(running) < jobs:
