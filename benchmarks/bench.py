@@ -31,7 +31,8 @@ import reference  # noqa: E402
 
 from deepsets import LSTM, DeepSets, create_test_dataset, create_train_dataset  # noqa: E402
 from deepsets.evaluate import predict  # noqa: E402
-from deepsets.train import fit  # noqa: E402
+from deepsets.lab import threads_for  # noqa: E402
+from deepsets.train import fit, torch_threads  # noqa: E402
 
 
 def timed(fn, *args, **kwargs) -> tuple[float, object]:
@@ -51,7 +52,8 @@ def training_epochs(X, y) -> list[tuple[str, float, float]]:
         t_ref, _ = timed(reference.train_epoch, ref, opt, X, y)
         torch.manual_seed(0)
         pkg = pkg_cls(11, 128, 64)
-        t_pkg, _ = timed(fit, pkg, X, y, name=name.lower(), epochs=1)
+        with torch_threads(threads_for(name.lower())):  # as the lab trains it
+            t_pkg, _ = timed(fit, pkg, X, y, name=name.lower(), epochs=1)
         rows.append((f"{name} training epoch", t_ref, t_pkg))
     return rows
 
@@ -65,7 +67,7 @@ def evaluation(X_test, y_test) -> list[tuple[str, float, float]]:
         pkg = pkg_cls(11, 128, 64)
         pkg.load_state_dict(ref.state_dict())  # same weights, same function
         t_ref, _ = timed(reference.evaluate, ref, X_test, y_test)
-        t_pkg, _ = timed(lambda: [predict(pkg, X) for X in X_test])
+        t_pkg, _ = timed(lambda model=pkg: [predict(model, X) for X in X_test])
         rows.append((f"{name} evaluation, 200,000 sets", t_ref, t_pkg))
     return rows
 
@@ -107,8 +109,9 @@ def scaling(out: Path, cards=(5, 10, 100, 1_000, 10_000), n_sets: int = 64) -> P
         torch.manual_seed(0)
         ref, pkg = ref_cls(11, 128, 64), pkg_cls(11, 128, 64)
         pkg.load_state_dict(ref.state_dict())
-        for label, run in ((f"{name} reference", lambda X, y: reference.evaluate(ref, [X], [y])),
-                           (f"{name} package", lambda X, y: predict(pkg, X))):
+        runs = ((f"{name} reference", lambda X, y, m=ref: reference.evaluate(m, [X], [y])),
+                (f"{name} package", lambda X, y, m=pkg: predict(m, X)))
+        for label, run in runs:
             per_set[label] = []
             for card in cards:
                 X = rng.integers(1, 11, size=(n_sets, card))

@@ -47,7 +47,7 @@ class LabConfig:
     batch_size: int = 64  # training sets per optimizer step
     lr: float = 1e-3  # Adam learning rate
     # evaluation (task 6); changes speed and memory, not results
-    eval_batch_tokens: int = 1 << 16  # digits per evaluation batch
+    eval_batch_tokens: int = 1 << 14  # digits per evaluation batch
     device: str = "cpu"  # cpu, cuda or auto (cuda when available)
 
     def __post_init__(self) -> None:
