@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from deepsets import LSTM, DeepSets, build_model
-from deepsets.models import token_counts
+from deepsets.models import check_tokens, token_counts
 
 
 def sets(batch=8, n=10, seed=0):
@@ -72,8 +72,17 @@ def test_deepsets_equals_independent_reference():
 def test_token_counts():
     counts = token_counts(torch.tensor([[0, 0, 4, 4, 10]]), 11)
     assert counts.tolist() == [[2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1]]
-    with pytest.raises(IndexError, match="0..10"):
-        token_counts(torch.tensor([[11]]), 11)
+
+
+@pytest.mark.parametrize("x, message", [
+    (torch.tensor([[11]]), "tokens must lie in 0..10"),
+    (torch.tensor([[-1, 3]]), "got -1..3"),
+    (torch.tensor([1, 2]), "2-D integer array"),
+    (torch.tensor([[1.5]]), "torch.float32"),
+])
+def test_check_tokens(x, message):
+    with pytest.raises(ValueError, match=message):
+        check_tokens(x, 11)
 
 
 def test_build_model():

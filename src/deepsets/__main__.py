@@ -1,7 +1,5 @@
 """``python -m deepsets`` is the ``deepsets`` command."""
 
-import sys
+from deepsets.cli import entry
 
-from deepsets.cli import main
-
-sys.exit(main())
+entry()

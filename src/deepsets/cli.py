@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -340,13 +341,18 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except KeyboardInterrupt:
-        where = getattr(args, "out", None) or args.run
-        print(f"deepsets: interrupted; finished epochs are kept in {where}; continue with "
-              f"deepsets {args.command} --resume --out {where}"
-              if args.command in ("lab", "train") else "deepsets: interrupted",
-              file=sys.stderr)
+    except KeyboardInterrupt as err:
+        where = str(err) or "interrupted"
+        if args.command in ("lab", "train"):
+            where += f"; continue with: deepsets {args.command} --resume --out {args.out}"
+        print(f"deepsets {args.command}: {where}", file=sys.stderr)
         return 130
+    except MemoryError:
+        if args.debug:
+            raise
+        print(f"deepsets {args.command}: error: not enough memory; use smaller sizes",
+              file=sys.stderr)
+        return 2
     except (ValueError, OSError, IndexError) as err:
         if args.debug:
             raise
@@ -354,5 +360,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def entry() -> None:
+    """The console script. After Ctrl-C it leaves at once: every file is already
+    written whole, and Python's orderly teardown of torch takes most of a second."""
+    code = main()
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

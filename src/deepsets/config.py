@@ -51,8 +51,8 @@ class LabConfig:
     device: str = "cpu"  # cpu, cuda or auto (cuda when available)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "cards", tuple(self.cards))
-        object.__setattr__(self, "models", tuple(self.models))
+        object.__setattr__(self, "cards", as_tuple("cards", self.cards))
+        object.__setattr__(self, "models", as_tuple("models", self.models))
         for name in ("n_train", "max_card", "max_digit", "n_per_card", "embedding_dim",
                      "hidden_dim", "epochs", "batch_size", "eval_batch_tokens"):
             check_positive_int(name, getattr(self, name))
@@ -68,7 +68,7 @@ class LabConfig:
         if not self.models:
             raise ValueError("models is empty; choose from " + ", ".join(MODELS))
         for model in self.models:
-            if model not in MODELS:
+            if not isinstance(model, str) or model not in MODELS:
                 raise ValueError(f"models: unknown model {model!r}; choose from "
                                  + ", ".join(MODELS))
         if len(set(self.models)) != len(self.models):
@@ -76,10 +76,10 @@ class LabConfig:
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) \
                 or not np.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"lr={self.lr!r} is not allowed; use a finite number > 0")
-        if self.recipe not in RECIPES:
+        if not isinstance(self.recipe, str) or self.recipe not in RECIPES:
             raise ValueError(f"recipe={self.recipe!r} is not allowed; use one of "
                              + ", ".join(RECIPES))
-        if self.device not in DEVICES:
+        if not isinstance(self.device, str) or self.device not in DEVICES:
             raise ValueError(f"device={self.device!r} is not allowed; use one of "
                              + ", ".join(DEVICES))
 
@@ -116,6 +116,13 @@ class LabConfig:
         for key in ("device", "eval_batch_tokens"):
             mine.pop(key), theirs.pop(key)
         return mine == theirs
+
+
+def as_tuple(name: str, value: object) -> tuple:
+    """A list or tuple setting as a tuple; anything else is a ValueError naming it."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{name}={value!r} is not allowed; use a list")
+    return tuple(value)
 
 
 def check_positive_int(name: str, value: object) -> int:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, mean_absolute_error
 
-from deepsets.models import SetModel
+from deepsets.models import SetModel, check_tokens
 from deepsets.progress import Progress
 from deepsets.train import resolve_device
 
@@ -29,7 +29,7 @@ def predict(model: SetModel, X: np.ndarray | torch.Tensor, *, batch_tokens: int 
     """
     dev = resolve_device(device)
     model.to(dev).eval()
-    X = torch.as_tensor(X, dtype=torch.long)
+    X = check_tokens(torch.as_tensor(X), model.input_dim).long()
     rows = max(1, batch_tokens // max(1, X.shape[1]))
     out = [model(X[i:i + rows].to(dev)).float().cpu() for i in range(0, len(X), rows)]
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)

@@ -43,7 +43,14 @@ from deepsets.runfolder import (
     write_json,
     write_text,
 )
-from deepsets.train import TrainingDiverged, fit, init_model, refit_output, torch_threads
+from deepsets.train import (
+    Interrupted,
+    TrainingDiverged,
+    fit,
+    init_model,
+    refit_output,
+    torch_threads,
+)
 
 OUTPUTS = (CONFIG, HISTORY, RESULTS, RESULTS_CSV, ACCURACY_PNG, MAE_PNG, ANALYSIS, DRIFT_PNG,
            REPORT)
@@ -110,6 +117,8 @@ def prepare_run(run: Path, config: LabConfig | None, *, resume: bool = False,
                          "to continue it, --force to start over, or another --out")
     try:
         run.mkdir(parents=True, exist_ok=True)
+        for stale in run.glob(".*.tmp"):  # left by a run killed in the middle of a write
+            stale.unlink()
         write_json(run / CONFIG, {"config": config.to_dict(), "versions": versions()})
     except OSError as err:
         raise ValueError(f"cannot write to {run}: {err.strerror or err}") from None
@@ -210,7 +219,8 @@ def _train_worker(run: str, config: dict, name: str, queue) -> None:
 
 def worker_error(name: str, kind: str, message: str) -> BaseException:
     """The exception a worker's failure becomes in the parent process."""
-    known = {"KeyboardInterrupt": KeyboardInterrupt, "TrainingDiverged": TrainingDiverged,
+    known = {"KeyboardInterrupt": KeyboardInterrupt, "Interrupted": Interrupted,
+             "TrainingDiverged": TrainingDiverged,
              "CheckpointError": CheckpointError, "ValueError": ValueError}
     if kind in known:
         return known[kind](message)

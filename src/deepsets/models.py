@@ -143,11 +143,21 @@ class LSTM(SetModel):
 
 def token_counts(x: torch.Tensor, vocab: int) -> torch.Tensor:
     """How often each token occurs in each set: (B, N) int -> (B, V) float."""
-    if x.numel() and (int(x.min()) < 0 or int(x.max()) >= vocab):
-        raise IndexError(f"tokens must lie in 0..{vocab - 1}, got "
-                         f"{int(x.min())}..{int(x.max())}")
     counts = torch.zeros(x.shape[0], vocab, device=x.device)
     return counts.scatter_add_(1, x, torch.ones(x.shape, device=x.device))
+
+
+def check_tokens(x: torch.Tensor, vocab: int) -> torch.Tensor:
+    """``x`` if it is a (B, N) integer tensor of tokens in 0..vocab-1, else ValueError."""
+    if x.dim() != 2 or x.dtype not in (torch.int32, torch.int64):
+        raise ValueError(f"sets must be a 2-D integer array (sets x digits), got {x.dim()}-D "
+                         f"{x.dtype}")
+    if x.numel():
+        low, high = torch.aminmax(x)
+        if low < 0 or high >= vocab:
+            raise ValueError(f"tokens must lie in 0..{vocab - 1} (0 is padding), got "
+                             f"{int(low)}..{int(high)}")
+    return x
 
 
 #: The models by the names the CLI and the run folder use.

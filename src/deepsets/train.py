@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from deepsets.config import derive_seed
-from deepsets.models import DeepSets, SetModel, token_counts
+from deepsets.models import DeepSets, SetModel, check_tokens, token_counts
 from deepsets.progress import Progress
 from deepsets.runfolder import load_checkpoint, save_checkpoint
 
@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 class TrainingDiverged(ValueError):
     """The loss became NaN or infinite."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during training; says where it stopped and what is saved."""
 
 
 def resolve_device(device: str) -> torch.device:
@@ -64,6 +68,29 @@ def epoch_order(n: int, seed: int, name: str, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=gen)
 
 
+def train_epoch(model: SetModel, optimizer: torch.optim.Optimizer, X: torch.Tensor,
+                y: torch.Tensor, name: str, epoch: int, batch_size: int, seed: int,
+                progress: Progress, kept: str) -> dict[str, float]:
+    """One pass over the training sets in this epoch's order; returns its history entry."""
+    began = time.perf_counter()
+    order = epoch_order(len(X), seed, name, epoch).to(X.device)
+    model.train()
+    total = 0.0
+    for step, idx in enumerate(order.split(batch_size)):
+        # one mini-batch: indices -> tokens and targets, forward, L1 loss, Adam step
+        loss = F.l1_loss(model(X[idx]), y[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        value = loss.item()
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"{name}: the loss became {value} at epoch {epoch + 1}, "
+                                   f"step {step + 1}{kept}; try a smaller --lr")
+        optimizer.step()
+        total += value * len(idx)
+        progress.advance(name, loss=value)
+    return {"epoch": epoch + 1, "loss": total / len(X), "seconds": time.perf_counter() - began}
+
+
 def fit(
     model: SetModel,
     X: np.ndarray | torch.Tensor,
@@ -87,7 +114,7 @@ def fit(
     progress = progress or Progress()
     dev = resolve_device(device)
     model.to(dev)
-    X = torch.as_tensor(X, dtype=torch.long, device=dev)  # (n, N), stays on the device
+    X = check_tokens(torch.as_tensor(X), model.input_dim).to(dev, torch.long)  # (n, N)
     y = torch.as_tensor(y, dtype=torch.float32, device=dev)  # (n,)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # one kernel a step
     history: list[dict[str, float]] = []
@@ -101,33 +128,24 @@ def fit(
 
     n = len(X)
     steps = math.ceil(n / batch_size)
+
+    def kept(done: int) -> str:  # what an error message can promise is saved
+        return f"; epochs 1-{done} are saved in {checkpoint}" if checkpoint and done else ""
+
     progress.start(name, f"training {name}", (epochs - start) * steps, "batch")
-    for epoch in range(start, epochs):
-        began = time.perf_counter()
-        order = epoch_order(n, seed, name, epoch).to(dev)
-        model.train()
-        total = torch.zeros((), device=dev)
-        for step in range(steps):
-            # one mini-batch: indices -> tokens and targets, forward, L1 loss, Adam step
-            idx = order[step * batch_size:(step + 1) * batch_size]
-            loss = F.l1_loss(model(X[idx]), y[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            value = loss.item()
-            if not math.isfinite(value):
-                raise TrainingDiverged(
-                    f"{name}: the loss became {value} at epoch {epoch + 1}, step {step + 1}; "
-                    f"the last good checkpoint (epoch {epoch}) is kept; try a smaller --lr")
-            optimizer.step()
-            total += loss.detach() * len(idx)
-            progress.advance(name, loss=value)
-        seconds = time.perf_counter() - began
-        history.append({"epoch": epoch + 1, "loss": float(total) / n, "seconds": seconds})
-        if checkpoint is not None:
-            save_checkpoint(checkpoint, model, name, optimizer=optimizer.state_dict(),
-                            epoch=epoch + 1, history=history, config=config or {})
-        progress.write(name, f"{name} epoch {epoch + 1}/{epochs}: loss "
-                             f"{history[-1]['loss']:.4f}, {seconds:.1f} s")
+    done = start  # epochs completed and saved
+    try:
+        for epoch in range(start, epochs):
+            history.append(train_epoch(model, optimizer, X, y, name, epoch, batch_size, seed,
+                                       progress, kept(done)))
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, model, name, optimizer=optimizer.state_dict(),
+                                epoch=epoch + 1, history=history, config=config or {})
+            done = epoch + 1
+            progress.write(name, f"{name} epoch {epoch + 1}/{epochs}: loss "
+                                 f"{history[-1]['loss']:.4f}, {history[-1]['seconds']:.1f} s")
+    except KeyboardInterrupt:
+        raise Interrupted(f"{name} stopped after {done} of {epochs} epochs{kept(done)}") from None
     progress.end(name)
     return history
 
