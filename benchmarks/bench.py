@@ -41,17 +41,24 @@ def timed(fn, *args, **kwargs) -> tuple[float, object]:
     return time.perf_counter() - start, out
 
 
+MODELS = (("DeepSets", reference.DeepSets, DeepSets), ("LSTM", reference.LSTM, LSTM))
+
+
+def model_pairs():
+    """Each model as (name, reference module, package module) with the same weights."""
+    for name, ref_cls, pkg_cls in MODELS:
+        torch.manual_seed(0)
+        ref, pkg = ref_cls(11, 128, 64), pkg_cls(11, 128, 64)
+        pkg.load_state_dict(ref.state_dict())
+        yield name, ref, pkg
+
+
 def training_epochs(X, y) -> list[tuple[str, float, float]]:
     rows = []
-    for name, ref_cls, pkg_cls in (("DeepSets", reference.DeepSets, DeepSets),
-                                   ("LSTM", reference.LSTM, LSTM)):
-        torch.manual_seed(0)
-        ref = ref_cls(11, 128, 64)
+    for name, ref, pkg in model_pairs():
         opt = torch.optim.Adam(ref.parameters(), lr=1e-3)
         np.random.seed(0)
         t_ref, _ = timed(reference.train_epoch, ref, opt, X, y)
-        torch.manual_seed(0)
-        pkg = pkg_cls(11, 128, 64)
         with torch_threads(threads_for(name.lower())):  # as the lab trains it
             t_pkg, _ = timed(fit, pkg, X, y, name=name.lower(), epochs=1)
         rows.append((f"{name} training epoch", t_ref, t_pkg))
@@ -60,12 +67,7 @@ def training_epochs(X, y) -> list[tuple[str, float, float]]:
 
 def evaluation(X_test, y_test) -> list[tuple[str, float, float]]:
     rows = []
-    for name, ref_cls, pkg_cls in (("DeepSets", reference.DeepSets, DeepSets),
-                                   ("LSTM", reference.LSTM, LSTM)):
-        torch.manual_seed(0)
-        ref = ref_cls(11, 128, 64)
-        pkg = pkg_cls(11, 128, 64)
-        pkg.load_state_dict(ref.state_dict())  # same weights, same function
+    for name, ref, pkg in model_pairs():
         t_ref, _ = timed(reference.evaluate, ref, X_test, y_test)
         t_pkg, _ = timed(lambda model=pkg: [predict(model, X) for X in X_test])
         rows.append((f"{name} evaluation, 200,000 sets", t_ref, t_pkg))
@@ -104,11 +106,7 @@ def scaling(out: Path, cards=(5, 10, 100, 1_000, 10_000), n_sets: int = 64) -> P
 
     rng = np.random.default_rng(0)
     per_set: dict[str, list[float]] = {}
-    for name, ref_cls, pkg_cls in (("DeepSets", reference.DeepSets, DeepSets),
-                                   ("LSTM", reference.LSTM, LSTM)):
-        torch.manual_seed(0)
-        ref, pkg = ref_cls(11, 128, 64), pkg_cls(11, 128, 64)
-        pkg.load_state_dict(ref.state_dict())
+    for name, ref, pkg in model_pairs():
         runs = ((f"{name} reference", lambda X, y, m=ref: reference.evaluate(m, [X], [y])),
                 (f"{name} package", lambda X, y, m=pkg: predict(m, X)))
         for label, run in runs:
