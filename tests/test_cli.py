@@ -64,7 +64,7 @@ def expect_error(capsys, argv, pattern):
     (["lab", "--lr", "-1"], "--lr"),
     (["lab", "--seed", "-1"], "--seed"),
     (["lab", "--device", "tpu"], "invalid choice: 'tpu'"),
-    (["lab", "--models", "deepsets,gru"], "unknown model 'gru'"),
+    (["lab", "--models", "deepsets,rnn"], "unknown model 'rnn'"),
     (["train", "--embedding-dim", "0"], "--embedding-dim"),
     (["predict"], "required: DIGIT"),
     (["frobnicate"], "invalid choice"),

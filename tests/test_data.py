@@ -90,3 +90,14 @@ def test_train_bad_arguments(kwargs, field):
 def test_test_bad_arguments(kwargs, field):
     with pytest.raises(ValueError, match=field):
         create_test_dataset(**kwargs)
+
+
+def test_task_targets():
+    from deepsets.data import task_targets
+
+    X = np.array([[0, 0, 3, 3, 5], [1, 2, 3, 4, 5], [0, 0, 0, 0, 7], [9, 9, 9, 9, 9]])
+    assert task_targets("sum", X).tolist() == [11, 15, 7, 45]
+    assert task_targets("max", X).tolist() == [5, 5, 7, 9]
+    assert task_targets("unique", X).tolist() == [2, 5, 1, 1]
+    with pytest.raises(ValueError, match="unknown task 'mode'"):
+        task_targets("mode", X)

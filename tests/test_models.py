@@ -87,8 +87,8 @@ def test_check_tokens(x, message):
 
 def test_build_model():
     assert isinstance(build_model("lstm", input_dim=11, embedding_dim=4, hidden_dim=2), LSTM)
-    with pytest.raises(ValueError, match="unknown model 'gru'"):
-        build_model("gru")
+    with pytest.raises(ValueError, match="unknown model 'rnn'"):
+        build_model("rnn")
 
 
 @pytest.mark.parametrize("n", [1, 10, 37])
@@ -118,3 +118,68 @@ def test_lstm_keeps_nn_lstm_parameter_names():
     names = [n for n, _ in LSTM().named_parameters()]
     assert names == ["embedding.weight", "lstm.weight_ih_l0", "lstm.weight_hh_l0",
                      "lstm.bias_ih_l0", "lstm.bias_hh_l0", "fc.weight", "fc.bias"]
+
+
+ALL = ["deepsets", "deepsets-mean", "deepsets-max", "lstm", "gru", "set-transformer"]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_model_shares_the_interface(name):
+    torch.manual_seed(0)
+    model = build_model(name, input_dim=11, embedding_dim=16, hidden_dim=8)
+    for n in (1, 10, 33):
+        assert model(sets(4, n)).shape == (4,)
+    rebuilt = build_model(name, **model.model_args)
+    rebuilt.load_state_dict(model.state_dict())  # checkpoints round-trip by name and args
+    x = sets(4, 10)
+    torch.testing.assert_close(rebuilt(x), model(x))
+
+
+@pytest.mark.parametrize("name", ["deepsets-mean", "deepsets-max", "set-transformer"])
+def test_padding_and_order_do_not_matter(name):
+    torch.manual_seed(0)
+    model = build_model(name, input_dim=11, embedding_dim=16, hidden_dim=8).eval()
+    x = torch.randint(1, 11, (16, 7))
+    padded = torch.cat([torch.zeros(16, 5, dtype=torch.long), x], dim=1)
+    with torch.no_grad():
+        out = model(x)
+        torch.testing.assert_close(model(padded), out, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(model(x[:, torch.randperm(7)]), out, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_pooling_matches_per_token_form(pooling):
+    torch.manual_seed(0)
+    model = DeepSets(embedding_dim=16, hidden_dim=8, pooling=pooling)
+    x = sets(32, 12)
+    x[:, -1] = 3  # every set holds a digit
+    fast, plain = model(x), model.forward_per_token(x)
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-6)
+    grads = [torch.autograd.grad(out.sum(), list(model.parameters())) for out in (fast, plain)]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_mean_and_max_pooling_by_hand():
+    model = DeepSets(embedding_dim=4, hidden_dim=3, pooling="max")
+    table = model.phi_table().detach()
+    out = model(torch.tensor([[0, 2, 7, 7]])).detach()
+    expected = model.fc2(torch.maximum(table[2], table[7])).detach()
+    torch.testing.assert_close(out, expected)
+    model.pooling = "mean"
+    expected = model.fc2((table[2] + 2 * table[7]) / 3).detach()
+    torch.testing.assert_close(model(torch.tensor([[0, 2, 7, 7]])).detach(), expected)
+
+
+def test_gru_matches_nn_gru_values_and_gradients():
+    from deepsets.models import GRU
+
+    torch.manual_seed(0)
+    model = GRU(embedding_dim=16, hidden_dim=8)
+    x = sets(32, 10)
+    fast, plain = model(x), model.forward_nn(x)
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-6)
+    grads = [torch.autograd.grad(out.square().sum(), list(model.parameters()))
+             for out in (fast, plain)]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)

@@ -252,6 +252,27 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from deepsets.compare import CompareConfig, run_compare
+
+    config = CompareConfig().quick() if args.quick else CompareConfig()
+    given = {k: getattr(args, k) for k in ("tasks", "models", "seeds", "epochs", "n_train",
+                                            "n_per_card") if getattr(args, k) is not None}
+    if args.cards is not None:
+        add, cards = args.cards
+        given["cards"] = tuple(sorted(set(config.cards) | set(cards))) if add else cards
+    config = replace(config, **given)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"cannot write to {args.out}: {err.strerror or err}") from None
+    rows = run_compare(config, args.out, jobs=args.jobs, progress=Bars())
+    print(f"{len(rows)} rows from {len(config.runs())} runs")
+    print_files([args.out / "results.csv", args.out / "summary.md",
+                 *(args.out / f"accuracy_{t}.png" for t in config.tasks)])
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -281,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "set of digits (the handout lab), trained on sets of 1-10 digits and "
                     "tested on sets of 5-100.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser,
-                                metavar="{lab,train,eval,plot,report,predict}")
+                                metavar="{lab,train,eval,plot,report,compare,predict}")
     p = sub.add_parser("lab", help="the whole lab: data, train, evaluate, plot, report",
                        description="Generate the data, train DeepSets and the LSTM, evaluate "
                        "them at every test size, plot, and write the run folder "
@@ -317,6 +338,33 @@ def build_parser() -> argparse.ArgumentParser:
                        "drift.png and report.md into a run folder that has results.")
     add_run_flags(p, out=False)
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="sweep tasks x models x seeds: set-size generalization",
+                       description="Train and evaluate every (task, model, seed) in its own "
+                       "run folder under --out (finished runs are reused), then write "
+                       "results.csv, summary.md and accuracy_<task>.png.")
+    p.add_argument("--out", type=Path, default=Path("runs/compare"),
+                   help="folder of the sweep (default: runs/compare)")
+    p.add_argument("--tasks", type=name_list,
+                   help="comma-separated tasks: sum, max, unique (default: all)")
+    p.add_argument("--models", type=name_list,
+                   help="comma-separated models (default: deepsets, deepsets-mean, "
+                        "deepsets-max, lstm, gru, set-transformer)")
+    p.add_argument("--seeds", type=positive_int, help="seeds per task and model (default: 3)")
+    p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
+                   help="runs at once, in separate processes (default: the CPU count)")
+    p.add_argument("--epochs", type=positive_int, help="epochs per run (default: 10)")
+    p.add_argument("--n-train", type=positive_int,
+                   help="training sets per run (default: 20,000)")
+    p.add_argument("--n-per-card", type=positive_int,
+                   help="test sets per size (default: 1,000)")
+    p.add_argument("--cards", type=card_list,
+                   help="test set sizes, comma-separated; a leading + adds them to 5,...,100")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny preset in seconds: 2 seeds, 1 epoch, 2,000 training sets, "
+                        "100 test sets at sizes 5, 10, 20")
+    p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("predict", help="the trained models' sum of a set you type",
                        description="Ask every trained model of a run folder for the sum of "

@@ -31,6 +31,7 @@ class LabConfig:
     """Everything that decides the numbers of one lab run."""
 
     seed: int = 0  # derives every generator: data, weight init, shuffling
+    task: str = "sum"  # the set function to learn: sum (the handout), max or unique
     # data (handout section 2.1, tasks 1-2)
     n_train: int = 100_000  # training sets
     max_card: int = 10  # training sets hold 1..max_card digits, left-padded to max_card
@@ -76,6 +77,11 @@ class LabConfig:
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) \
                 or not np.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"lr={self.lr!r} is not allowed; use a finite number > 0")
+        from deepsets.data import TASKS
+
+        if not isinstance(self.task, str) or self.task not in TASKS:
+            raise ValueError(f"task={self.task!r} is not allowed; use one of "
+                             + ", ".join(TASKS))
         if not isinstance(self.recipe, str) or self.recipe not in RECIPES:
             raise ValueError(f"recipe={self.recipe!r} is not allowed; use one of "
                              + ", ".join(RECIPES))

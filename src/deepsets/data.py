@@ -67,3 +67,30 @@ def create_test_dataset(
     rng = as_generator(seed)
     X = [rng.integers(1, max_digit + 1, size=(n_per_card, c), dtype=np.int64) for c in cards]
     return X, [x.sum(axis=1) for x in X]
+
+
+def set_sizes(X: np.ndarray) -> np.ndarray:
+    """How many digits each (possibly padded) set holds."""
+    return (X != PAD).sum(axis=1)
+
+
+def distinct_digits(X: np.ndarray) -> np.ndarray:
+    """How many different digits each set holds (Janossy pooling's unique count)."""
+    ordered = np.sort(X, axis=1)
+    changes = (np.diff(ordered, axis=1) != 0).sum(axis=1) + 1  # distinct values, pad included
+    return changes - (ordered[:, 0] == PAD)
+
+
+#: The set functions to learn: each maps sets (n, N) to integer targets (n,).
+TASKS = {
+    "sum": lambda X: X.sum(axis=1),  # the handout's task
+    "max": lambda X: X.max(axis=1),  # Set Transformer's max regression
+    "unique": distinct_digits,
+}
+
+
+def task_targets(task: str, X: np.ndarray) -> np.ndarray:
+    """The targets of ``task`` for the sets ``X``."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; choose from " + ", ".join(TASKS))
+    return np.asarray(TASKS[task](X), dtype=np.int64)

@@ -21,9 +21,9 @@ import torch
 
 from deepsets.analysis import drift, question1, question2
 from deepsets.config import LabConfig, derive_seed
-from deepsets.data import create_test_dataset, create_train_dataset
+from deepsets.data import create_test_dataset, create_train_dataset, task_targets
 from deepsets.evaluate import predict, score
-from deepsets.models import MODELS, DeepSets, SetModel
+from deepsets.models import MODELS, VARIANTS, DeepSets, SetModel
 from deepsets.plot import ACCURACY_PNG, DRIFT_PNG, MAE_PNG, plot_drift, plot_results
 from deepsets.progress import Progress, QueueProgress, replay
 from deepsets.report import write_report
@@ -140,19 +140,21 @@ def clear_run(run: Path) -> None:
 
 def train_data(config: LabConfig) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(derive_seed(config.seed, "data", "train"))
-    return create_train_dataset(config.n_train, config.max_card, config.max_digit, seed=rng)
+    X, _ = create_train_dataset(config.n_train, config.max_card, config.max_digit, seed=rng)
+    return X, task_targets(config.task, X)
 
 
 def test_data(config: LabConfig, cards: tuple[int, ...] | None = None):
     rng = np.random.default_rng(derive_seed(config.seed, "data", "test"))
-    return create_test_dataset(config.n_per_card, cards or config.cards, config.max_digit,
+    X, _ = create_test_dataset(config.n_per_card, cards or config.cards, config.max_digit,
                                seed=rng)
+    return X, [task_targets(config.task, x) for x in X]
 
 
 def model_args(config: LabConfig, name: str) -> dict:
     """The constructor arguments of model ``name`` in this run."""
     args = {"input_dim": config.max_digit + 1, "embedding_dim": config.embedding_dim,
-            "hidden_dim": config.hidden_dim}
+            "hidden_dim": config.hidden_dim, **VARIANTS.get(name, {})}
     if name == "deepsets":
         args.update(activation="tanh", mask_padding=config.mask_padding)
     return args
@@ -172,7 +174,7 @@ def default_jobs(config: LabConfig) -> int:
 
 
 def train_models(run: Path, config: LabConfig, progress: Progress | None = None,
-                 jobs: int | None = None) -> dict:
+                 jobs: int | None = None, threads: int | None = None) -> dict:
     """Task 5: train every model of the config into ``run/<model>.pt``; returns the history.
 
     With ``jobs`` > 1 the models train side by side in worker processes; each
@@ -185,16 +187,16 @@ def train_models(run: Path, config: LabConfig, progress: Progress | None = None,
     else:
         progress.stage(f"generating {config.n_train:,} training sets")
         X, y = train_data(config)
-        history = {name: train_one(run, config, name, X, y, progress)
+        history = {name: train_one(run, config, name, X, y, progress, threads)
                    for name in config.models}
     write_json(Path(run) / HISTORY, history)
     return history
 
 
 def train_one(run: Path, config: LabConfig, name: str, X: np.ndarray, y: np.ndarray,
-              progress: Progress) -> list[dict]:
+              progress: Progress, threads: int | None = None) -> list[dict]:
     """Train (or finish training) one model of the run; returns its history."""
-    with torch_threads(threads_for(name)):
+    with torch_threads(threads or threads_for(name)):
         model = init_model(MODELS[name], config.seed, name, **model_args(config, name))
         ckpt = checkpoint_path(run, name)
         history = fit(model, X, y, name=name, epochs=config.epochs,
@@ -287,14 +289,14 @@ def evaluate_models(run: Path, config: LabConfig, progress: Progress | None = No
     progress.start("eval", f"evaluating {', '.join(models)} on {config.n_per_card:,} sets "
                    "per size", len(config.cards), "size")
     for card in config.cards:
-        sums, preds = [], {name: [] for name in models}
+        targets, preds = [], {name: [] for name in models}
         for X in test_chunks(rng, card, config):
-            sums.append(X.sum(axis=1))
+            targets.append(task_targets(config.task, X))
             for name, model in models.items():
                 preds[name].append(predict(model, X, batch_tokens=config.eval_batch_tokens,
                                            device=config.device))
         for name in models:
-            acc, mae = score(np.concatenate(sums), np.concatenate(preds[name]))
+            acc, mae = score(np.concatenate(targets), np.concatenate(preds[name]))
             results[name]["acc"].append(acc)
             results[name]["mae"].append(mae)
         progress.advance("eval")
@@ -352,7 +354,7 @@ def analyze_run(run: Path, config: LabConfig, progress: Progress | None = None) 
                                seed=derive_seed(config.seed, "data", "question1")),
         "question2": question2(seed=derive_seed(config.seed, "question2")),
     }
-    if "deepsets" in config.models:
+    if "deepsets" in config.models and config.task == "sum":
         model = load_trained(run, config, "deepsets")
         results = read_json(Path(run) / RESULTS)
         analysis["drift"] = drift(model, results["cards"], results["deepsets"],

@@ -57,14 +57,19 @@ class DeepSets(SetModel):
 
     permutation_invariant = True
     ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
+    POOLINGS = ("sum", "mean", "max")
 
     def __init__(self, input_dim: int = 11, embedding_dim: int = 128, hidden_dim: int = 64,
-                 activation: str = "tanh", mask_padding: bool = False) -> None:
+                 activation: str = "tanh", mask_padding: bool = False,
+                 pooling: str = "sum") -> None:
         super().__init__(input_dim, embedding_dim, hidden_dim)
         if activation not in self.ACTIVATIONS:
             raise ValueError(f"activation={activation!r} is not allowed; use "
                              + " or ".join(self.ACTIVATIONS))
-        self.activation, self.mask_padding = activation, bool(mask_padding)
+        if pooling not in self.POOLINGS:
+            raise ValueError(f"pooling={pooling!r} is not allowed; use "
+                             + ", ".join(self.POOLINGS))
+        self.activation, self.mask_padding, self.pooling = activation, bool(mask_padding), pooling
         self.embedding = nn.Embedding(input_dim, embedding_dim)
         self.fc1 = nn.Linear(embedding_dim, hidden_dim)
         self.act = self.ACTIVATIONS[activation]()
@@ -73,7 +78,7 @@ class DeepSets(SetModel):
     @property
     def model_args(self) -> dict:
         return {**super().model_args, "activation": self.activation,
-                "mask_padding": self.mask_padding}
+                "mask_padding": self.mask_padding, "pooling": self.pooling}
 
     def phi_table(self) -> torch.Tensor:
         """phi of every vocabulary token: (V, h2); row 0 is zero when padding is masked."""
@@ -84,15 +89,28 @@ class DeepSets(SetModel):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         counts = token_counts(x, self.input_dim)  # (B, N) -> (B, V)
-        pooled = counts @ self.phi_table()  # (B, V) @ (V, H) -> (B, H): sum of phi
+        table = self.phi_table()  # (V, H)
+        if self.pooling == "sum":
+            pooled = counts @ table  # (B, V) @ (V, H) -> (B, H): sum of phi
+        elif self.pooling == "mean":  # mean over the set's digits, padding left out
+            digits = counts[:, 1:]  # (B, V - 1)
+            pooled = digits @ table[1:] / digits.sum(1, keepdim=True).clamp_min(1)
+        else:  # max over the digits present in the set, padding left out
+            present = (counts[:, 1:] > 0).unsqueeze(-1)  # (B, V - 1, 1)
+            pooled = torch.where(present, table[1:], -torch.inf).amax(dim=1)  # (B, H)
         return self.fc2(pooled).squeeze(-1)  # (B, H) -> (B,)
 
     def forward_per_token(self, x: torch.Tensor) -> torch.Tensor:
         """The handout's forward, phi applied to every token; same values as ``forward``."""
         h = self.act(self.fc1(self.embedding(x)))  # (B, N) -> (B, N, H)
-        if self.mask_padding:
-            h = h * (x != PAD).unsqueeze(-1)
-        return self.fc2(h.sum(dim=1)).squeeze(-1)  # (B, N, H) -> (B, H) -> (B,)
+        real = (x != PAD).unsqueeze(-1)  # (B, N, 1)
+        if self.pooling == "mean":
+            pooled = (h * real).sum(1) / real.sum(1).clamp_min(1)
+        elif self.pooling == "max":
+            pooled = h.masked_fill(~real, -torch.inf).amax(dim=1)
+        else:
+            pooled = (h * real if self.mask_padding else h).sum(dim=1)  # (B, N, H) -> (B, H)
+        return self.fc2(pooled).squeeze(-1)  # (B, H) -> (B,)
 
 
 class LSTM(SetModel):
@@ -141,6 +159,86 @@ class LSTM(SetModel):
         return self.fc(out[:, -1]).squeeze(-1)  # last step (B, H) -> (B,)
 
 
+class GRU(SetModel):
+    """The DeepSets paper's third baseline: embedding, one GRU layer, linear.
+
+    Not permutation invariant, like the LSTM. As there, the input projection
+    is a per-token table fed to ``nn.GRU``'s kernel with one-hot tokens
+    (``b_hh`` stays separate: the GRU multiplies its n-gate part by r).
+    """
+
+    train_threads = 2
+
+    def __init__(self, input_dim: int = 11, embedding_dim: int = 128,
+                 hidden_dim: int = 64) -> None:
+        super().__init__(input_dim, embedding_dim, hidden_dim)
+        self.embedding = nn.Embedding(input_dim, embedding_dim)
+        self.gru = nn.GRU(embedding_dim, hidden_dim, batch_first=True)
+        self.fc = nn.Linear(hidden_dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gru = self.gru
+        table = torch.addmm(gru.bias_ih_l0, self.embedding.weight, gru.weight_ih_l0.t())
+        onehot = F.one_hot(x, self.input_dim).to(table.dtype)  # (B, N) -> (B, N, V)
+        h0 = table.new_zeros(1, x.shape[0], self.hidden_dim)
+        params = [table.t().contiguous(), gru.weight_hh_l0, torch.zeros_like(gru.bias_ih_l0),
+                  gru.bias_hh_l0]
+        out, _ = torch.gru(onehot, h0, params, True, 1, 0.0, self.training, False, True)
+        return self.fc(out[:, -1]).squeeze(-1)  # last step (B, H) -> (B,)
+
+    def forward_nn(self, x: torch.Tensor) -> torch.Tensor:
+        """Through ``nn.GRU`` itself; same values as ``forward``."""
+        out, _ = self.gru(self.embedding(x))
+        return self.fc(out[:, -1]).squeeze(-1)
+
+
+class MAB(nn.Module):
+    """Multihead attention block (Lee et al. 2019): H = X + att(X, Y); out = H + rFF(H)."""
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.att = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.ff = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim))
+
+    def forward(self, q: torch.Tensor, kv: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        h = q + self.att(q, kv, kv, key_padding_mask=pad, need_weights=False)[0]
+        return h + self.ff(h)
+
+
+class SetTransformer(SetModel):
+    """Set Transformer (Lee et al. 2019): two self-attention blocks (SAB), then pooling by
+    multihead attention (PMA) with one seed vector, then a linear layer.
+
+    Unlike the official code, padding is masked out of every attention: a pad
+    token is never attended to, so the output is the same whatever the padding,
+    and the model is permutation invariant.
+    """
+
+    permutation_invariant = True
+
+    def __init__(self, input_dim: int = 11, embedding_dim: int = 128, hidden_dim: int = 64,
+                 heads: int = 4) -> None:
+        super().__init__(input_dim, embedding_dim, hidden_dim)
+        self.heads = heads
+        self.embedding = nn.Embedding(input_dim, embedding_dim)
+        self.proj = nn.Linear(embedding_dim, hidden_dim)
+        self.sab1, self.sab2, self.pma = (MAB(hidden_dim, heads) for _ in range(3))
+        self.seed = nn.Parameter(torch.randn(1, 1, hidden_dim) / hidden_dim ** 0.5)
+        self.fc = nn.Linear(hidden_dim, 1)
+
+    @property
+    def model_args(self) -> dict:
+        return {**super().model_args, "heads": self.heads}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pad = x == PAD  # (B, N): True where attention must not look
+        z = self.proj(self.embedding(x))  # (B, N) -> (B, N, H)
+        z = self.sab1(z, z, pad)
+        z = self.sab2(z, z, pad)  # (B, N, H): every element attends to the set's digits
+        seed = self.seed.expand(len(x), -1, -1)  # (B, 1, H)
+        return self.fc(self.pma(seed, z, pad)[:, 0]).squeeze(-1)  # (B, 1, H) -> (B,)
+
+
 def token_counts(x: torch.Tensor, vocab: int) -> torch.Tensor:
     """How often each token occurs in each set: (B, N) int -> (B, V) float."""
     counts = torch.zeros(x.shape[0], vocab, device=x.device)
@@ -161,11 +259,17 @@ def check_tokens(x: torch.Tensor, vocab: int) -> torch.Tensor:
 
 
 #: The models by the names the CLI and the run folder use.
-MODELS: dict[str, type[SetModel]] = {"deepsets": DeepSets, "lstm": LSTM}
+MODELS: dict[str, type[SetModel]] = {
+    "deepsets": DeepSets, "lstm": LSTM, "gru": GRU, "set-transformer": SetTransformer,
+    "deepsets-mean": DeepSets, "deepsets-max": DeepSets,
+}
+#: Constructor arguments that make a named variant of a model class.
+VARIANTS: dict[str, dict] = {"deepsets-mean": {"pooling": "mean"},
+                             "deepsets-max": {"pooling": "max"}}
 
 
 def build_model(name: str, **model_args) -> SetModel:
     """A fresh model by name, e.g. ``build_model("lstm", input_dim=11, ...)``."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from " + ", ".join(MODELS))
-    return MODELS[name](**model_args)
+    return MODELS[name](**{**VARIANTS.get(name, {}), **model_args})

@@ -208,15 +208,18 @@ def write_report(run: Path, config: LabConfig, results: dict,
         f"{sum(e['seconds'] for e in h):.1f} s"
         for m, h in history.items() if h
     ]
-    text = f"""# Sum of digits: DeepSets against the LSTM
+    title = {"sum": "Sum of digits", "max": "Largest digit",
+             "unique": "Number of distinct digits"}[config.task]
+    text = f"""# {title}: {" against ".join(label(m) for m in config.models)}
 
 Handout "Symmetry in Deep Learning Representations", tasks 1-7. Trained on
 {config.n_train:,} sets of 1-{config.max_card} digits (from 1..{config.max_digit}, left
 zero-padded to {config.max_card}); tested on {config.n_per_card:,} sets at each size
 {", ".join(map(str, config.cards))}.
 
-Settings: seed {config.seed}, {config.epochs} epochs, batch {config.batch_size}, embedding
-{config.embedding_dim}, hidden {config.hidden_dim}, Adam lr {config.lr:g}, L1 loss.
+Settings: task {config.task}, seed {config.seed}, {config.epochs} epochs, batch \
+{config.batch_size}, embedding {config.embedding_dim}, hidden {config.hidden_dim}, Adam lr \
+{config.lr:g}, L1 loss.
 Every setting is in `config.json`.
 
 ## Training

@@ -116,7 +116,7 @@ def load_model(path: Path, expect_name: str | None = None,
     """The model of a checkpoint with its weights, and the checkpoint dict."""
     state = load_checkpoint(path, expect_name)
     args = state["model_args"]
-    if expect_args is not None and dict(args) != dict(expect_args):
+    if expect_args is not None and any(args.get(k) != v for k, v in expect_args.items()):
         raise CheckpointError(f"{path} holds a model with {args}, this run needs "
                               f"{expect_args}")
     try:
