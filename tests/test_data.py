@@ -101,3 +101,28 @@ def test_task_targets():
     assert task_targets("unique", X).tolist() == [2, 5, 1, 1]
     with pytest.raises(ValueError, match="unknown task 'mode'"):
         task_targets("mode", X)
+
+
+def test_image_tokens_split_and_sums():
+    from deepsets.data import digit_images, image_sums, image_tokens
+
+    pixels, labels = digit_images()
+    assert pixels.shape == (1797, 64) and 0 <= pixels.min() and pixels.max() <= 1
+    train, test = image_tokens("train"), image_tokens("test")
+    assert len(train) == 1200 and len(test) == 597
+    assert not set(train) & set(test) and set(train) | set(test) == set(range(1, 1798))
+    X = np.array([[0, train[0], train[1]]])
+    assert image_sums(X).tolist() == [labels[train[0] - 1] + labels[train[1] - 1]]
+
+
+def test_image_task_draws_test_sets_from_unseen_images():
+    from deepsets.config import LabConfig
+    from deepsets.data import image_tokens
+    from deepsets.lab import test_data, train_data
+
+    config = LabConfig(task="images", n_train=500, n_per_card=40, cards=(5, 30))
+    X, y = train_data(config)
+    assert set(np.unique(X)) - {0} <= set(image_tokens("train"))
+    X_test, y_test = test_data(config)
+    assert all(set(np.unique(x)) <= set(image_tokens("test")) for x in X_test)
+    assert (y >= 0).all() and y_test[1].max() <= 9 * 30

@@ -183,3 +183,15 @@ def test_gru_matches_nn_gru_values_and_gradients():
              for out in (fast, plain)]
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_models_on_images(name):
+    torch.manual_seed(0)
+    model = build_model(name, input_dim=1798, embedding_dim=16, hidden_dim=8, inputs="images")
+    x = torch.randint(0, 1798, (4, 10))
+    out = model(x)
+    assert out.shape == (4,) and torch.isfinite(out).all()
+    out.sum().backward()
+    assert model.embedding.mlp[0].weight.grad is not None  # phi learns on the pixels
+    assert "pixels" not in model.state_dict()  # rebuilt from scikit-learn, not saved

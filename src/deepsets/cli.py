@@ -346,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("runs/compare"),
                    help="folder of the sweep (default: runs/compare)")
     p.add_argument("--tasks", type=name_list,
-                   help="comma-separated tasks: sum, max, unique (default: all)")
+                   help="comma-separated tasks: sum, max, unique, images (default: all)")
     p.add_argument("--models", type=name_list,
                    help="comma-separated models (default: deepsets, deepsets-mean, "
                         "deepsets-max, lstm, gru, set-transformer)")

@@ -31,7 +31,7 @@ class LabConfig:
     """Everything that decides the numbers of one lab run."""
 
     seed: int = 0  # derives every generator: data, weight init, shuffling
-    task: str = "sum"  # the set function to learn: sum (the handout), max or unique
+    task: str = "sum"  # the set function: sum (the handout), max, unique or images (sums)
     # data (handout section 2.1, tasks 1-2)
     n_train: int = 100_000  # training sets
     max_card: int = 10  # training sets hold 1..max_card digits, left-padded to max_card

@@ -9,6 +9,7 @@ set size.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 import numpy as np
 
@@ -81,11 +82,44 @@ def distinct_digits(X: np.ndarray) -> np.ndarray:
     return changes - (ordered[:, 0] == PAD)
 
 
+N_TRAIN_IMAGES = 1_200  # of scikit-learn's 1,797 digit images; the other 597 are for testing
+
+
+@lru_cache(maxsize=1)
+def digit_images() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled 8x8 handwritten digits: pixels (1797, 64) in [0, 1], labels.
+
+    Shipped inside scikit-learn, so nothing is downloaded.
+    """
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return (digits.data / 16.0).astype(np.float32), digits.target.astype(np.int64)
+
+
+@lru_cache(maxsize=2)
+def image_tokens(split: str) -> np.ndarray:
+    """The tokens (image index + 1) of the training or the test images.
+
+    One fixed shuffle splits the images, whatever the run's seed, so a test
+    set never holds an image seen in training.
+    """
+    order = np.random.default_rng(0).permutation(len(digit_images()[1])) + 1
+    return order[:N_TRAIN_IMAGES] if split == "train" else order[N_TRAIN_IMAGES:]
+
+
+def image_sums(X: np.ndarray) -> np.ndarray:
+    """The sum of the digits shown by each set of image tokens (padding counts 0)."""
+    labels = np.concatenate([[0], digit_images()[1]])  # token -> digit shown
+    return labels[X].sum(axis=1)
+
+
 #: The set functions to learn: each maps sets (n, N) to integer targets (n,).
 TASKS = {
     "sum": lambda X: X.sum(axis=1),  # the handout's task
     "max": lambda X: X.max(axis=1),  # Set Transformer's max regression
-    "unique": distinct_digits,
+    "unique": distinct_digits,  # Janossy pooling's unique count
+    "images": image_sums,  # the DeepSets paper's image sums: sets of handwritten digits
 }
 
 

@@ -21,7 +21,13 @@ import torch
 
 from deepsets.analysis import drift, question1, question2
 from deepsets.config import LabConfig, derive_seed
-from deepsets.data import create_test_dataset, create_train_dataset, task_targets
+from deepsets.data import (
+    PAD,
+    create_train_dataset,
+    digit_images,
+    image_tokens,
+    task_targets,
+)
 from deepsets.evaluate import predict, score
 from deepsets.models import MODELS, VARIANTS, DeepSets, SetModel
 from deepsets.plot import ACCURACY_PNG, DRIFT_PNG, MAE_PNG, plot_drift, plot_results
@@ -138,23 +144,37 @@ def clear_run(run: Path) -> None:
             path.unlink()
 
 
+def draw_pool(config: LabConfig, split: str) -> np.ndarray | None:
+    """The tokens sets are drawn from: None for the digits 1..max_digit, else images."""
+    return image_tokens(split) if config.task == "images" else None
+
+
+def from_pool(X: np.ndarray, pool: np.ndarray | None) -> np.ndarray:
+    """Map drawn values 1..len(pool) to the pool's tokens (padding stays 0)."""
+    return X if pool is None else np.concatenate([[PAD], pool])[X]
+
+
 def train_data(config: LabConfig) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(derive_seed(config.seed, "data", "train"))
-    X, _ = create_train_dataset(config.n_train, config.max_card, config.max_digit, seed=rng)
+    pool = draw_pool(config, "train")
+    X, _ = create_train_dataset(config.n_train, config.max_card,
+                                config.max_digit if pool is None else len(pool), seed=rng)
+    X = from_pool(X, pool)
     return X, task_targets(config.task, X)
 
 
 def test_data(config: LabConfig, cards: tuple[int, ...] | None = None):
     rng = np.random.default_rng(derive_seed(config.seed, "data", "test"))
-    X, _ = create_test_dataset(config.n_per_card, cards or config.cards, config.max_digit,
-                               seed=rng)
+    X = [np.concatenate(list(test_chunks(rng, card, config))) for card in cards or config.cards]
     return X, [task_targets(config.task, x) for x in X]
 
 
 def model_args(config: LabConfig, name: str) -> dict:
     """The constructor arguments of model ``name`` in this run."""
-    args = {"input_dim": config.max_digit + 1, "embedding_dim": config.embedding_dim,
-            "hidden_dim": config.hidden_dim, **VARIANTS.get(name, {})}
+    images = config.task == "images"
+    args = {"input_dim": len(digit_images()[1]) + 1 if images else config.max_digit + 1,
+            "embedding_dim": config.embedding_dim, "hidden_dim": config.hidden_dim,
+            "inputs": "images" if images else "tokens", **VARIANTS.get(name, {})}
     if name == "deepsets":
         args.update(activation="tanh", mask_padding=config.mask_padding)
     return args
@@ -309,10 +329,12 @@ def evaluate_models(run: Path, config: LabConfig, progress: Progress | None = No
 def test_chunks(rng: np.random.Generator, card: int, config: LabConfig,
                 max_tokens: int = 1 << 24):
     """The test sets of one size in chunks of rows, drawn in the order of ``test_data``."""
+    pool = draw_pool(config, "test")
+    high = config.max_digit if pool is None else len(pool)
     rows = max(1, max_tokens // card)
     for start in range(0, config.n_per_card, rows):
         n = min(rows, config.n_per_card - start)
-        yield rng.integers(1, config.max_digit + 1, size=(n, card), dtype=np.int64)
+        yield from_pool(rng.integers(1, high + 1, size=(n, card), dtype=np.int64), pool)
 
 
 def load_trained(run: Path, config: LabConfig, name: str) -> SetModel:

@@ -12,7 +12,34 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepsets.data import PAD
+from deepsets.data import PAD, digit_images
+
+
+class PixelEmbedding(nn.Module):
+    """Image tokens to vectors: an MLP on the pixels of scikit-learn's 8x8 digit images.
+
+    Token t > 0 is image t - 1; token 0 (padding) is an all-black image. The
+    pixels are a fixed buffer rebuilt from scikit-learn, not saved in checkpoints.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
+        super().__init__()
+        pixels = torch.as_tensor(digit_images()[0])
+        if num_embeddings != len(pixels) + 1:
+            raise ValueError(f"input_dim={num_embeddings} does not fit {len(pixels)} images "
+                             f"(use {len(pixels) + 1})")
+        self.register_buffer("pixels", torch.cat([torch.zeros(1, pixels.shape[1]), pixels]),
+                             persistent=False)
+        self.mlp = nn.Sequential(nn.Linear(pixels.shape[1], embedding_dim), nn.ReLU(),
+                                 nn.Linear(embedding_dim, embedding_dim))
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """Every token's vector, (V, E), as ``nn.Embedding.weight`` is."""
+        return self.mlp(self.pixels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.pixels[x])  # (B, N) -> (B, N, 64) -> (B, N, E)
 
 
 class SetModel(nn.Module):
@@ -24,16 +51,23 @@ class SetModel(nn.Module):
     #: ``make bench``); fixed, so results do not depend on the machine's core count.
     train_threads: int = 1
 
-    def __init__(self, input_dim: int, embedding_dim: int, hidden_dim: int) -> None:
+    def __init__(self, input_dim: int, embedding_dim: int, hidden_dim: int,
+                 inputs: str = "tokens") -> None:
         super().__init__()
+        if inputs not in ("tokens", "images"):
+            raise ValueError(f"inputs={inputs!r} is not allowed; use tokens or images")
         self.input_dim = input_dim
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
+        self.inputs = inputs
+        # tokens: a learned vector per token; images: an MLP on the pixels of each image
+        self.embedding = (nn.Embedding(input_dim, embedding_dim) if inputs == "tokens"
+                          else PixelEmbedding(input_dim, embedding_dim))
 
     @property
     def model_args(self) -> dict:
         return {"input_dim": self.input_dim, "embedding_dim": self.embedding_dim,
-                "hidden_dim": self.hidden_dim}
+                "hidden_dim": self.hidden_dim, "inputs": self.inputs}
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.model_args.items())
@@ -61,8 +95,8 @@ class DeepSets(SetModel):
 
     def __init__(self, input_dim: int = 11, embedding_dim: int = 128, hidden_dim: int = 64,
                  activation: str = "tanh", mask_padding: bool = False,
-                 pooling: str = "sum") -> None:
-        super().__init__(input_dim, embedding_dim, hidden_dim)
+                 pooling: str = "sum", inputs: str = "tokens") -> None:
+        super().__init__(input_dim, embedding_dim, hidden_dim, inputs)
         if activation not in self.ACTIVATIONS:
             raise ValueError(f"activation={activation!r} is not allowed; use "
                              + " or ".join(self.ACTIVATIONS))
@@ -70,7 +104,6 @@ class DeepSets(SetModel):
             raise ValueError(f"pooling={pooling!r} is not allowed; use "
                              + ", ".join(self.POOLINGS))
         self.activation, self.mask_padding, self.pooling = activation, bool(mask_padding), pooling
-        self.embedding = nn.Embedding(input_dim, embedding_dim)
         self.fc1 = nn.Linear(embedding_dim, hidden_dim)
         self.act = self.ACTIVATIONS[activation]()
         self.fc2 = nn.Linear(hidden_dim, 1)
@@ -88,6 +121,8 @@ class DeepSets(SetModel):
         return table
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.inputs == "images":  # 1,797 image tokens: a table would cost more than it saves
+            return self.forward_per_token(x)
         counts = token_counts(x, self.input_dim)  # (B, N) -> (B, V)
         table = self.phi_table()  # (V, H)
         if self.pooling == "sum":
@@ -132,9 +167,8 @@ class LSTM(SetModel):
     train_threads = 2  # the fused kernel's matrix products gain from a second thread
 
     def __init__(self, input_dim: int = 11, embedding_dim: int = 128,
-                 hidden_dim: int = 64) -> None:
-        super().__init__(input_dim, embedding_dim, hidden_dim)
-        self.embedding = nn.Embedding(input_dim, embedding_dim)
+                 hidden_dim: int = 64, inputs: str = "tokens") -> None:
+        super().__init__(input_dim, embedding_dim, hidden_dim, inputs)
         self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True)
         self.fc = nn.Linear(hidden_dim, 1)
 
@@ -145,6 +179,8 @@ class LSTM(SetModel):
                            lstm.weight_ih_l0.t())  # (V, E) @ (E, 4H) -> (V, 4H)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.inputs == "images":  # 1,797 image tokens: a table would cost more than it saves
+            return self.forward_nn(x)
         table = self.gate_table()
         onehot = F.one_hot(x, self.input_dim).to(table.dtype)  # (B, N) -> (B, N, V)
         h0 = table.new_zeros(1, x.shape[0], self.hidden_dim)
@@ -170,13 +206,14 @@ class GRU(SetModel):
     train_threads = 2
 
     def __init__(self, input_dim: int = 11, embedding_dim: int = 128,
-                 hidden_dim: int = 64) -> None:
-        super().__init__(input_dim, embedding_dim, hidden_dim)
-        self.embedding = nn.Embedding(input_dim, embedding_dim)
+                 hidden_dim: int = 64, inputs: str = "tokens") -> None:
+        super().__init__(input_dim, embedding_dim, hidden_dim, inputs)
         self.gru = nn.GRU(embedding_dim, hidden_dim, batch_first=True)
         self.fc = nn.Linear(hidden_dim, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.inputs == "images":  # 1,797 image tokens: a table would cost more than it saves
+            return self.forward_nn(x)
         gru = self.gru
         table = torch.addmm(gru.bias_ih_l0, self.embedding.weight, gru.weight_ih_l0.t())
         onehot = F.one_hot(x, self.input_dim).to(table.dtype)  # (B, N) -> (B, N, V)
@@ -217,10 +254,9 @@ class SetTransformer(SetModel):
     permutation_invariant = True
 
     def __init__(self, input_dim: int = 11, embedding_dim: int = 128, hidden_dim: int = 64,
-                 heads: int = 4) -> None:
-        super().__init__(input_dim, embedding_dim, hidden_dim)
+                 heads: int = 4, inputs: str = "tokens") -> None:
+        super().__init__(input_dim, embedding_dim, hidden_dim, inputs)
         self.heads = heads
-        self.embedding = nn.Embedding(input_dim, embedding_dim)
         self.proj = nn.Linear(embedding_dim, hidden_dim)
         self.sab1, self.sab2, self.pma = (MAB(hidden_dim, heads) for _ in range(3))
         self.seed = nn.Parameter(torch.randn(1, 1, hidden_dim) / hidden_dim ** 0.5)
