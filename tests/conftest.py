@@ -1,5 +1,8 @@
+import os
+
 import pytest
 import torch
+from hypothesis import settings
 
 from deepsets.config import LabConfig
 from deepsets.lab import run_lab
@@ -23,3 +26,10 @@ def tiny_run(tmp_path_factory):
     """One small lab run folder shared by the tests that only read it."""
     out = tmp_path_factory.mktemp("tiny") / "run"
     return run_lab(TINY, out)
+
+
+# CI replays the same generated cases every run (a failure there is reproducible);
+# locally every run draws new ones
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")

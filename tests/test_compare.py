@@ -22,7 +22,8 @@ def test_quick_sweep(tmp_path, capsys):
     assert {r["task"] for r in rows} == {"sum", "unique"}
     assert all(0 <= float(r["acc"]) <= 1 and float(r["mae"]) >= 0 for r in rows)
     text = (out / "summary.md").read_text()
-    assert "## Task: unique" in text and "| deepsets-max | gru |" in text
+    assert "## Task unique: accuracy" in text and "## Task sum: mean absolute error" in text
+    assert "| deepsets-max | gru |" in text
     for task in ("sum", "unique"):
         assert (out / f"accuracy_{task}.png").read_bytes()[:4] == b"\x89PNG"
     # a repeated sweep reuses every finished run
@@ -36,6 +37,7 @@ def test_quick_sweep(tmp_path, capsys):
     (["compare", "--tasks", "product"], "unknown task 'product'"),
     (["compare", "--models", "rnn"], "unknown model 'rnn'"),
     (["compare", "--seeds", "0"], "--seeds"),
+    (["compare", "--recipe", "magic"], "--recipe"),
 ])
 def test_bad_flags(argv, message, capsys, tmp_path):
     try:
@@ -54,3 +56,4 @@ def test_summary_mean_and_std():
     assert cards == [5, 10] and np.array_equal(acc, [[1.0, 0.5], [0.0, 0.5]])
     text = summary(rows, CompareConfig(tasks=("max",), models=("gru",), seeds=2))
     assert "| 5 | 0.500 +- 0.500 |" in text and "| 10 | 0.500 +- 0.000 |" in text
+    assert "| 5 | 0 +- 0 |" in text  # the MAE table

@@ -59,7 +59,7 @@ def test_checkpoint_round_trip_and_resume(data, tmp_path):
         assert torch.equal(a, b)
     # the saved model predicts exactly what the trained one does
     loaded, state = load_model(ckpt, "lstm", SMALL)
-    assert state["epoch"] == 3 and state["model_args"] == SMALL
+    assert state["epoch"] == 3 and state["model_args"] == {**SMALL, "inputs": "tokens"}
     x = torch.as_tensor(X[:32])
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), resumed.eval()(x), rtol=0, atol=0)

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from deepsets.config import DEVICES, RECIPES, LabConfig
+from deepsets.data import TASKS
 from deepsets.progress import Progress
 
 DEFAULTS = LabConfig()
@@ -127,6 +128,9 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
     d = DEFAULTS
     g = p.add_argument_group("settings (defaults are the handout's)")
     g.add_argument("--seed", type=seed_int, help=f"derives all randomness (default: {d.seed})")
+    g.add_argument("--task", choices=TASKS, metavar="{" + ",".join(TASKS) + "}",
+                   help="the set function to learn: sum (the handout), max, unique, or images "
+                        "(sums of handwritten digit images) (default: sum)")
     g.add_argument("--epochs", type=positive_int, help=f"training epochs (default: {d.epochs})")
     g.add_argument("--batch-size", type=positive_int,
                    help=f"training sets per step (default: {d.batch_size})")
@@ -156,7 +160,7 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
                    help="start over: delete the folder's earlier lab files first")
 
 
-CONFIG_FLAGS = ("seed", "epochs", "batch_size", "lr", "embedding_dim", "hidden_dim",
+CONFIG_FLAGS = ("seed", "task", "epochs", "batch_size", "lr", "embedding_dim", "hidden_dim",
                 "n_train", "n_per_card", "models", "recipe", "device")
 
 
@@ -257,7 +261,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     config = CompareConfig().quick() if args.quick else CompareConfig()
     given = {k: getattr(args, k) for k in ("tasks", "models", "seeds", "epochs", "n_train",
-                                            "n_per_card") if getattr(args, k) is not None}
+                                            "n_per_card", "recipe")
+             if getattr(args, k) is not None}
     if args.cards is not None:
         add, cards = args.cards
         given["cards"] = tuple(sorted(set(config.cards) | set(cards))) if add else cards
@@ -360,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="test sets per size (default: 1,000)")
     p.add_argument("--cards", type=card_list,
                    help="test set sizes, comma-separated; a leading + adds them to 5,...,100")
+    p.add_argument("--recipe", choices=RECIPES, metavar="{" + ",".join(RECIPES) + "}",
+                   help="how the sum-pooling deepsets is trained (default: exact: padding "
+                        "masked, output layer refit by least squares)")
     p.add_argument("--quick", action="store_true",
                    help="tiny preset in seconds: 2 seeds, 1 epoch, 2,000 training sets, "
                         "100 test sets at sizes 5, 10, 20")

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from deepsets.config import HANDOUT_CARDS, LabConfig, as_tuple, check_positive_int
+from deepsets.config import HANDOUT_CARDS, RECIPES, LabConfig, as_tuple, check_positive_int
 from deepsets.data import TASKS
 from deepsets.lab import evaluate_models, prepare_run, read_config, train_models
 from deepsets.models import MODELS
@@ -43,6 +43,7 @@ class CompareConfig:
     n_train: int = 20_000  # training sets per run (the handout has 100,000)
     n_per_card: int = 1_000  # test sets per size
     cards: tuple[int, ...] = HANDOUT_CARDS  # test set sizes
+    recipe: str = "exact"  # how the sum-pooling DeepSets is trained (see config.RECIPES)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tasks", as_tuple("tasks", self.tasks))
@@ -57,6 +58,9 @@ class CompareConfig:
                 raise ValueError(f"unknown model {model!r}; choose from " + ", ".join(MODELS))
         if not self.tasks or not self.models:
             raise ValueError("give at least one task and one model")
+        if self.recipe not in RECIPES:
+            raise ValueError(f"recipe={self.recipe!r} is not allowed; use one of "
+                             + ", ".join(RECIPES))
 
     def quick(self) -> CompareConfig:
         return replace(self, seeds=2, epochs=1, n_train=2_000, n_per_card=100,
@@ -65,7 +69,8 @@ class CompareConfig:
     def runs(self) -> list[LabConfig]:
         """One lab configuration per (task, model, seed)."""
         return [LabConfig(task=task, models=(model,), seed=seed, epochs=self.epochs,
-                          n_train=self.n_train, n_per_card=self.n_per_card, cards=self.cards)
+                          n_train=self.n_train, n_per_card=self.n_per_card, cards=self.cards,
+                          recipe=self.recipe if model == "deepsets" else "handout")
                 for task in self.tasks for model in self.models for seed in range(self.seeds)]
 
 
@@ -79,7 +84,7 @@ def run_one(run: str, config: dict) -> dict:
     path = Path(run)
     if (path / RESULTS).exists() and read_config(path).same_results_as(lab_config):
         return read_json(path / RESULTS)  # finished before: not redone
-    prepare_run(path, lab_config)
+    prepare_run(path, lab_config, force=True)  # the sweep owns its run folders
     train_models(path, lab_config, jobs=1, threads=1)
     return evaluate_models(path, lab_config)
 
@@ -133,22 +138,23 @@ def stats(rows: list[dict], task: str, model: str, key: str) -> tuple[list[int],
 
 
 def summary(rows: list[dict], config: CompareConfig) -> str:
-    """Markdown: per task, accuracy mean +- std over seeds at every size, per model."""
+    """Markdown: per task, accuracy and MAE mean +- std over seeds at every size, per model."""
     parts = [f"# Set-size generalization: {config.seeds} seeds, {config.epochs} epochs, "
-             f"{config.n_train:,} training sets of 1-10 digits, {config.n_per_card:,} test "
-             "sets per size\n",
-             "Accuracy, mean +- std over seeds (MAE in results.csv).\n"]
+             f"{config.n_train:,} training sets of 1-10 elements, {config.n_per_card:,} test "
+             f"sets per size; deepsets trained with the {config.recipe!r} recipe\n"]
     for task in config.tasks:
         cards = stats(rows, task, config.models[0], "acc")[0]
-        parts.append(f"## Task: {task}\n")
-        parts.append("| digits | " + " | ".join(config.models) + " |")
-        parts.append("|---:|" + "---:|" * len(config.models))
-        columns = {m: stats(rows, task, m, "acc")[1] for m in config.models}
-        for i, card in enumerate(cards):
-            cells = [f"{columns[m][:, i].mean():.3f} +- {columns[m][:, i].std():.3f}"
-                     for m in config.models]
-            parts.append(f"| {card} | " + " | ".join(cells) + " |")
-        parts.append("")
+        for key, name, fmt in (("acc", "accuracy", ".3f"), ("mae", "mean absolute error",
+                                                              ".3g")):
+            parts.append(f"## Task {task}: {name}, mean +- std over seeds\n")
+            parts.append("| size | " + " | ".join(config.models) + " |")
+            parts.append("|---:|" + "---:|" * len(config.models))
+            columns = {m: stats(rows, task, m, key)[1] for m in config.models}
+            for i, card in enumerate(cards):
+                cells = [f"{columns[m][:, i].mean():{fmt}} +- {columns[m][:, i].std():{fmt}}"
+                         for m in config.models]
+                parts.append(f"| {card} | " + " | ".join(cells) + " |")
+            parts.append("")
         if task == "images" and "deepsets" in config.models:
             parts.append(paper_comparison(rows))
     return "\n".join(parts)

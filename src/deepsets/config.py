@@ -6,6 +6,7 @@ naming the field, the value and what is allowed, before any work starts.
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import asdict, dataclass, fields, replace
 
@@ -75,7 +76,7 @@ class LabConfig:
         if len(set(self.models)) != len(self.models):
             raise ValueError(f"models={list(self.models)} repeats a model")
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) \
-                or not np.isfinite(self.lr) or self.lr <= 0:
+                or not math.isfinite(self.lr) or self.lr <= 0:
             raise ValueError(f"lr={self.lr!r} is not allowed; use a finite number > 0")
         from deepsets.data import TASKS
 

@@ -209,7 +209,7 @@ def write_report(run: Path, config: LabConfig, results: dict,
         for m, h in history.items() if h
     ]
     title = {"sum": "Sum of digits", "max": "Largest digit",
-             "unique": "Number of distinct digits"}[config.task]
+             "unique": "Number of distinct digits", "images": "Sum of digit images"}[config.task]
     text = f"""# {title}: {" against ".join(label(m) for m in config.models)}
 
 Handout "Symmetry in Deep Learning Representations", tasks 1-7. Trained on
