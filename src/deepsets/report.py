@@ -11,6 +11,14 @@ from deepsets.config import LabConfig
 from deepsets.plot import ACCURACY_PNG, MAE_PNG, label
 from deepsets.runfolder import REPORT, write_text
 
+HANDOUT_PAIR = """
+The LSTM was trained only on sequences of exactly {n} tokens (shorter sets are left-padded
+with zeros), while the test sets are not padded: every test size other than {n} is a
+sequence length it never saw, and its output depends on the order of the digits. DeepSets
+adds up one feature vector per digit, so its output is the same for any order, and a set of
+any size is a sum of the same per-digit terms it was trained on.
+"""
+
 
 def model_names(results: dict) -> list[str]:
     return [m for m in results if m != "cards"]
@@ -229,12 +237,7 @@ Every setting is in `config.json`.
 ## Accuracy and mean absolute error by set size
 
 {chr(10).join(findings(results))}
-
-The LSTM was trained only on sequences of exactly {config.max_card} tokens (shorter sets are
-left-padded with zeros), while the test sets are not padded: every test size other than
-{config.max_card} is a sequence length it never saw, and its output depends on the order of
-the digits. DeepSets adds up one feature vector per digit, so its output is the same for any
-order, and a set of any size is a sum of the same per-digit terms it was trained on.
+{HANDOUT_PAIR.format(n=config.max_card) if set(config.models) == {"deepsets", "lstm"} else ""}
 
 ![accuracy by set size]({ACCURACY_PNG})
 
