@@ -111,6 +111,12 @@ def card_list(text: str) -> tuple[bool, tuple[int, ...]]:
     return add, tuple(positive_int(t) for t in parts)
 
 
+def merge_cards(base: tuple[int, ...], flag: tuple[bool, tuple[int, ...]]) -> tuple[int, ...]:
+    """The test sizes a ``--cards`` value asks for: its own, or added to ``base``."""
+    add, cards = flag
+    return tuple(sorted(set(base) | set(cards))) if add else cards
+
+
 def add_run_flags(p: argparse.ArgumentParser, *, out: bool) -> None:
     if out:
         p.add_argument("--out", type=Path, default=DEFAULT_RUN,
@@ -178,8 +184,7 @@ def config_from(args: argparse.Namespace) -> LabConfig | None:
         return LabConfig(device=given["device"]) if "device" in given else None
     config = DEFAULTS.quick() if args.quick else DEFAULTS
     if args.cards is not None:
-        add, cards = args.cards
-        given["cards"] = tuple(sorted(set(config.cards) | set(cards))) if add else cards
+        given["cards"] = merge_cards(config.cards, args.cards)
     return replace(config, **given)
 
 
@@ -264,8 +269,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                                             "n_per_card", "recipe")
              if getattr(args, k) is not None}
     if args.cards is not None:
-        add, cards = args.cards
-        given["cards"] = tuple(sorted(set(config.cards) | set(cards))) if add else cards
+        given["cards"] = merge_cards(config.cards, args.cards)
     config = replace(config, **given)
     try:
         args.out.mkdir(parents=True, exist_ok=True)
