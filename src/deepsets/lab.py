@@ -339,12 +339,17 @@ def test_chunks(rng: np.random.Generator, card: int, config: LabConfig,
 
 def load_trained(run: Path, config: LabConfig, name: str) -> SetModel:
     """The fully trained model ``name`` of a run folder; an error if it is missing or partial."""
+    return load_trained_state(run, config, name)[0]
+
+
+def load_trained_state(run: Path, config: LabConfig, name: str) -> tuple[SetModel, dict]:
+    """``load_trained`` and the checkpoint dict it came from."""
     path = checkpoint_path(run, name)
     model, state = load_model(path, name, model_args(config, name))
     if state.get("epoch") != config.epochs:
         raise ValueError(f"{path} holds {state.get('epoch')} of {config.epochs} epochs; "
                          f"finish training first: deepsets lab --resume --out {run}")
-    return model
+    return model, state
 
 
 def results_csv(results: dict) -> str:
@@ -364,7 +369,8 @@ def plot_run(run: Path, config: LabConfig | None = None) -> list[Path]:
     return plot_results(read_json(Path(run) / RESULTS), run, max_train_card=config.max_card)
 
 
-def analyze_run(run: Path, config: LabConfig, progress: Progress | None = None) -> dict:
+def analyze_run(run: Path, config: LabConfig, results: dict,
+                progress: Progress | None = None) -> dict:
     """The numbers of the questions and of the drift analysis -> analysis.json."""
     progress = progress or Progress()
     progress.stage("answering the handout's questions")
@@ -378,12 +384,10 @@ def analyze_run(run: Path, config: LabConfig, progress: Progress | None = None) 
         "question2": question2(seed=derive_seed(config.seed, "question2")),
     }
     if "deepsets" in config.models and config.task == "sum":
-        model = load_trained(run, config, "deepsets")
-        results = read_json(Path(run) / RESULTS)
+        model, state = load_trained_state(run, config, "deepsets")
         analysis["drift"] = drift(model, results["cards"], results["deepsets"],
                                   config.max_card)
-        analysis["drift"]["refit"] = load_checkpoint(checkpoint_path(run, "deepsets")).get(
-            "refit")
+        analysis["drift"]["refit"] = state.get("refit")
     write_json(Path(run) / ANALYSIS, analysis)
     return analysis
 
@@ -394,7 +398,7 @@ def report_run(run: Path, config: LabConfig | None = None,
     config = config or read_config(run)
     results = read_json(Path(run) / RESULTS)
     history = read_json(Path(run) / HISTORY) if (Path(run) / HISTORY).exists() else {}
-    analysis = analyze_run(run, config, progress)
+    analysis = analyze_run(run, config, results, progress)
     files = [Path(run) / ANALYSIS]
     if "drift" in analysis:
         files.append(plot_drift(analysis["drift"], run))
