@@ -51,3 +51,16 @@ def test_predict_very_large_set_is_bounded():
     X = np.ones((3, 10_000), dtype=np.int64)
     out = predict(model, X, batch_tokens=10_000)  # one row per batch
     assert out.shape == (3,) and np.allclose(out, out[0])
+
+
+def test_predict_workers_give_the_same_numbers_and_leave_threads_alone():
+    torch.manual_seed(0)
+    model = LSTM(embedding_dim=8, hidden_dim=16)
+    X = np.random.default_rng(1).integers(1, 11, size=(50, 20))
+    before = torch.get_num_threads()
+    one = predict(model, X, batch_tokens=100, workers=1)  # 10 batches of 5 sets
+    assert np.array_equal(predict(model, X, batch_tokens=100, workers=3), one)
+    assert torch.get_num_threads() == before  # the workers' thread count is their own
+    with torch.no_grad():
+        direct = model.forward_nn(torch.as_tensor(X)).numpy()
+    np.testing.assert_allclose(one, direct, rtol=1e-5, atol=1e-6)
