@@ -59,6 +59,42 @@ def test_deepsets_matches_the_handout_forward_values_and_gradients():
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("mask_padding", [False, True])
+def test_deepsets_closed_form_step_matches_autograd_on_the_handout_forward(activation,
+                                                                          mask_padding):
+    # the training step's loss and gradients against autograd through phi on every token
+    torch.manual_seed(0)
+    model = DeepSets(activation=activation, mask_padding=mask_padding)
+    x, y = sets(64, 10), torch.randint(0, 100, (64,)).float()
+    loss = torch.nn.functional.l1_loss(model.forward_per_token(x), y)
+    plain = torch.autograd.grad(loss, list(model.parameters()))
+    fast = model.l1_loss_backward(x, y)
+    torch.testing.assert_close(fast, loss.detach(), rtol=1e-5, atol=0)
+    assert not fast.requires_grad
+    for (name, param), want in zip(model.named_parameters(), plain, strict=True):
+        # 1e-5 relative, entries near zero measured against the tensor's largest
+        scale = 1e-5 * float(want.abs().max())
+        torch.testing.assert_close(param.grad, want, rtol=1e-5, atol=scale, msg=name)
+    model.l1_loss_backward(x, y)  # a second call adds to .grad, as backward() does
+    for param, want in zip(model.parameters(), plain, strict=True):
+        scale = 1e-5 * float(want.abs().max())
+        torch.testing.assert_close(param.grad, 2 * want, rtol=1e-5, atol=scale)
+
+
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_other_poolings_step_through_autograd(pooling):
+    torch.manual_seed(0)
+    model = DeepSets(embedding_dim=8, hidden_dim=4, pooling=pooling)
+    x, y = sets(16, 6), torch.rand(16)
+    loss = model.l1_loss_backward(x, y)
+    want = torch.autograd.grad(torch.nn.functional.l1_loss(model.forward_per_token(x), y),
+                               list(model.parameters()))
+    torch.testing.assert_close(loss, torch.nn.functional.l1_loss(model(x), y).detach())
+    for param, grad in zip(model.parameters(), want, strict=True):
+        torch.testing.assert_close(param.grad, grad, rtol=1e-5, atol=1e-6)
+
+
 def test_deepsets_equals_independent_reference():
     torch.manual_seed(1)
     m = DeepSets(embedding_dim=4, hidden_dim=3)

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from deepsets.config import derive_seed
 from deepsets.models import DeepSets, SetModel, check_tokens, token_counts
@@ -77,11 +76,9 @@ def train_epoch(model: SetModel, optimizer: torch.optim.Optimizer, X: torch.Tens
     model.train()
     total = 0.0
     for step, idx in enumerate(order.split(batch_size)):
-        # one mini-batch: indices -> tokens and targets, forward, L1 loss, Adam step
-        loss = F.l1_loss(model(X[idx]), y[idx])
+        # one mini-batch: indices -> tokens and targets, L1 loss and its gradients, Adam step
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        value = loss.item()
+        value = model.l1_loss_backward(X[idx], y[idx]).item()
         if not math.isfinite(value):
             raise TrainingDiverged(f"{name}: the loss became {value} at epoch {epoch + 1}, "
                                    f"step {step + 1}{kept}; try a smaller --lr")
