@@ -2,12 +2,13 @@
 
 Prints speed ratios (reference time / package time) for one training epoch
 of each model, the evaluation of the 200,000 test sets, and the whole lab end
-to end with peak memory; measures how the cost of evaluating one set grows
-with its size and saves that as ``benchmarks/out/scaling.png``. Absolute
-times are printed for context only: they depend on the machine, the ratios
-much less.
+to end with peak memory. Each epoch and evaluation measure runs ``--repeat``
+times, reference and package in turns, and compares the medians. It also
+measures how the cost of evaluating one set grows with its size and saves
+that as ``benchmarks/out/scaling.png``. Absolute times are printed for
+context only: they depend on the machine, the ratios much less.
 
-    python benchmarks/bench.py [--quick] [--skip-lab]
+    python benchmarks/bench.py [--quick] [--skip-lab] [--repeat K]
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,34 +46,50 @@ def timed(fn, *args, **kwargs) -> tuple[float, object]:
 MODELS = (("DeepSets", reference.DeepSets, DeepSets), ("LSTM", reference.LSTM, LSTM))
 
 
-def model_pairs():
-    """Each model as (name, reference module, package module) with the same weights."""
-    for name, ref_cls, pkg_cls in MODELS:
-        torch.manual_seed(0)
-        ref, pkg = ref_cls(11, 128, 64), pkg_cls(11, 128, 64)
-        pkg.load_state_dict(ref.state_dict())
-        yield name, ref, pkg
+def same_weights(ref_cls, pkg_cls) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """A fresh reference model and a package model with the same weights."""
+    torch.manual_seed(0)
+    ref, pkg = ref_cls(11, 128, 64), pkg_cls(11, 128, 64)
+    pkg.load_state_dict(ref.state_dict())
+    return ref, pkg
 
 
-def training_epochs(X, y) -> list[tuple[str, float, float]]:
-    rows = []
-    for name, ref, pkg in model_pairs():
+def side_by_side(label: str, runs, repeat: int) -> tuple[str, float, float]:
+    """Median seconds of the reference and the package, run in turns ``repeat`` times.
+
+    ``runs()`` gives a fresh (reference, package) pair of zero-argument
+    callables. Taking turns puts a slow spell of a shared machine on both.
+    """
+    seconds: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for spent, run in zip(seconds, runs(), strict=True):
+            spent.append(timed(run)[0])
+    return label, statistics.median(seconds[0]), statistics.median(seconds[1])
+
+
+def training_epochs(X, y, repeat: int) -> list[tuple[str, float, float]]:
+    def epoch_runs(name, ref_cls, pkg_cls):
+        ref, pkg = same_weights(ref_cls, pkg_cls)
         opt = torch.optim.Adam(ref.parameters(), lr=1e-3)
         np.random.seed(0)
-        t_ref, _ = timed(reference.train_epoch, ref, opt, X, y)
-        with torch_threads(threads_for(name.lower())):  # as the lab trains it
-            t_pkg, _ = timed(fit, pkg, X, y, name=name.lower(), epochs=1)
-        rows.append((f"{name} training epoch", t_ref, t_pkg))
-    return rows
+
+        def package():
+            with torch_threads(threads_for(name.lower())):  # as the lab trains it
+                fit(pkg, X, y, name=name.lower(), epochs=1)
+        return (lambda: reference.train_epoch(ref, opt, X, y)), package
+
+    return [side_by_side(f"{model[0]} training epoch", lambda m=model: epoch_runs(*m), repeat)
+            for model in MODELS]
 
 
-def evaluation(X_test, y_test) -> list[tuple[str, float, float]]:
-    rows = []
-    for name, ref, pkg in model_pairs():
-        t_ref, _ = timed(reference.evaluate, ref, X_test, y_test)
-        t_pkg, _ = timed(lambda model=pkg: [predict(model, X) for X in X_test])
-        rows.append((f"{name} evaluation, 200,000 sets", t_ref, t_pkg))
-    return rows
+def evaluation(X_test, y_test, repeat: int) -> list[tuple[str, float, float]]:
+    def eval_runs(ref_cls, pkg_cls):
+        ref, pkg = same_weights(ref_cls, pkg_cls)
+        return (lambda: reference.evaluate(ref, X_test, y_test),
+                lambda: [predict(pkg, X) for X in X_test])
+
+    return [side_by_side(f"{name} evaluation, 200,000 sets", lambda r=r, p=p: eval_runs(r, p),
+                         repeat) for name, r, p in MODELS]
 
 
 def run_measured(cmd: list[str]) -> tuple[float, float]:
@@ -117,7 +135,8 @@ def scaling(out: Path, cards=(5, 10, 100, 1_000, 10_000), n_sets: int = 64) -> P
 
     rng = np.random.default_rng(0)
     per_set: dict[str, list[float]] = {}
-    for name, ref, pkg in model_pairs():
+    for name, ref_cls, pkg_cls in MODELS:
+        ref, pkg = same_weights(ref_cls, pkg_cls)
         runs = ((f"{name} reference", lambda X, y, m=ref: reference.evaluate(m, [X], [y])),
                 (f"{name} package", lambda X, y, m=pkg: predict(m, X)))
         for label, run in runs:
@@ -146,13 +165,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="small data and 1 epoch: checks the script, not the speed")
     parser.add_argument("--skip-lab", action="store_true", help="skip the end-to-end labs")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each epoch and evaluation measure, medians compared "
+                             "(default 3; the whole lab runs once)")
     args = parser.parse_args()
     n_train, n_per_card = (5_000, 500) if args.quick else (100_000, 10_000)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} CPUs", flush=True)
     X, y = create_train_dataset(n_train=n_train, seed=0)
     X_test, y_test = create_test_dataset(n_per_card=n_per_card, seed=1)
-    rows = training_epochs(X, y) + evaluation(X_test, y_test)
+    repeat = 1 if args.quick else max(1, args.repeat)
+    rows = training_epochs(X, y, repeat) + evaluation(X_test, y_test, repeat)
     extra = {}
     if not args.skip_lab:
         row, extra = whole_lab(1 if args.quick else 20)

@@ -15,7 +15,7 @@ from sklearn.metrics import accuracy_score, mean_absolute_error
 
 from deepsets.models import SetModel, check_tokens
 from deepsets.progress import Progress
-from deepsets.train import resolve_device
+from deepsets.train import resolve_device, torch_threads
 
 
 def predict(model: SetModel, X: np.ndarray | torch.Tensor, *, batch_tokens: int = 1 << 14,
@@ -25,29 +25,33 @@ def predict(model: SetModel, X: np.ndarray | torch.Tensor, *, batch_tokens: int 
     Each batch holds about ``batch_tokens`` digits (3,276 sets of 5 digits, or
     one set of 10,000), so memory stays bounded whatever the set size; batches
     of this size also keep the LSTM's working set in cache (fastest in
-    ``make bench``). On the CPU, ``workers`` threads (default: torch's thread
-    count) each run whole batches with one intra-op thread: at these sizes
-    that beats splitting every matrix product across threads (the LSTM
-    evaluates 1.36x faster on 2 cores), and the numbers are the same
-    whatever the number of workers.
+    ``make bench``). On the CPU every batch runs on one intra-op thread, so the
+    numbers do not depend on the machine's core count; a model with
+    ``parallel_batches`` runs ``workers`` batches side by side in threads
+    (default: torch's thread count), which beats splitting its matrix
+    products across threads (the LSTM evaluates 1.36x faster on 2 cores).
     """
     dev = resolve_device(device)
     model.to(dev).eval()
     X = check_tokens(torch.as_tensor(X), model.input_dim).long()
     rows = max(1, batch_tokens // max(1, X.shape[1]))
     batches = [X[i:i + rows] for i in range(0, len(X), rows)]
-
     cpu = dev.type == "cpu"
-    workers = min(len(batches), workers or torch.get_num_threads()) if cpu else 1
 
     def run(batch: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():  # thread-local, like the thread count set here
+        with torch.inference_mode():  # thread-local, like torch's thread count
             if cpu:
                 torch.set_num_threads(1)
             return model(batch.to(dev)).float().cpu()
 
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        out = list(pool.map(run, batches))
+    parallel = cpu and getattr(model, "parallel_batches", False)
+    workers = min(len(batches), workers or torch.get_num_threads()) if parallel else 1
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            out = list(pool.map(run, batches))
+    else:
+        with torch_threads(torch.get_num_threads()):  # run() sets 1 here: restore it after
+            out = [run(batch) for batch in batches]
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
 
 

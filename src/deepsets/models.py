@@ -50,6 +50,10 @@ class SetModel(nn.Module):
     #: Intra-op threads that train this model fastest at batch 64 (measured with
     #: ``make bench``); fixed, so results do not depend on the machine's core count.
     train_threads: int = 1
+    #: Evaluate batches side by side in threads, one intra-op thread each: faster
+    #: when a batch is a few large kernels (the recurrent models) than splitting
+    #: each kernel across threads; slower when it is many tiny ones (DeepSets).
+    parallel_batches: bool = True
 
     def __init__(self, input_dim: int, embedding_dim: int, hidden_dim: int,
                  inputs: str = "tokens") -> None:
@@ -100,6 +104,7 @@ class DeepSets(SetModel):
     """
 
     permutation_invariant = True
+    parallel_batches = False  # a batch is a few tiny operations; threads would wait on the GIL
     ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
     POOLINGS = ("sum", "mean", "max")
 
