@@ -1,0 +1,83 @@
+"""Where a training step's time goes, per model, at the lab's thread counts.
+
+    python benchmarks/step_profile.py [--steps 400]
+
+Times the parts of one training step (batch 64, handout sizes) by running
+loops that stop after each part, then prints torch.profiler's busiest
+operators for each model's step. The numbers behind docs/speed.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import profiler
+
+from deepsets import LSTM, DeepSets, create_train_dataset
+from deepsets.lab import threads_for
+from deepsets.train import torch_threads
+
+
+def per_step(fn, batches) -> float:
+    """Microseconds per batch of ``fn(idx)`` over ``batches``, best of three passes."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for idx in batches:
+            fn(idx)
+        best = min(best, time.perf_counter() - start)
+    return best / len(batches) * 1e6
+
+
+def parts(model, X, y, batches) -> dict[str, float]:
+    """Cumulative step times: each entry does one more part of the step than the last."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+
+    def autograd_loss(idx):
+        return F.l1_loss(model(X[idx]), y[idx])
+
+    def full(idx):
+        opt.zero_grad(set_to_none=True)
+        model.l1_loss_backward(X[idx], y[idx]).item()
+        opt.step()
+
+    times = {
+        "take the batch (X[idx], y[idx])": per_step(lambda idx: (X[idx], y[idx]), batches),
+        "+ forward and loss": per_step(lambda idx: autograd_loss(idx).item(), batches),
+        "+ backward through autograd": per_step(lambda idx: autograd_loss(idx).backward(),
+                                                batches),
+        "loss and gradients as trained (l1_loss_backward)": per_step(
+            lambda idx: model.l1_loss_backward(X[idx], y[idx]).item(), batches),
+        "+ zero_grad and Adam step: the training step": per_step(full, batches),
+    }
+    with profiler.profile(activities=[profiler.ProfilerActivity.CPU]) as prof:
+        for idx in batches[:100]:
+            full(idx)
+    times["profile"] = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--steps", type=int, default=400, help="batches per timed loop")
+    args = parser.parse_args()
+    X, y = create_train_dataset(n_train=64 * args.steps, seed=0)
+    X, y = torch.as_tensor(X), torch.as_tensor(y, dtype=torch.float32)
+    batches = torch.randperm(len(X), generator=torch.Generator().manual_seed(0)).split(64)
+    for name, cls in (("deepsets", DeepSets), ("lstm", LSTM)):
+        torch.manual_seed(0)
+        with torch_threads(threads_for(name)):
+            times = parts(cls(), X, y, batches)
+        print(f"\n## {name}, {threads_for(name)} thread(s), microseconds per step\n")
+        print("| part | us |\n|---|---:|")
+        for label, value in times.items():
+            if label != "profile":
+                print(f"| {label} | {value:.0f} |")
+        print(f"\n```\n{times['profile']}```")
+
+
+if __name__ == "__main__":
+    main()
