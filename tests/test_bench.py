@@ -1,4 +1,4 @@
-"""``make bench`` itself: the quick mode runs every measurement on small data."""
+"""The benchmark scripts themselves, on small data: ``make bench --quick`` and the step profile."""
 
 import subprocess
 import sys
@@ -15,3 +15,15 @@ def test_bench_quick_runs_and_reports_ratios():
         line = next(line for line in proc.stdout.splitlines() if row in line)
         assert line.rstrip(" |").endswith("x")  # a speed-up ratio
     assert (ROOT / "benchmarks" / "out" / "scaling.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_step_profile_times_every_part_of_both_steps():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "step_profile.py"),
+                           "--steps", "5"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for model in ("deepsets", "lstm"):
+        section = proc.stdout.split(f"## {model}")[1].split("```")[0]
+        rows = [line for line in section.splitlines() if line.startswith("| ")]
+        assert len(rows) == 6  # header + five parts, each with a time
+        assert all(float(row.rsplit("|", 2)[1]) > 0 for row in rows[1:])
+    assert "aten::" in proc.stdout  # the profiler's operator table
