@@ -15,16 +15,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## the whole handout lab into runs/lab
 	$(BIN)/deepsets lab --out runs/lab $(ARGS)
 
-test: $(STAMP)  ## lint, then the test suite
-	$(BIN)/ruff check src tests benchmarks
+test: lint  ## lint, then the test suite
 	$(BIN)/python -m pytest -q $(ARGS)
 
 bench: $(STAMP)  ## side-by-side speed ratios against a plain implementation
 	$(BIN)/python benchmarks/bench.py $(ARGS)
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff's rules (the code is laid out by hand, to 100 columns)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
