@@ -166,11 +166,11 @@ class DeepSets(SetModel):
                 return super().l1_loss_backward(x, y)
         emb, fc1, fc2 = self.embedding.weight, self.fc1, self.fc2
         counts = token_counts(x, self.input_dim)  # (B, N) -> (B, V)
-        table = self.act(torch.addmm(fc1.bias, emb, fc1.weight.t()))  # (V, E) -> (V, H)
+        table = self.phi_table()  # (V, H)
         if self.mask_padding:
             counts[:, PAD] = 0  # the pad token adds nothing, and so gets no gradient
         pooled = counts @ table  # (B, V) @ (V, H) -> (B, H)
-        error = torch.addmv(fc2.bias, pooled, fc2.weight[0]) - y  # (B,)
+        error = fc2(pooled).squeeze(-1) - y  # (B,)
         g = error.sign() / len(y)  # d loss / d prediction, as F.l1_loss's backward
         slope = 1 - table * table if self.activation == "tanh" else (table > 0).to(table.dtype)
         d_pre = torch.outer(counts.t() @ g, fc2.weight[0]) * slope  # (V, H) before the activation
