@@ -1,4 +1,4 @@
-"""The numbers behind the handout's questions and behind DeepSets' drift (issue 3).
+"""The numbers behind the handout's questions and behind DeepSets' drift.
 
 A DeepSets model for the digit sum is linear in per-token contributions:
 ``f(X) = b2 + sum_{x in X} a_x`` with ``a_d = w2 . phi(d)``. Everything here
@@ -18,7 +18,7 @@ from torch import nn
 
 from deepsets.data import create_test_dataset
 from deepsets.evaluate import evaluate
-from deepsets.models import DeepSets
+from deepsets.models import DeepSets, token_counts
 
 # --- the drift of a trained DeepSets --------------------------------------------------
 
@@ -28,6 +28,34 @@ def contributions(model: DeepSets) -> tuple[np.ndarray, float]:
     """``a`` (V,): what each token adds to the prediction (pad first), and the bias b2."""
     a = model.phi_table().double() @ model.fc2.weight[0].double()  # (V, H) @ (H,) -> (V,)
     return a.cpu().numpy(), float(model.fc2.bias)
+
+
+@torch.no_grad()
+def refit_output(model: DeepSets, X: np.ndarray | torch.Tensor,
+                 y: np.ndarray | torch.Tensor) -> dict[str, float]:
+    """Replace DeepSets' output layer by the least-squares fit on the training sets.
+
+    Given phi, the prediction ``w2 . sum_x phi(x) + b2`` is linear in the output
+    layer, so the output layer that best fits the training sets has a closed
+    form (handout question 1 exposes this structure). The fit runs in float64
+    on the token counts, since a set's pooled features are ``counts @ phi``; of
+    all best fits it takes the one of least norm. Returns the training MAE
+    before and after.
+    """
+    dev = model.fc2.weight.device
+    X = torch.as_tensor(X, dtype=torch.long, device=dev)
+    y = torch.as_tensor(y, dtype=torch.float64, device=dev)
+    table = model.phi_table().double()  # (V, H)
+    features = token_counts(X, model.input_dim).double() @ table  # (n, V) @ (V, H) -> (n, H)
+    design = torch.cat([features, torch.ones_like(features[:, :1])], dim=1)  # (n, H + 1)
+    before = (design @ torch.cat([model.fc2.weight[0], model.fc2.bias]).double() - y)
+    solution = torch.linalg.lstsq(design.cpu(), y.cpu().unsqueeze(1), driver="gelsd").solution
+    solution = solution.squeeze(1).to(dev)  # (H + 1,)
+    model.fc2.weight.copy_(solution[:-1].unsqueeze(0))
+    model.fc2.bias.copy_(solution[-1:])
+    after = design @ solution - y
+    return {"train_mae_before": float(before.abs().mean()),
+            "train_mae_after": float(after.abs().mean())}
 
 
 def normal_abs_mean(mu: float, sigma: float) -> float:

@@ -2,7 +2,8 @@
 
 Subcommands follow the handout's scripts: ``train`` (train.py), ``eval``
 (eval.py), ``plot``; ``report`` answers the questions; ``lab`` runs them all;
-``predict`` asks trained models for the sum of a set you type.
+``predict`` asks trained models for the sum of a set you type; ``compare``
+sweeps tasks x models x seeds.
 """
 
 from __future__ import annotations
@@ -14,12 +15,18 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from deepsets.config import DEVICES, RECIPES, LabConfig
-from deepsets.data import TASKS
-from deepsets.progress import Progress
-
-DEFAULTS = LabConfig()
-DEFAULT_RUN = Path("runs/lab")
+from deepsets.config import RECIPES, LabConfig
+from deepsets.flags import (
+    add_config_flags,
+    add_run_flags,
+    card_list,
+    config_from,
+    merge_cards,
+    name_list,
+    positive_int,
+)
+from deepsets.progress import Bars
+from deepsets.runfolder import read_config, with_device
 
 
 class Parser(argparse.ArgumentParser):
@@ -27,165 +34,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-
-
-class Bars(Progress):
-    """tqdm bars on stderr, one per running loop; without a terminal, only the news lines."""
-
-    def __init__(self) -> None:
-        from tqdm import tqdm
-
-        self.tqdm = tqdm
-        self.bars: dict[str, object] = {}
-        self.loss: dict[str, float] = {}  # running (exponentially averaged) loss per loop
-
-    def stage(self, text: str) -> None:
-        self.tqdm.write(f"{text} ...", file=sys.stderr)
-
-    def start(self, key: str, desc: str, total: int, unit: str) -> None:
-        self.bars[key] = self.tqdm(total=total, desc=desc, unit=unit, file=sys.stderr,
-                                   dynamic_ncols=True, disable=None, mininterval=0.25,
-                                   position=len(self.bars), leave=True)
-
-    def advance(self, key: str, n: int = 1, loss: float | None = None) -> None:
-        bar = self.bars[key]
-        bar.update(n)
-        if loss is not None:
-            self.loss[key] = loss if key not in self.loss else 0.98 * self.loss[key] + 0.02 * loss
-            if bar.n % 50 < n:
-                bar.set_postfix(loss=f"{self.loss[key]:.4f}", refresh=False)
-
-    def write(self, key: str, text: str) -> None:
-        self.tqdm.write(text, file=sys.stderr)
-
-    def end(self, key: str) -> None:
-        self.bars.pop(key).close()
-        self.loss.pop(key, None)
-
-
-# --- flag types: bad values become one-line argparse errors with exit code 2 ---
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not allowed; use a whole number >= 1")
-    return value
-
-
-def seed_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"{text} is not allowed; use 0..2**63-1")
-    return value
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not allowed; use a finite number > 0")
-    return value
-
-
-def name_list(text: str) -> tuple[str, ...]:
-    names = tuple(t.strip() for t in text.split(",") if t.strip())
-    if not names:
-        raise argparse.ArgumentTypeError("give at least one name")
-    return names
-
-
-def card_list(text: str) -> tuple[bool, tuple[int, ...]]:
-    """``5,10,20`` sets the test sizes; ``+1000,10000`` adds sizes to the others."""
-    add = text.startswith("+")
-    parts = [t.strip() for t in text.lstrip("+").split(",") if t.strip()]
-    if not parts:
-        raise argparse.ArgumentTypeError("give at least one size, e.g. 5,10,20 or +1000")
-    return add, tuple(positive_int(t) for t in parts)
-
-
-def merge_cards(base: tuple[int, ...], flag: tuple[bool, tuple[int, ...]]) -> tuple[int, ...]:
-    """The test sizes a ``--cards`` value asks for: its own, or added to ``base``."""
-    add, cards = flag
-    return tuple(sorted(set(base) | set(cards))) if add else cards
-
-
-def add_run_flags(p: argparse.ArgumentParser, *, out: bool) -> None:
-    if out:
-        p.add_argument("--out", type=Path, default=DEFAULT_RUN,
-                       help=f"run folder to write (default: {DEFAULT_RUN})")
-    else:
-        p.add_argument("--run", type=Path, default=DEFAULT_RUN,
-                       help=f"run folder to read (default: {DEFAULT_RUN})")
-    p.add_argument("--device", choices=DEVICES, default=None,
-                   help="where to compute: cpu, cuda or auto = cuda when available "
-                        f"(default: {DEFAULTS.device})")
-    p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
-
-
-def add_config_flags(p: argparse.ArgumentParser) -> None:
-    d = DEFAULTS
-    g = p.add_argument_group("settings (defaults are the handout's)")
-    g.add_argument("--seed", type=seed_int, help=f"derives all randomness (default: {d.seed})")
-    g.add_argument("--task", choices=TASKS, metavar="{" + ",".join(TASKS) + "}",
-                   help="the set function to learn: sum (the handout), max, unique, or images "
-                        "(sums of handwritten digit images) (default: sum)")
-    g.add_argument("--epochs", type=positive_int, help=f"training epochs (default: {d.epochs})")
-    g.add_argument("--batch-size", type=positive_int,
-                   help=f"training sets per step (default: {d.batch_size})")
-    g.add_argument("--lr", type=positive_float, help=f"Adam learning rate (default: {d.lr:g})")
-    g.add_argument("--embedding-dim", type=positive_int,
-                   help=f"h1, embedding size (default: {d.embedding_dim})")
-    g.add_argument("--hidden-dim", type=positive_int,
-                   help=f"h2, hidden units (default: {d.hidden_dim})")
-    g.add_argument("--n-train", type=positive_int,
-                   help=f"training sets (default: {d.n_train:,})")
-    g.add_argument("--n-per-card", type=positive_int,
-                   help=f"test sets per size (default: {d.n_per_card:,})")
-    g.add_argument("--cards", type=card_list,
-                   help="test set sizes, comma-separated; a leading + adds them to the "
-                        "handout's 5,10,...,100 (e.g. +1000,10000)")
-    g.add_argument("--models", type=name_list,
-                   help=f"comma-separated models to train (default: {','.join(d.models)})")
-    g.add_argument("--recipe", choices=RECIPES, metavar="{" + ",".join(RECIPES) + "}",
-                   help="how DeepSets is trained (default: handout): "
-                        + "; ".join(f"{k}: {v}" for k, v in RECIPES.items()))
-    g.add_argument("--quick", action="store_true",
-                   help="tiny preset that runs in seconds: 10,000 training sets, 2 epochs, "
-                        "200 test sets at sizes 5, 10, 20, 50 (other flags still apply)")
-    g.add_argument("--resume", action="store_true",
-                   help="continue the run in the folder with its stored settings")
-    g.add_argument("--force", action="store_true",
-                   help="start over: delete the folder's earlier lab files first")
-
-
-CONFIG_FLAGS = ("seed", "task", "epochs", "batch_size", "lr", "embedding_dim", "hidden_dim",
-                "n_train", "n_per_card", "models", "recipe", "device")
-
-
-def config_from(args: argparse.Namespace) -> LabConfig | None:
-    """The handout's settings, the ``--quick`` preset, then every flag given."""
-    given = {k: getattr(args, k) for k in CONFIG_FLAGS if getattr(args, k, None) is not None}
-    if args.resume:
-        if args.cards is not None:
-            given["cards"] = args.cards
-        # a resumed run keeps its stored settings; only the device may change
-        if set(given) - {"device"}:
-            raise ValueError("--resume continues the stored settings; drop "
-                             + ", ".join("--" + k.replace("_", "-") for k in given
-                                         if k != "device"))
-        return LabConfig(device=given["device"]) if "device" in given else None
-    config = DEFAULTS.quick() if args.quick else DEFAULTS
-    if args.cards is not None:
-        given["cards"] = merge_cards(config.cards, args.cards)
-    return replace(config, **given)
 
 
 def print_results(results: dict) -> None:
@@ -219,8 +67,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from deepsets.lab import HISTORY, prepare_run, train_models
-    from deepsets.runfolder import CONFIG, checkpoint_path
+    from deepsets.pipeline import train_models
+    from deepsets.runfolder import CONFIG, HISTORY, checkpoint_path, prepare_run
 
     config = prepare_run(args.out, config_from(args), resume=args.resume, force=args.force)
     history = train_models(args.out, config, Bars())
@@ -232,14 +80,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def run_config(args: argparse.Namespace) -> LabConfig:
-    from deepsets.lab import read_config
-
-    config = read_config(args.run)
-    return replace(config, device=args.device) if args.device else config
+    """The settings of the ``--run`` folder, computed on ``--device`` when given."""
+    return with_device(read_config(args.run), args.device)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from deepsets.lab import RESULTS, RESULTS_CSV, evaluate_models
+    from deepsets.pipeline import evaluate_models
+    from deepsets.runfolder import RESULTS, RESULTS_CSV
 
     results = evaluate_models(args.run, run_config(args), Bars())
     print_results(results)
@@ -286,9 +133,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from deepsets.evaluate import predict
-    from deepsets.lab import load_trained
     from deepsets.plot import label
-    from deepsets.runfolder import checkpoint_path
+    from deepsets.runfolder import checkpoint_path, load_trained
 
     config = run_config(args)
     bad = sorted({d for d in args.digits if not 1 <= d <= config.max_digit})
@@ -300,7 +146,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     X = np.asarray([args.digits], dtype=np.int64)  # (1, N): one unpadded set
     print(f"a set of {len(args.digits)} digits, true sum {sum(args.digits)}")
     for name in names:
-        model = load_trained(args.run, config, name)
+        model = load_trained(args.run, config, name)[0]
         value = float(predict(model, X, device=config.device)[0])
         print(f"  {label(name):<9} {value:10.3f}  -> {round(value)}")
     return 0
@@ -316,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Generate the data, train DeepSets and the LSTM, evaluate "
                        "them at every test size, plot, and write the run folder "
                        "(config.json, checkpoints, history.json, results.json/csv, "
-                       "accuracy.png, mae.png, report.md). Rerun on the same folder to "
-                       "continue a cut-off run.")
+                       "accuracy.png, mae.png, report.md). Rerun the same command, with or "
+                       "without --resume, to continue a cut-off run.")
     add_run_flags(p, out=True)
     add_config_flags(p)
     p.set_defaults(func=cmd_lab)
@@ -413,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"deepsets {args.command}: error: not enough memory; use smaller sizes",
               file=sys.stderr)
         return 2
-    except (ValueError, OSError, IndexError) as err:
+    except (ValueError, OSError) as err:  # user errors; a bug's traceback stays visible
         if args.debug:
             raise
         print(f"deepsets {args.command}: error: {err}", file=sys.stderr)

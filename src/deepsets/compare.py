@@ -1,32 +1,31 @@
-"""Sweeps of tasks x models x seeds (issue 4): which set models generalize to unseen sizes.
+"""Sweeps of tasks x models x seeds: which set models generalize to unseen set sizes.
 
 Every (task, model, seed) is one run folder under ``out``, trained and
-evaluated by ``lab.py``; a run whose ``results.json`` exists is not redone.
-Runs go to separate worker processes (``jobs``), each on one thread so the
-numbers do not depend on how many run at once. The sweep writes
+evaluated by ``pipeline``; a run whose ``results.json`` exists is not redone,
+and a cut-off run continues from its checkpoint. Runs go to worker processes
+(``executor``, ``jobs`` at once), each on one thread so the numbers do not
+depend on how many run at once. The sweep writes
 ``results.csv`` (task, model, seed, card, acc, mae), ``summary.md`` (mean and
 std over seeds) and ``accuracy_<task>.png`` (mean and min-max band per model).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import multiprocessing as mp
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 
-from deepsets.config import HANDOUT_CARDS, RECIPES, LabConfig, as_tuple, check_positive_int
-from deepsets.data import TASKS
-from deepsets.lab import evaluate_models, prepare_run, read_config, train_models
+from deepsets.checks import check_choice, check_names, check_positive_int, check_sizes
+from deepsets.config import RECIPES, LabConfig
+from deepsets.data import HANDOUT_CARDS, TASKS
+from deepsets.executor import Job, run_jobs
 from deepsets.models import MODELS
-from deepsets.plot import save_figure
+from deepsets.pipeline import evaluate_models, train_models
+from deepsets.plot import plot_by_size
 from deepsets.progress import Progress
-from deepsets.runfolder import RESULTS, read_json, write_text
+from deepsets.results import result_rows, rows_csv
+from deepsets.runfolder import CONFIG, RESULTS, prepare_run, read_config, read_json, write_text
 
 ALL_MODELS = ("deepsets", "deepsets-mean", "deepsets-max", "lstm", "gru", "set-transformer")
 
@@ -46,21 +45,12 @@ class CompareConfig:
     recipe: str = "exact"  # how the sum-pooling DeepSets is trained (see config.RECIPES)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "tasks", as_tuple("tasks", self.tasks))
-        object.__setattr__(self, "models", as_tuple("models", self.models))
+        object.__setattr__(self, "tasks", check_names("tasks", self.tasks, TASKS, "task"))
+        object.__setattr__(self, "models", check_names("models", self.models, MODELS, "model"))
+        object.__setattr__(self, "cards", check_sizes("cards", self.cards))
         for name in ("seeds", "epochs", "n_train", "n_per_card"):
             check_positive_int(name, getattr(self, name))
-        for task in self.tasks:
-            if task not in TASKS:
-                raise ValueError(f"unknown task {task!r}; choose from " + ", ".join(TASKS))
-        for model in self.models:
-            if model not in MODELS:
-                raise ValueError(f"unknown model {model!r}; choose from " + ", ".join(MODELS))
-        if not self.tasks or not self.models:
-            raise ValueError("give at least one task and one model")
-        if self.recipe not in RECIPES:
-            raise ValueError(f"recipe={self.recipe!r} is not allowed; use one of "
-                             + ", ".join(RECIPES))
+        check_choice("recipe", self.recipe, RECIPES)
 
     def quick(self) -> CompareConfig:
         return replace(self, seeds=2, epochs=1, n_train=2_000, n_per_card=100,
@@ -78,15 +68,17 @@ def run_name(config: LabConfig) -> str:
     return f"{config.task}-{config.models[0]}-seed{config.seed}"
 
 
-def run_one(run: str, config: dict) -> dict:
-    """Train and evaluate one run folder (in a worker process); returns its results."""
+def run_one(run: str, config: dict, *, progress: Progress) -> dict:
+    """Train and evaluate one run folder (a job in a worker process); returns its results."""
     lab_config = LabConfig.from_dict(config)
     path = Path(run)
-    if (path / RESULTS).exists() and read_config(path).same_results_as(lab_config):
+    stored = read_config(path) if (path / CONFIG).exists() else None
+    same = stored is not None and stored.same_results_as(lab_config)
+    if same and (path / RESULTS).exists():
         return read_json(path / RESULTS)  # finished before: not redone
-    prepare_run(path, lab_config, force=True)  # the sweep owns its run folders
-    train_models(path, lab_config, jobs=1, threads=1)
-    return evaluate_models(path, lab_config)
+    prepare_run(path, lab_config, force=not same)  # other settings: the sweep starts it over
+    train_models(path, lab_config, progress, jobs=1, threads=1)
+    return evaluate_models(path, lab_config, progress)
 
 
 def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2,
@@ -95,37 +87,30 @@ def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2,
     progress = progress or Progress()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    runs = config.runs()
+    runs = {run_name(r): r for r in config.runs()}
     results: dict[str, dict] = {}
     progress.start("compare", f"{len(runs)} runs", len(runs), "run")
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=ctx) as pool:
-        futures = {pool.submit(run_one, str(out / run_name(r)), r.to_dict()): r for r in runs}
-        for future in as_completed(futures):
-            results[run_name(futures[future])] = future.result()
-            progress.advance("compare")
-            progress.write("compare", f"done: {run_name(futures[future])}")
+    for outcome in run_jobs([Job(name, run_one, (str(out / name), r.to_dict()))
+                             for name, r in runs.items()], jobs):
+        if outcome.error is not None:
+            raise outcome.error
+        results[outcome.key] = outcome.value
+        progress.advance("compare")
+        progress.write("compare", f"done: {outcome.key}")
     progress.end("compare")
-    rows = [{"task": r.task, "model": r.models[0], "seed": r.seed, "card": card,
-             "acc": acc, "mae": mae}
-            for r in runs
-            for card, acc, mae in zip(results[run_name(r)]["cards"],
-                                      results[run_name(r)][r.models[0]]["acc"],
-                                      results[run_name(r)][r.models[0]]["mae"], strict=True)]
-    write_text(out / "results.csv", to_csv(rows))
+    rows = [row for name, r in runs.items()
+            for row in result_rows(results[name], task=r.task, seed=r.seed)]
+    write_text(out / "results.csv", rows_csv(rows, ["task", "model", "seed", "card", "acc",
+                                                    "mae"]))
     write_text(out / "summary.md", summary(rows, config))
+    max_card = next(iter(runs.values())).max_card
     for task in config.tasks:
-        plot_task(rows, task, out / f"accuracy_{task}.png")
+        cards = stats(rows, task, config.models[0], "acc")[0]
+        curves = {m: stats(rows, task, m, "acc")[1] for m in config.models}
+        plot_by_size(curves, cards, out / f"accuracy_{task}.png", ylabel="accuracy",
+                     title=f"Task {task}: accuracy by set size (mean, min-max over seeds)",
+                     max_train_card=max_card)
     return rows
-
-
-def to_csv(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, ["task", "model", "seed", "card", "acc", "mae"],
-                            lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
 
 
 def stats(rows: list[dict], task: str, model: str, key: str) -> tuple[list[int], np.ndarray]:
@@ -172,25 +157,3 @@ def paper_comparison(rows: list[dict]) -> str:
              if c in ours]
     return ("DeepSets on image sums, mean accuracy against the paper's MNIST figure "
             "(8x8 scikit-learn digits here, InfiMNIST there): " + "; ".join(cells) + ".\n")
-
-
-def plot_task(rows: list[dict], task: str, path: Path) -> Path:
-    """Accuracy against set size: mean line and min-max band over seeds, per model."""
-    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
-    ax = fig.add_subplot()
-    ax.axvspan(0, 10, color="0.9", zorder=0, label="training sizes (1-10)")
-    models = list(dict.fromkeys(r["model"] for r in rows if r["task"] == task))
-    for i, model in enumerate(models):
-        cards, acc = stats(rows, task, model, "acc")
-        # a small sideways shift per model keeps equal curves (all at 1.0, say) visible
-        x = np.asarray(cards) + 0.5 * (i - (len(models) - 1) / 2)
-        line, = ax.plot(x, acc.mean(axis=0), marker="os^vDx"[i % 6], markersize=3.5,
-                        linewidth=1.2, label=model)
-        ax.fill_between(x, acc.min(axis=0), acc.max(axis=0), color=line.get_color(),
-                        alpha=0.2)
-    ax.set(xlabel="number of elements in the set (models drawn slightly apart)",
-           ylabel="accuracy", ylim=(-0.03, 1.03),
-           title=f"Task {task}: accuracy by set size (mean, min-max over seeds)")
-    ax.grid(alpha=0.3)
-    fig.legend(loc="outside lower center", ncols=4, frameon=False)
-    return save_figure(fig, path)

@@ -6,25 +6,32 @@ naming the field, the value and what is allowed, before any work starts.
 
 from __future__ import annotations
 
-import math
-import zlib
 from dataclasses import asdict, dataclass, fields, replace
 
-import numpy as np
+from deepsets.checks import (
+    check_choice,
+    check_names,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+    check_sizes,
+)
+from deepsets.data import HANDOUT_CARDS, TASKS, vocabulary_size
+from deepsets.models import MODELS, VARIANTS
 
-#: Handout section 2.1: test sets of 5, 10, ..., 100 digits.
-HANDOUT_CARDS = tuple(range(5, 101, 5))
 #: The models of the handout (tasks 3 and 4), in the order they are trained.
 HANDOUT_MODELS = ("deepsets", "lstm")
 DEVICES = ("cpu", "cuda", "auto")
 #: How DeepSets is trained. ``handout`` is the handout, unchanged. The others
-#: keep its data, sizes and optimizer and change one thing each (issue 3):
+#: keep its data, sizes and optimizer and change one thing each:
 RECIPES = {
     "handout": "the handout as written: pad tokens add phi(0), output layer from Adam",
     "masked": "pad tokens add nothing (phi(PAD) = 0)",
     "refit": "after Adam, the output layer is refit by least squares on the training sets",
     "exact": "masked + refit: the output layer solves the sum exactly",
 }
+#: Settings that change speed and memory but never the numbers.
+SPEED_ONLY = ("device", "eval_batch_tokens")
 
 
 @dataclass(frozen=True)
@@ -53,42 +60,16 @@ class LabConfig:
     device: str = "cpu"  # cpu, cuda or auto (cuda when available)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "cards", as_tuple("cards", self.cards))
-        object.__setattr__(self, "models", as_tuple("models", self.models))
         for name in ("n_train", "max_card", "max_digit", "n_per_card", "embedding_dim",
                      "hidden_dim", "epochs", "batch_size", "eval_batch_tokens"):
             check_positive_int(name, getattr(self, name))
         check_seed(self.seed)
-        if not self.cards:
-            raise ValueError("cards is empty; give at least one test set size")
-        for card in self.cards:
-            check_positive_int("cards", card)
-        if len(set(self.cards)) != len(self.cards):
-            raise ValueError(f"cards={list(self.cards)} repeats a size; give each size once")
-        from deepsets.models import MODELS  # late import: models imports torch
-
-        if not self.models:
-            raise ValueError("models is empty; choose from " + ", ".join(MODELS))
-        for model in self.models:
-            if not isinstance(model, str) or model not in MODELS:
-                raise ValueError(f"models: unknown model {model!r}; choose from "
-                                 + ", ".join(MODELS))
-        if len(set(self.models)) != len(self.models):
-            raise ValueError(f"models={list(self.models)} repeats a model")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) \
-                or not math.isfinite(self.lr) or self.lr <= 0:
-            raise ValueError(f"lr={self.lr!r} is not allowed; use a finite number > 0")
-        from deepsets.data import TASKS
-
-        if not isinstance(self.task, str) or self.task not in TASKS:
-            raise ValueError(f"task={self.task!r} is not allowed; use one of "
-                             + ", ".join(TASKS))
-        if not isinstance(self.recipe, str) or self.recipe not in RECIPES:
-            raise ValueError(f"recipe={self.recipe!r} is not allowed; use one of "
-                             + ", ".join(RECIPES))
-        if not isinstance(self.device, str) or self.device not in DEVICES:
-            raise ValueError(f"device={self.device!r} is not allowed; use one of "
-                             + ", ".join(DEVICES))
+        check_positive_float("lr", self.lr)
+        object.__setattr__(self, "cards", check_sizes("cards", self.cards))
+        object.__setattr__(self, "models", check_names("models", self.models, MODELS, "model"))
+        check_choice("task", self.task, TASKS)
+        check_choice("recipe", self.recipe, RECIPES)
+        check_choice("device", self.device, DEVICES)
 
     def to_dict(self) -> dict:
         """Plain JSON-able settings (tuples become lists)."""
@@ -105,7 +86,17 @@ class LabConfig:
 
     def quick(self) -> LabConfig:
         """A tiny preset of the same pipeline that finishes in seconds (smoke tests)."""
-        return replace(self, n_train=10_000, n_per_card=200, epochs=2, cards=(5, 10, 20, 50))
+        return replace(self, **QUICK)
+
+    def differences(self, other: LabConfig) -> dict[str, tuple]:
+        """``{field: (mine, theirs)}`` for every setting that changes the numbers."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return {k: (mine[k], theirs[k]) for k in mine
+                if k not in SPEED_ONLY and mine[k] != theirs[k]}
+
+    def same_results_as(self, other: LabConfig) -> bool:
+        """Whether two configs must give the same numbers (the device aside)."""
+        return not self.differences(other)
 
     @property
     def mask_padding(self) -> bool:
@@ -117,43 +108,16 @@ class LabConfig:
         """Whether DeepSets' output layer is refit in closed form after training."""
         return self.recipe in ("refit", "exact")
 
-    def same_results_as(self, other: LabConfig) -> bool:
-        """Whether two configs must give the same numbers (the device aside)."""
-        mine, theirs = self.to_dict(), other.to_dict()
-        for key in ("device", "eval_batch_tokens"):
-            mine.pop(key), theirs.pop(key)
-        return mine == theirs
+    def model_args(self, name: str) -> dict:
+        """The constructor arguments of model ``name`` in this run."""
+        args = {"input_dim": vocabulary_size(self.task, self.max_digit),
+                "embedding_dim": self.embedding_dim, "hidden_dim": self.hidden_dim,
+                "inputs": "images" if self.task == "images" else "tokens",
+                **VARIANTS.get(name, {})}
+        if name == "deepsets":
+            args.update(activation="tanh", mask_padding=self.mask_padding)
+        return args
 
 
-def as_tuple(name: str, value: object) -> tuple:
-    """A list or tuple setting as a tuple; anything else is a ValueError naming it."""
-    if not isinstance(value, (list, tuple)):
-        raise ValueError(f"{name}={value!r} is not allowed; use a list")
-    return tuple(value)
-
-
-def check_positive_int(name: str, value: object) -> int:
-    """Return ``value`` if it is an int >= 1, else raise ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r} is not allowed; use a whole number >= 1")
-    return int(value)
-
-
-def check_seed(seed: object) -> int:
-    """Return ``seed`` if it can seed numpy and torch (an int in 0..2**63-1)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
-            or not 0 <= seed < 2**63:
-        raise ValueError(f"seed={seed!r} is not allowed; use a whole number in 0..2**63-1")
-    return int(seed)
-
-
-def derive_seed(seed: int, *keys: str | int) -> int:
-    """An independent 63-bit seed for one purpose, e.g. ``derive_seed(0, "lstm", "init")``.
-
-    One config seed derives every generator, so runs are reproducible, and
-    different purposes never share a stream of random numbers.
-    """
-    words = [check_seed(seed)] + [
-        k if isinstance(k, int) else zlib.crc32(k.encode()) for k in keys
-    ]
-    return int(np.random.SeedSequence(words).generate_state(1, np.uint64)[0] >> 1)
+#: The ``--quick`` preset: the same pipeline in seconds.
+QUICK = {"n_train": 10_000, "n_per_card": 200, "epochs": 2, "cards": (5, 10, 20, 50)}

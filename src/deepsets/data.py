@@ -1,21 +1,28 @@
-"""The digit-sum data of the handout (section 2.1, tasks 1 and 2).
+"""The data of the handout (section 2.1, tasks 1 and 2) and of the other set tasks.
 
-A sample is a multiset of digits from 1..10 and its target is the sum of its
-digits. Token 0 means padding: training sets are left-padded with zeros to a
-common length so they can be batched; test sets are unpadded, one array per
-set size.
+A sample is a multiset of elements and its target is a function of the set:
+the sum of its digits in the handout. Elements are tokens: digits 1..10, or
+for the ``images`` task indices of handwritten digit images. Token 0 means
+padding: training sets are left-padded with zeros to a common length so they
+can be batched; test sets are unpadded, one array per set size.
+
+``create_train_dataset`` and ``create_test_dataset`` are the only generators.
+The lab calls the second once per chunk of rows with one shared generator, so
+test sets of 10,000 digits never have to sit in memory all at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 import numpy as np
 
-from deepsets.config import HANDOUT_CARDS, check_positive_int, check_seed
+from deepsets.checks import check_positive_int, check_seed
 
-PAD = 0  # the padding token; digits are 1..max_digit
+PAD = 0  # the padding token; elements are 1..max_digit (or image tokens)
+#: Handout section 2.1: test sets of 5, 10, ..., 100 digits.
+HANDOUT_CARDS = tuple(range(5, 101, 5))
 
 
 def as_generator(seed: int | np.random.Generator) -> np.random.Generator:
@@ -30,23 +37,28 @@ def create_train_dataset(
     max_card: int = 10,
     max_digit: int = 10,
     seed: int | np.random.Generator = 0,
+    *,
+    task: str = "sum",
+    pool: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Task 1: ``n_train`` sets of 1..max_card digits, left zero-padded to ``max_card``.
 
     Each set's size is uniform on 1..max_card and each digit uniform on
     1..max_digit, so ``{4, 5, 1, 7, 5}`` becomes ``[0, 0, 0, 0, 0, 4, 5, 1, 7, 5]``.
-    Returns ``X`` (n_train, max_card) int64 and the sums ``y`` (n_train,) int64.
+    ``pool`` draws the elements from these tokens instead (``element_pool``);
+    ``task`` chooses the targets (``TASKS``). Returns ``X`` (n_train, max_card)
+    int64 and the targets ``y`` (n_train,) int64: the sums by default.
     """
     n_train = check_positive_int("n_train", n_train)
     max_card = check_positive_int("max_card", max_card)
     max_digit = check_positive_int("max_digit", max_digit)
     rng = as_generator(seed)
     cards = rng.integers(1, max_card + 1, size=n_train)  # (n,)
-    digits = rng.integers(1, max_digit + 1, size=(n_train, max_card))  # (n, max_card)
-    # a set of c digits keeps its last c columns: padding only on the left
+    values = rng.integers(1, pool_size(max_digit, pool) + 1, size=(n_train, max_card))
+    # a set of c elements keeps its last c columns: padding only on the left
     keep = np.arange(max_card) >= (max_card - cards)[:, None]  # (n, max_card)
-    X = np.where(keep, digits, PAD).astype(np.int64)
-    return X, X.sum(axis=1)
+    X = from_pool(np.where(keep, values, PAD).astype(np.int64), pool)
+    return X, task_targets(task, X)
 
 
 def create_test_dataset(
@@ -54,25 +66,49 @@ def create_test_dataset(
     cards: Iterable[int] = HANDOUT_CARDS,
     max_digit: int = 10,
     seed: int | np.random.Generator = 1,
+    *,
+    task: str = "sum",
+    pool: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Task 2: ``n_per_card`` unpadded sets of each size in ``cards`` (5, 10, ..., 100).
 
     Returns two lists in the order of ``cards``: arrays ``X[i]`` of shape
-    (n_per_card, cards[i]) int64 and their sums ``y[i]`` of shape (n_per_card,).
+    (n_per_card, cards[i]) int64 and their targets ``y[i]`` of shape
+    (n_per_card,). Each size is one draw from ``seed``, so calling this once
+    per size (or per chunk of rows) with the same Generator gives the same sets.
     """
     n_per_card = check_positive_int("n_per_card", n_per_card)
     cards = [check_positive_int("cards", c) for c in cards]
     if not cards:
         raise ValueError("cards is empty; give at least one test set size")
-    max_digit = check_positive_int("max_digit", max_digit)
+    high = pool_size(check_positive_int("max_digit", max_digit), pool)
     rng = as_generator(seed)
-    X = [rng.integers(1, max_digit + 1, size=(n_per_card, c), dtype=np.int64) for c in cards]
-    return X, [x.sum(axis=1) for x in X]
+    X = [from_pool(rng.integers(1, high + 1, size=(n_per_card, c), dtype=np.int64), pool)
+         for c in cards]
+    return X, [task_targets(task, x) for x in X]
 
 
-def set_sizes(X: np.ndarray) -> np.ndarray:
-    """How many digits each (possibly padded) set holds."""
-    return (X != PAD).sum(axis=1)
+def chunked_test_sets(
+    card: int, n_per_card: int, max_digit: int, rng: np.random.Generator, *,
+    task: str = "sum", pool: np.ndarray | None = None, max_tokens: int = 1 << 24,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The ``n_per_card`` test sets of one size from ``create_test_dataset``, in chunks of
+    at most ``max_tokens`` elements (at least one set each), drawn from ``rng`` in turn."""
+    rows = max(1, max_tokens // card)
+    for start in range(0, n_per_card, rows):
+        (X,), (y,) = create_test_dataset(min(rows, n_per_card - start), [card], max_digit,
+                                         rng, task=task, pool=pool)
+        yield X, y
+
+
+def pool_size(max_digit: int, pool: np.ndarray | None) -> int:
+    """How many distinct elements a set draws from."""
+    return max_digit if pool is None else len(pool)
+
+
+def from_pool(X: np.ndarray, pool: np.ndarray | None) -> np.ndarray:
+    """Map drawn values 1..len(pool) to the pool's tokens (padding stays 0)."""
+    return X if pool is None else np.concatenate([[PAD], pool])[X]
 
 
 def distinct_digits(X: np.ndarray) -> np.ndarray:
@@ -128,3 +164,14 @@ def task_targets(task: str, X: np.ndarray) -> np.ndarray:
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; choose from " + ", ".join(TASKS))
     return np.asarray(TASKS[task](X), dtype=np.int64)
+
+
+def element_pool(task: str, split: str) -> np.ndarray | None:
+    """The tokens a task's sets are drawn from in ``split`` (train or test): None for the
+    digits 1..max_digit; for ``images``, the training or the held-out images."""
+    return image_tokens(split) if task == "images" else None
+
+
+def vocabulary_size(task: str, max_digit: int) -> int:
+    """How many tokens a model of ``task`` must embed, padding included."""
+    return len(digit_images()[1]) + 1 if task == "images" else max_digit + 1

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, mean_absolute_error
 
+from deepsets.devices import resolve_device, torch_threads
 from deepsets.models import SetModel, check_tokens
 from deepsets.progress import Progress
-from deepsets.train import resolve_device, torch_threads
 
 
 def predict(model: SetModel, X: np.ndarray | torch.Tensor, *, batch_tokens: int = 1 << 14,

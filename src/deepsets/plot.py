@@ -1,7 +1,8 @@
 """Figures (handout task 7): accuracy and MAE against the size of the test sets.
 
-Uses matplotlib's object API (``Figure``), so no display or pyplot state is
-needed and plotting is safe in tests and worker processes.
+One figure function serves a lab run (one seed per model) and a sweep (a
+band over seeds). Uses matplotlib's object API (``Figure``), so no display or
+pyplot state is needed and plotting is safe in tests and worker processes.
 """
 
 from __future__ import annotations
@@ -9,38 +10,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
 
-from deepsets.runfolder import atomic_write
+from deepsets.results import model_names
+from deepsets.runfolder import ACCURACY_PNG, DRIFT_PNG, MAE_PNG, atomic_write
 
-ACCURACY_PNG = "accuracy.png"
-MAE_PNG = "mae.png"
-DRIFT_PNG = "drift.png"
 LABELS = {"deepsets": "DeepSets", "lstm": "LSTM"}
+MARKERS = "os^vDx"
 
 
 def label(model: str) -> str:
     return LABELS.get(model, model)
-
-
-def _curves(cards: Sequence[int], per_model: dict[str, list[float]], *, ylabel: str,
-            title: str, max_train_card: int, log: bool = False) -> Figure:
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
-    ax = fig.add_subplot()
-    ax.axvspan(0, max_train_card, color="0.9", zorder=0,
-               label=f"training sizes (1-{max_train_card})")
-    for model, values in per_model.items():
-        ax.plot(cards, values, marker="o", markersize=4, label=label(model))
-    ax.set(xlabel="number of digits in the set", ylabel=ylabel, title=title)
-    if max(cards) > 50 * min(cards):  # e.g. --cards +1000,10000: spread the sizes out
-        ax.set_xscale("log")
-    else:
-        ax.set_xlim(0, max(cards) * 1.02)
-    if log:
-        ax.set_yscale("log")
-    ax.grid(alpha=0.3, which="both" if log else "major")
-    fig.legend(loc="outside lower center", ncols=len(per_model) + 1, frameon=False)
-    return fig
 
 
 def save_figure(fig: Figure, path: Path) -> Path:
@@ -48,18 +29,53 @@ def save_figure(fig: Figure, path: Path) -> Path:
     return Path(path)
 
 
-def plot_results(results: dict, out: Path, *, max_train_card: int = 10) -> list[Path]:
-    """Write ``accuracy.png`` (the handout's figure) and ``mae.png`` into ``out``."""
-    cards = results["cards"]
-    models = [m for m in results if m != "cards"]
-    acc = _curves(cards, {m: results[m]["acc"] for m in models}, ylabel="accuracy",
-                  title="Sum of digits: accuracy by set size", max_train_card=max_train_card)
-    acc.axes[0].set_ylim(-0.03, 1.03)
-    # an exact prediction has MAE 0, which a log axis cannot show: floor it
-    mae = _curves(cards, {m: [max(v, 1e-4) for v in results[m]["mae"]] for m in models},
-                  ylabel="mean absolute error (log)", title="Sum of digits: MAE by set size",
-                  max_train_card=max_train_card, log=True)
-    return [save_figure(acc, Path(out) / ACCURACY_PNG), save_figure(mae, Path(out) / MAE_PNG)]
+def plot_by_size(curves: dict[str, np.ndarray], cards: Sequence[int], path: Path, *,
+                 title: str, ylabel: str, max_train_card: int, accuracy: bool = True) -> Path:
+    """One line per model against set size; ``curves[model]`` is (seeds, sizes).
+
+    The line is the mean over seeds and, with several seeds, a band spans
+    their min and max. Accuracy has a 0..1 axis; an error (``accuracy``
+    False) a log axis, floored at 1e-4 so that an exact 0 can be drawn.
+    Coinciding curves (all at 1.0, say) are drawn slightly apart.
+    """
+    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.axvspan(0, max_train_card, color="0.9", zorder=0,
+               label=f"training sizes (1-{max_train_card})")
+    spread_out = max(cards) > 50 * min(cards)  # e.g. --cards +1000,10000: a log axis
+    for i, (model, values) in enumerate(curves.items()):
+        values = np.asarray(values, dtype=float).reshape(-1, len(cards))
+        if not accuracy:
+            values = np.maximum(values, 1e-4)
+        shift = 0 if spread_out else 0.4 * (i - (len(curves) - 1) / 2)
+        x = np.asarray(cards) + shift
+        line, = ax.plot(x, values.mean(axis=0), marker=MARKERS[i % len(MARKERS)],
+                        markersize=3.5, linewidth=1.2, label=label(model))
+        if len(values) > 1:
+            ax.fill_between(x, values.min(axis=0), values.max(axis=0),
+                            color=line.get_color(), alpha=0.2)
+    if spread_out:
+        ax.set_xscale("log")
+    else:
+        ax.set_xlim(0, max(cards) * 1.02)
+    if accuracy:
+        ax.set_ylim(-0.03, 1.03)
+    else:
+        ax.set_yscale("log")
+    ax.set(xlabel="number of elements in the set", ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3, which="major" if accuracy else "both")
+    fig.legend(loc="outside lower center", ncols=min(len(curves) + 1, 4), frameon=False)
+    return save_figure(fig, path)
+
+
+def plot_results(results: dict, out: Path, *, title: str, max_train_card: int) -> list[Path]:
+    """A run's ``accuracy.png`` (the handout's figure) and ``mae.png`` into ``out``."""
+    models = model_names(results)
+    return [plot_by_size({m: results[m][key] for m in models}, results["cards"],
+                         Path(out) / png, title=f"{title}: {name} by set size", ylabel=ylabel,
+                         max_train_card=max_train_card, accuracy=key == "acc")
+            for key, png, name, ylabel in (("acc", ACCURACY_PNG, "accuracy", "accuracy"),
+                                           ("mae", MAE_PNG, "MAE", "mean absolute error (log)"))]
 
 
 def plot_drift(drift: dict, out: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Progress callbacks: lower modules report, the CLI draws (DESIGN.md: they never print).
+"""Progress callbacks: lower modules report and never print; ``Bars`` draws them.
 
 Loops are named by a ``key`` so several can run at once, e.g. DeepSets and
 the LSTM training side by side in two processes. A worker process reports
@@ -7,6 +7,7 @@ through ``QueueProgress``; the parent replays its events with ``replay``.
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any
 
@@ -29,6 +30,9 @@ class Progress:
     def end(self, key: str) -> None:
         """Loop ``key`` is done."""
 
+    def flush(self) -> None:
+        """Pass on anything held back (a worker's bunched steps)."""
+
 
 class QueueProgress(Progress):
     """Progress of a worker process, sent to the parent through a queue.
@@ -42,7 +46,8 @@ class QueueProgress(Progress):
         self.pending: dict[str, list[float]] = {}  # key -> [steps, loss sum, losses]
         self.last = time.monotonic()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Send the steps counted since the last send."""
         for key, (n, loss_sum, losses) in self.pending.items():
             if n:
                 self.queue.put(("advance", key, int(n), loss_sum / losses if losses else None))
@@ -62,14 +67,14 @@ class QueueProgress(Progress):
             entry[1] += loss
             entry[2] += 1
         if time.monotonic() - self.last > self.every:
-            self._flush()
+            self.flush()
 
     def write(self, key: str, text: str) -> None:
-        self._flush()
+        self.flush()
         self.queue.put(("write", key, text))
 
     def end(self, key: str) -> None:
-        self._flush()
+        self.flush()
         self.queue.put(("end", key))
 
 
@@ -77,3 +82,37 @@ def replay(event: tuple, progress: Progress) -> None:
     """Call on ``progress`` what a ``QueueProgress`` event says."""
     kind, *args = event
     getattr(progress, kind)(*args)
+
+
+class Bars(Progress):
+    """tqdm bars on stderr, one per running loop; without a terminal, only the news lines."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self.tqdm = tqdm
+        self.bars: dict[str, object] = {}
+        self.loss: dict[str, float] = {}  # running (exponentially averaged) loss per loop
+
+    def stage(self, text: str) -> None:
+        self.tqdm.write(f"{text} ...", file=sys.stderr)
+
+    def start(self, key: str, desc: str, total: int, unit: str) -> None:
+        self.bars[key] = self.tqdm(total=total, desc=desc, unit=unit, file=sys.stderr,
+                                   dynamic_ncols=True, disable=None, mininterval=0.25,
+                                   position=len(self.bars), leave=True)
+
+    def advance(self, key: str, n: int = 1, loss: float | None = None) -> None:
+        bar = self.bars[key]
+        bar.update(n)
+        if loss is not None:
+            self.loss[key] = loss if key not in self.loss else 0.98 * self.loss[key] + 0.02 * loss
+            if bar.n % 50 < n:
+                bar.set_postfix(loss=f"{self.loss[key]:.4f}", refresh=False)
+
+    def write(self, key: str, text: str) -> None:
+        self.tqdm.write(text, file=sys.stderr)
+
+    def end(self, key: str) -> None:
+        self.bars.pop(key).close()
+        self.loss.pop(key, None)

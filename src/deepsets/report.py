@@ -8,8 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from deepsets.config import LabConfig
-from deepsets.plot import ACCURACY_PNG, MAE_PNG, label
-from deepsets.runfolder import REPORT, write_text
+from deepsets.plot import label
+from deepsets.results import model_names
+from deepsets.runfolder import ACCURACY_PNG, MAE_PNG, REPORT, write_text
+
+#: The report's and the figures' title for each task.
+TITLES = {"sum": "Sum of digits", "max": "Largest digit", "unique": "Number of distinct digits",
+          "images": "Sum of digit images"}
 
 HANDOUT_PAIR = """
 The LSTM was trained only on sequences of exactly {n} tokens (shorter sets are left-padded
@@ -18,10 +23,6 @@ sequence length it never saw, and its output depends on the order of the digits.
 adds up one feature vector per digit, so its output is the same for any order, and a set of
 any size is a sum of the same per-digit terms it was trained on.
 """
-
-
-def model_names(results: dict) -> list[str]:
-    return [m for m in results if m != "cards"]
 
 
 def results_table(results: dict) -> str:
@@ -216,9 +217,7 @@ def write_report(run: Path, config: LabConfig, results: dict,
         f"{sum(e['seconds'] for e in h):.1f} s"
         for m, h in history.items() if h
     ]
-    title = {"sum": "Sum of digits", "max": "Largest digit",
-             "unique": "Number of distinct digits", "images": "Sum of digit images"}[config.task]
-    text = f"""# {title}: {" against ".join(label(m) for m in config.models)}
+    text = f"""# {TITLES[config.task]}: {" against ".join(label(m) for m in config.models)}
 
 Handout "Symmetry in Deep Learning Representations", tasks 1-7. Trained on
 {config.n_train:,} sets of 1-{config.max_card} digits (from 1..{config.max_digit}, left

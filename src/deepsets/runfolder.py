@@ -1,8 +1,9 @@
-"""Files of a run folder (see DESIGN.md), written atomically, and checkpoints.
+"""The run folder: its files, written atomically, its checkpoints and its settings.
 
 Every write goes to a temporary file in the same folder and is then moved
 into place with ``os.replace``, so an interrupted run never leaves a
-half-written file: a reader sees the old version or the new one.
+half-written file: a reader sees the old version or the new one. The folder's
+files are listed in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -10,16 +11,20 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import platform
 import re
 import tempfile
 import zipfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
-from deepsets.models import SetModel, build_model
+from deepsets.config import LabConfig
+from deepsets.models import MODELS, SetModel, build_model
 
 CONFIG = "config.json"
 HISTORY = "history.json"
@@ -27,6 +32,12 @@ RESULTS = "results.json"
 RESULTS_CSV = "results.csv"
 REPORT = "report.md"
 ANALYSIS = "analysis.json"
+ACCURACY_PNG = "accuracy.png"
+MAE_PNG = "mae.png"
+DRIFT_PNG = "drift.png"
+#: Every file a lab writes, besides one checkpoint per model.
+OUTPUTS = (CONFIG, HISTORY, RESULTS, RESULTS_CSV, ACCURACY_PNG, MAE_PNG, ANALYSIS, DRIFT_PNG,
+           REPORT)
 
 
 # mkstemp creates files readable by the owner only; give results the usual mode
@@ -75,7 +86,8 @@ def read_json(path: Path) -> Any:
 
 
 def save_checkpoint(path: Path, model: SetModel, name: str, **extra: Any) -> None:
-    """DESIGN.md's checkpoint dict: model, model_args, name, plus optimizer, epoch, config..."""
+    """The checkpoint dict: model, model_name, model_args, plus ``extra`` (optimizer, epoch,
+    history; ``refit`` after a least-squares refit)."""
     state = {"model": model.state_dict(), "model_name": name,
              "model_args": model.model_args, **extra}
     atomic_write(path, lambda tmp: torch.save(state, tmp))
@@ -127,3 +139,97 @@ def load_model(path: Path, expect_name: str | None = None,
         raise CheckpointError(f"{path} does not match a {state['model_name']!r} model "
                               f"with {args}: {reason}") from None
     return model, state
+
+
+def load_trained(run: Path, config: LabConfig, name: str) -> tuple[SetModel, dict[str, Any]]:
+    """The fully trained model ``name`` of a run folder and its checkpoint dict; an error if
+    it is missing, of other settings, or partly trained."""
+    path = checkpoint_path(run, name)
+    model, state = load_model(path, name, config.model_args(name))
+    if state.get("epoch") != config.epochs:
+        raise ValueError(f"{path} holds {state.get('epoch')} of {config.epochs} epochs; "
+                         f"finish training first: deepsets lab --resume --out {run}")
+    return model, state
+
+
+# --- the run's settings: config.json ---
+
+def versions() -> dict[str, str]:
+    import matplotlib
+    import sklearn
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+            "matplotlib": matplotlib.__version__}
+
+
+def read_config(run: Path) -> LabConfig:
+    """The settings of an existing run folder."""
+    run = Path(run)
+    if not run.is_dir():
+        raise FileNotFoundError(f"run folder {run} does not exist")
+    stored = read_json(run / CONFIG)
+    if not isinstance(stored, dict) or not isinstance(stored.get("config"), dict):
+        raise ValueError(f"{run / CONFIG} is not a deepsets config (no 'config' object)")
+    return LabConfig.from_dict(stored["config"])
+
+
+def as_flags(differences: dict[str, tuple]) -> str:
+    """``{"epochs": (6, 8)}`` as the flags a user types: ``--epochs 6 -> 8``."""
+    def value(v: object) -> str:
+        return ",".join(map(str, v)) if isinstance(v, list) else str(v)
+
+    return ", ".join(f"--{k.replace('_', '-')} {value(a)} -> {value(b)}"
+                     for k, (a, b) in differences.items())
+
+
+def prepare_run(run: Path, config: LabConfig | None, *, resume: bool = False,
+                force: bool = False) -> LabConfig:
+    """Create or reopen the run folder and return the settings it runs with.
+
+    - a new folder gets ``config`` (written to ``config.json`` at once, which
+      also proves the folder is writable before any training starts);
+    - a folder holding a run of the same settings continues it;
+    - ``resume`` continues the stored run: with ``config`` None on its own
+      settings, else ``config`` must have them (the device may differ);
+    - a folder holding other settings is an error naming each difference;
+    - ``force`` clears the folder's lab files first and starts over.
+    """
+    run = Path(run)
+    if run.exists() and not run.is_dir():
+        raise ValueError(f"--out {run} is a file, not a folder")
+    stored = read_config(run) if (run / CONFIG).exists() else None
+    if resume and stored is None:
+        raise ValueError(f"nothing to resume: {run} holds no {CONFIG}")
+    if config is None:
+        if not resume:
+            raise ValueError("no settings given")
+        config = stored
+    elif force:
+        clear_run(run)
+    elif stored is not None and not stored.same_results_as(config):
+        hint = ("repeat the flags it was started with" if resume else
+                "use --resume to continue it") + ", --force to start over, or another --out"
+        raise ValueError(f"{run} holds a run with other settings "
+                         f"({as_flags(stored.differences(config))}); {hint}")
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+        for stale in run.glob(".*.tmp"):  # left by a run killed in the middle of a write
+            stale.unlink()
+        write_json(run / CONFIG, {"config": config.to_dict(), "versions": versions()})
+    except OSError as err:
+        raise ValueError(f"cannot write to {run}: {err.strerror or err}") from None
+    return config
+
+
+def with_device(config: LabConfig, device: str | None) -> LabConfig:
+    """``config`` computed on ``device`` (None keeps its own): the numbers stay the same."""
+    return config if device is None else replace(config, device=device)
+
+
+def clear_run(run: Path) -> None:
+    """Remove the files a lab writes (and nothing else) from ``run``."""
+    for name in (*OUTPUTS, *(checkpoint_path(run, m).name for m in MODELS)):
+        path = Path(run) / name
+        if path.is_file():
+            path.unlink()

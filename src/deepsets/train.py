@@ -1,6 +1,7 @@
 """Training (handout task 5): L1 loss, Adam, mini-batches reshuffled every epoch.
 
-``fit`` knows nothing about a particular model. After every epoch it writes a
+``fit`` knows nothing about a particular model: it asks the model for
+predictions and computes the L1 loss and its gradients itself. After every epoch it writes a
 checkpoint (atomically), and when that checkpoint exists it continues from the
 last completed epoch: the shuffling of epoch k is derived from the seed and k
 alone, so a resumed run computes the same numbers as an uninterrupted one.
@@ -11,15 +12,15 @@ from __future__ import annotations
 import logging
 import math
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from deepsets.config import derive_seed
-from deepsets.models import DeepSets, SetModel, check_tokens, token_counts
+from deepsets.checks import derive_seed
+from deepsets.devices import resolve_device
+from deepsets.models import SetModel, check_tokens
 from deepsets.progress import Progress
 from deepsets.runfolder import load_checkpoint, save_checkpoint
 
@@ -32,26 +33,6 @@ class TrainingDiverged(ValueError):
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during training; says where it stopped and what is saved."""
-
-
-def resolve_device(device: str) -> torch.device:
-    """``cpu``, ``cuda`` or ``auto`` (cuda when available) as a torch device."""
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' but this machine has no CUDA GPU; use --device cpu")
-    return torch.device(device)
-
-
-@contextmanager
-def torch_threads(n: int):
-    """Run a block with ``n`` intra-op threads, then restore the previous count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def init_model(model_cls: type[SetModel], seed: int, name: str, **model_args: int) -> SetModel:
@@ -76,9 +57,11 @@ def train_epoch(model: SetModel, optimizer: torch.optim.Optimizer, X: torch.Tens
     model.train()
     total = 0.0
     for step, idx in enumerate(order.split(batch_size)):
-        # one mini-batch: indices -> tokens and targets, L1 loss and its gradients, Adam step
+        # one mini-batch: indices -> tokens and targets, L1 loss, its gradients, Adam step
         optimizer.zero_grad(set_to_none=True)
-        value = model.l1_loss_backward(X[idx], y[idx]).item()
+        loss = F.l1_loss(model(X[idx]), y[idx])
+        loss.backward()
+        value = loss.item()
         if not math.isfinite(value):
             raise TrainingDiverged(f"{name}: the loss became {value} at epoch {epoch + 1}, "
                                    f"step {step + 1}{kept}; try a smaller --lr")
@@ -100,7 +83,6 @@ def fit(
     seed: int = 0,
     device: str = "cpu",
     checkpoint: Path | None = None,
-    config: dict[str, Any] | None = None,
     progress: Progress | None = None,
 ) -> list[dict[str, float]]:
     """Train ``model`` to predict ``y`` from the sets ``X``; returns the per-epoch history.
@@ -137,7 +119,7 @@ def fit(
                                        progress, kept(done)))
             if checkpoint is not None:
                 save_checkpoint(checkpoint, model, name, optimizer=optimizer.state_dict(),
-                                epoch=epoch + 1, history=history, config=config or {})
+                                epoch=epoch + 1, history=history)
             done = epoch + 1
             progress.write(name, f"{name} epoch {epoch + 1}/{epochs}: loss "
                                  f"{history[-1]['loss']:.4f}, {history[-1]['seconds']:.1f} s")
@@ -145,31 +127,3 @@ def fit(
         raise Interrupted(f"{name} stopped after {done} of {epochs} epochs{kept(done)}") from None
     progress.end(name)
     return history
-
-
-@torch.no_grad()
-def refit_output(model: DeepSets, X: np.ndarray | torch.Tensor,
-                 y: np.ndarray | torch.Tensor) -> dict[str, float]:
-    """Replace DeepSets' output layer by the least-squares fit on the training sets.
-
-    Given phi, the prediction ``w2 . sum_x phi(x) + b2`` is linear in the output
-    layer, so the output layer that best fits the training sets has a closed
-    form (handout question 1 exposes this structure). The fit runs in float64
-    on the token counts, since a set's pooled features are ``counts @ phi``; of
-    all best fits it takes the one of least norm. Returns the training MAE
-    before and after.
-    """
-    dev = model.fc2.weight.device
-    X = torch.as_tensor(X, dtype=torch.long, device=dev)
-    y = torch.as_tensor(y, dtype=torch.float64, device=dev)
-    table = model.phi_table().double()  # (V, H)
-    features = token_counts(X, model.input_dim).double() @ table  # (n, V) @ (V, H) -> (n, H)
-    design = torch.cat([features, torch.ones_like(features[:, :1])], dim=1)  # (n, H + 1)
-    before = (design @ torch.cat([model.fc2.weight[0], model.fc2.bias]).double() - y)
-    solution = torch.linalg.lstsq(design.cpu(), y.cpu().unsqueeze(1), driver="gelsd").solution
-    solution = solution.squeeze(1).to(dev)  # (H + 1,)
-    model.fc2.weight.copy_(solution[:-1].unsqueeze(0))
-    model.fc2.bias.copy_(solution[-1:])
-    after = design @ solution - y
-    return {"train_mae_before": float(before.abs().mean()),
-            "train_mae_after": float(after.abs().mean())}

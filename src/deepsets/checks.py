@@ -1,0 +1,91 @@
+"""Validators shared by the settings, the data generators and the models.
+
+A leaf module: it imports nothing of the package, so every other module may
+use it. Each check returns the value it accepts and raises ``ValueError``
+naming the field, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterable
+
+import numpy as np
+
+
+def as_tuple(name: str, value: object) -> tuple:
+    """A list or tuple setting as a tuple; anything else is a ValueError naming it."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{name}={value!r} is not allowed; use a list")
+    return tuple(value)
+
+
+def check_positive_int(name: str, value: object) -> int:
+    """``value`` if it is an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name}={value!r} is not allowed; use a whole number >= 1")
+    return int(value)
+
+
+def check_positive_float(name: str, value: object) -> float:
+    """``value`` if it is a finite number > 0."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}={value!r} is not allowed; use a finite number > 0")
+    return float(value)
+
+
+def check_seed(seed: object) -> int:
+    """``seed`` if it can seed numpy and torch (an int in 0..2**63-1)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+            or not 0 <= seed < 2**63:
+        raise ValueError(f"seed={seed!r} is not allowed; use a whole number in 0..2**63-1")
+    return int(seed)
+
+
+def check_choice(name: str, value: object, choices: Iterable[str]) -> str:
+    """``value`` if it is one of ``choices``."""
+    choices = tuple(choices)
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name}={value!r} is not allowed; use one of " + ", ".join(choices))
+    return value
+
+
+def check_names(name: str, values: object, choices: Iterable[str],
+                kind: str = "name") -> tuple[str, ...]:
+    """A non-empty list of distinct names, each one of ``choices`` (``kind``: model, task)."""
+    choices = tuple(choices)
+    values = as_tuple(name, values)
+    if not values:
+        raise ValueError(f"{name} is empty; choose from " + ", ".join(choices))
+    for value in values:
+        if not isinstance(value, str) or value not in choices:
+            raise ValueError(f"{name}: unknown {kind} {value!r}; choose from "
+                             + ", ".join(choices))
+    if len(set(values)) != len(values):
+        raise ValueError(f"{name}={list(values)} repeats a {kind}; give each once")
+    return values
+
+
+def check_sizes(name: str, values: object) -> tuple[int, ...]:
+    """A non-empty list of distinct set sizes >= 1 (the test sizes, ``cards``)."""
+    values = as_tuple(name, values)
+    if not values:
+        raise ValueError(f"{name} is empty; give at least one set size")
+    sizes = tuple(check_positive_int(name, v) for v in values)
+    if len(set(sizes)) != len(sizes):
+        raise ValueError(f"{name}={list(sizes)} repeats a size; give each size once")
+    return sizes
+
+
+def derive_seed(seed: int, *keys: str | int) -> int:
+    """An independent 63-bit seed for one purpose, e.g. ``derive_seed(0, "lstm", "init")``.
+
+    One seed derives every generator, so runs are reproducible, and different
+    purposes never share a stream of random numbers.
+    """
+    words = [check_seed(seed)] + [
+        k if isinstance(k, int) else zlib.crc32(k.encode()) for k in keys
+    ]
+    return int(np.random.SeedSequence(words).generate_state(1, np.uint64)[0] >> 1)

@@ -1,0 +1,27 @@
+"""Where tensors are computed: the device and the number of intra-op threads."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+
+
+def resolve_device(device: str) -> torch.device:
+    """``cpu``, ``cuda`` or ``auto`` (cuda when available) as a torch device."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but this machine has no CUDA GPU; use --device cpu")
+    return torch.device(device)
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run a block with ``n`` intra-op threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,97 @@
+"""What every set model shares: the interface, pixel embeddings, token checks.
+
+Every model maps a LongTensor of tokens (B, N) to one float prediction per
+set (B,), for any N, and does nothing else: training belongs to ``train``.
+Token 0 is padding and 1..10 are digits; ``input_dim`` is the vocabulary size
+(11). ``model_args`` holds what rebuilds the model from a checkpoint.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from deepsets.data import digit_images
+
+
+class PixelEmbedding(nn.Module):
+    """Image tokens to vectors: an MLP on the pixels of scikit-learn's 8x8 digit images.
+
+    Token t > 0 is image t - 1; token 0 (padding) is an all-black image. The
+    pixels are a fixed buffer rebuilt from scikit-learn, not saved in checkpoints.
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
+        super().__init__()
+        pixels = torch.as_tensor(digit_images()[0])
+        if num_embeddings != len(pixels) + 1:
+            raise ValueError(f"input_dim={num_embeddings} does not fit {len(pixels)} images "
+                             f"(use {len(pixels) + 1})")
+        self.register_buffer("pixels", torch.cat([torch.zeros(1, pixels.shape[1]), pixels]),
+                             persistent=False)
+        self.mlp = nn.Sequential(nn.Linear(pixels.shape[1], embedding_dim), nn.ReLU(),
+                                 nn.Linear(embedding_dim, embedding_dim))
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """Every token's vector, (V, E), as ``nn.Embedding.weight`` is."""
+        return self.mlp(self.pixels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(self.pixels[x])  # (B, N) -> (B, N, 64) -> (B, N, E)
+
+
+class SetModel(nn.Module):
+    """What the models share: constructor arguments, ``model_args`` and ``__repr__``.
+
+    A model only predicts: ``forward`` maps tokens (B, N) to predictions (B,).
+    The loss and its gradients are the trainer's (``train.fit``).
+    """
+
+    #: Intra-op threads that train this model fastest at batch 64 (measured with
+    #: ``make bench``); fixed, so results do not depend on the machine's core count.
+    train_threads: int = 1
+    #: Evaluate batches side by side in threads, one intra-op thread each: faster
+    #: when a batch is a few large kernels (the recurrent models) than splitting
+    #: each kernel across threads; slower when it is many tiny ones (DeepSets).
+    parallel_batches: bool = True
+
+    def __init__(self, input_dim: int, embedding_dim: int, hidden_dim: int,
+                 inputs: str = "tokens") -> None:
+        super().__init__()
+        if inputs not in ("tokens", "images"):
+            raise ValueError(f"inputs={inputs!r} is not allowed; use tokens or images")
+        self.input_dim = input_dim
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+        self.inputs = inputs
+        # tokens: a learned vector per token; images: an MLP on the pixels of each image
+        self.embedding = (nn.Embedding(input_dim, embedding_dim) if inputs == "tokens"
+                          else PixelEmbedding(input_dim, embedding_dim))
+
+    @property
+    def model_args(self) -> dict:
+        return {"input_dim": self.input_dim, "embedding_dim": self.embedding_dim,
+                "hidden_dim": self.hidden_dim, "inputs": self.inputs}
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.model_args.items())
+
+
+def token_counts(x: torch.Tensor, vocab: int) -> torch.Tensor:
+    """How often each token occurs in each set: (B, N) int -> (B, V) float."""
+    counts = torch.zeros(x.shape[0], vocab, device=x.device)
+    return counts.scatter_add_(1, x, torch.ones(x.shape, device=x.device))
+
+
+def check_tokens(x: torch.Tensor, vocab: int) -> torch.Tensor:
+    """``x`` if it is a (B, N) integer tensor of tokens in 0..vocab-1, else ValueError."""
+    if x.dim() != 2 or x.dtype not in (torch.int32, torch.int64):
+        raise ValueError(f"sets must be a 2-D integer array (sets x digits), got {x.dim()}-D "
+                         f"{x.dtype}")
+    if x.numel():
+        low, high = torch.aminmax(x)
+        if low < 0 or high >= vocab:
+            raise ValueError(f"tokens must lie in 0..{vocab - 1} (0 is padding), got "
+                             f"{int(low)}..{int(high)}")
+    return x

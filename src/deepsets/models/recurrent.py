@@ -1,0 +1,110 @@
+"""The recurrent baselines: the handout's LSTM (task 4) and the DeepSets paper's GRU.
+
+Neither is permutation invariant: each reads a set as a sequence.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deepsets.models.base import SetModel
+
+
+def run_rnn(kernel, inputs: torch.Tensor, hx, weights: list[torch.Tensor], *,
+            has_biases: bool, train: bool, num_layers: int = 1, dropout: float = 0.0,
+            bidirectional: bool = False, batch_first: bool = True) -> torch.Tensor:
+    """``torch.lstm`` or ``torch.gru``, the fused kernels behind ``nn.LSTM`` and ``nn.GRU``,
+    with their positional flags named; returns the outputs of every step (B, N, H)."""
+    return kernel(inputs, hx, weights, has_biases, num_layers, dropout, train, bidirectional,
+                  batch_first)[0]
+
+
+class LSTM(SetModel):
+    """The handout's recurrent baseline (task 4): embedding, one LSTM layer, linear.
+
+    Not permutation invariant: it reads a set as a sequence and its output
+    depends on the order of the digits (and on where the padding is). The
+    prediction is read from the hidden state of the last time step, which for
+    left-padded sets is the last digit.
+
+    The parameters are an ``nn.LSTM``'s. Two forwards compute the same function:
+    - ``forward_embeddings``: ``nn.LSTM`` on each element's embedding, the
+      handout's; images take it (a table of 1,797 tokens would cost more).
+    - ``forward_gate_table``: a token's input projection ``W_ih e_x + b_ih +
+      b_hh`` takes only 11 values, so that (V, 4H) table is computed once and
+      fed to the fused LSTM kernel as input weights for one-hot tokens: an
+      input projection 12 times smaller.
+    """
+
+    train_threads = 2  # the fused kernel's matrix products gain from a second thread
+
+    def __init__(self, input_dim: int = 11, embedding_dim: int = 128,
+                 hidden_dim: int = 64, inputs: str = "tokens") -> None:
+        super().__init__(input_dim, embedding_dim, hidden_dim, inputs)
+        self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True)
+        self.fc = nn.Linear(hidden_dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.inputs == "images":
+            return self.forward_embeddings(x)
+        return self.forward_gate_table(x)
+
+    def forward_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+        """``nn.LSTM`` on the embedding of every element."""
+        out, _ = self.lstm(self.embedding(x))  # (B, N) -> (B, N, E) -> (B, N, H)
+        return self.fc(out[:, -1]).squeeze(-1)  # last step (B, H) -> (B,)
+
+    def gate_table(self) -> torch.Tensor:
+        """Every token's input to the four gates: (V, 4H)."""
+        lstm = self.lstm
+        return torch.addmm(lstm.bias_ih_l0 + lstm.bias_hh_l0, self.embedding.weight,
+                           lstm.weight_ih_l0.t())  # (V, E) @ (E, 4H) -> (V, 4H)
+
+    def forward_gate_table(self, x: torch.Tensor) -> torch.Tensor:
+        """The fused LSTM kernel on one-hot tokens, the gate table as its input weights."""
+        table = self.gate_table()
+        onehot = F.one_hot(x, self.input_dim).to(table.dtype)  # (B, N) -> (B, N, V)
+        h0 = table.new_zeros(1, x.shape[0], self.hidden_dim)
+        out = run_rnn(torch.lstm, onehot, (h0, h0),
+                      [table.t().contiguous(), self.lstm.weight_hh_l0],
+                      has_biases=False, train=self.training)  # (B, N, H); biases in the table
+        return self.fc(out[:, -1]).squeeze(-1)  # last step (B, H) -> (B,)
+
+
+class GRU(SetModel):
+    """The DeepSets paper's third baseline: embedding, one GRU layer, linear.
+
+    Not permutation invariant, like the LSTM, and with the same two forwards
+    (``b_hh`` stays separate: the GRU multiplies its n-gate part by r).
+    """
+
+    train_threads = 2
+
+    def __init__(self, input_dim: int = 11, embedding_dim: int = 128,
+                 hidden_dim: int = 64, inputs: str = "tokens") -> None:
+        super().__init__(input_dim, embedding_dim, hidden_dim, inputs)
+        self.gru = nn.GRU(embedding_dim, hidden_dim, batch_first=True)
+        self.fc = nn.Linear(hidden_dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.inputs == "images":
+            return self.forward_embeddings(x)
+        return self.forward_gate_table(x)
+
+    def forward_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+        """``nn.GRU`` on the embedding of every element."""
+        out, _ = self.gru(self.embedding(x))
+        return self.fc(out[:, -1]).squeeze(-1)
+
+    def forward_gate_table(self, x: torch.Tensor) -> torch.Tensor:
+        """The fused GRU kernel on one-hot tokens, the (V, 3H) input table as its weights."""
+        gru = self.gru
+        table = torch.addmm(gru.bias_ih_l0, self.embedding.weight, gru.weight_ih_l0.t())
+        onehot = F.one_hot(x, self.input_dim).to(table.dtype)  # (B, N) -> (B, N, V)
+        h0 = table.new_zeros(1, x.shape[0], self.hidden_dim)
+        weights = [table.t().contiguous(), gru.weight_hh_l0, torch.zeros_like(gru.bias_ih_l0),
+                   gru.bias_hh_l0]
+        out = run_rnn(torch.gru, onehot, h0, weights, has_biases=True, train=self.training)
+        return self.fc(out[:, -1]).squeeze(-1)  # last step (B, H) -> (B,)

@@ -1,0 +1,159 @@
+"""The handout's tasks 1-6 on one run folder: data, training, evaluation.
+
+Each step reads and writes the run folder, so the steps can run alone
+(``deepsets train``, ``deepsets eval``) and a cut-off run continues where it
+stopped: a model whose checkpoint holds every epoch is not trained again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from deepsets.analysis import refit_output
+from deepsets.checks import derive_seed
+from deepsets.config import LabConfig
+from deepsets.data import chunked_test_sets, create_train_dataset, element_pool
+from deepsets.devices import torch_threads
+from deepsets.evaluate import predict, score
+from deepsets.executor import Job, run_jobs
+from deepsets.models import MODELS, DeepSets
+from deepsets.progress import Progress
+from deepsets.results import result_rows, rows_csv
+from deepsets.runfolder import (
+    HISTORY,
+    RESULTS,
+    RESULTS_CSV,
+    checkpoint_path,
+    load_checkpoint,
+    load_trained,
+    save_checkpoint,
+    write_json,
+    write_text,
+)
+from deepsets.train import fit, init_model
+
+# --- data (tasks 1 and 2) ---
+
+def train_sets(config: LabConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The run's training sets and targets, from the seed's training-data stream."""
+    rng = np.random.default_rng(derive_seed(config.seed, "data", "train"))
+    return create_train_dataset(config.n_train, config.max_card, config.max_digit, rng,
+                                task=config.task, pool=element_pool(config.task, "train"))
+
+
+def test_generator(config: LabConfig) -> np.random.Generator:
+    """The seed's test-data stream: draw the sizes from it in the order of ``cards``."""
+    return np.random.default_rng(derive_seed(config.seed, "data", "test"))
+
+
+# --- training (task 5) ---
+
+def threads_for(name: str) -> int:
+    """Intra-op threads to train model ``name`` with: its own choice, within the cores."""
+    return max(1, min(MODELS[name].train_threads, os.cpu_count() or 1))
+
+
+def default_jobs(config: LabConfig) -> int:
+    """Train the models side by side only when there is a core for every thread they use."""
+    if config.device != "cpu" or len(config.models) < 2:
+        return 1
+    enough = sum(threads_for(m) for m in config.models) <= (os.cpu_count() or 1)
+    return len(config.models) if enough else 1
+
+
+def train_models(run: Path, config: LabConfig, progress: Progress | None = None,
+                 jobs: int | None = None, threads: int | None = None) -> dict:
+    """Task 5: train every model of the config into ``run/<model>.pt``; returns the history.
+
+    With ``jobs`` > 1 the models train side by side in worker processes; each
+    model uses the same thread count either way, so the numbers are the same.
+    """
+    progress = progress or Progress()
+    jobs = default_jobs(config) if jobs is None else jobs
+    if jobs > 1 and len(config.models) > 1:
+        progress.stage(f"training {', '.join(config.models)} side by side in {jobs} processes")
+        history = {}
+        for outcome in run_jobs([Job(name, train_model, (str(run), config.to_dict(), name))
+                                 for name in config.models], jobs, progress):
+            if outcome.error is not None:
+                raise outcome.error
+            history[outcome.key] = outcome.value
+        history = {name: history[name] for name in config.models}
+    else:
+        progress.stage(f"generating {config.n_train:,} training sets")
+        data = train_sets(config)
+        history = {name: train_model(run, config, name, progress=progress, data=data,
+                                     threads=threads) for name in config.models}
+    write_json(Path(run) / HISTORY, history)
+    return history
+
+
+def train_model(run: Path | str, config: LabConfig | dict, name: str, *, progress: Progress,
+                data: tuple[np.ndarray, np.ndarray] | None = None,
+                threads: int | None = None) -> list[dict]:
+    """Train (or finish training) one model of the run; returns its history.
+
+    Takes plain arguments (a path string, the config as a dict) so that it can
+    run as a job in a worker process; the data is generated there if not given.
+    """
+    config = config if isinstance(config, LabConfig) else LabConfig.from_dict(config)
+    X, y = data if data is not None else train_sets(config)
+    with torch_threads(threads or threads_for(name)):
+        model = init_model(MODELS[name], config.seed, name, **config.model_args(name))
+        ckpt = checkpoint_path(run, name)
+        history = fit(model, X, y, name=name, epochs=config.epochs,
+                      batch_size=config.batch_size, lr=config.lr, seed=config.seed,
+                      device=config.device, checkpoint=ckpt, progress=progress)
+        if name == "deepsets" and config.refit:
+            refit_checkpoint(ckpt, model, X, y, progress)
+    return history
+
+
+def refit_checkpoint(ckpt: Path, model: DeepSets, X: np.ndarray, y: np.ndarray,
+                     progress: Progress) -> None:
+    """Recipes refit/exact: the least-squares output layer, once, saved in the checkpoint."""
+    state = load_checkpoint(ckpt, "deepsets")
+    if "refit" in state:  # already done; fit() loaded the refit weights
+        return
+    progress.stage("refitting the DeepSets output layer by least squares")
+    info = refit_output(model, X, y)
+    extra = {k: v for k, v in state.items() if k not in ("model", "model_name", "model_args")}
+    save_checkpoint(ckpt, model, "deepsets", **extra, refit=info)
+
+
+# --- evaluation (task 6) ---
+
+def evaluate_models(run: Path, config: LabConfig, progress: Progress | None = None) -> dict:
+    """Task 6: accuracy and MAE per test size of every trained model -> results.json/csv.
+
+    The test sets of one size are generated and scored a chunk at a time, so
+    sizes like 10,000 digits stay within memory.
+    """
+    progress = progress or Progress()
+    models = {name: load_trained(run, config, name)[0] for name in config.models}  # fail fast
+    rng = test_generator(config)
+    pool = element_pool(config.task, "test")
+    results: dict = {"cards": list(config.cards), **{n: {"acc": [], "mae": []} for n in models}}
+    progress.start("eval", f"evaluating {', '.join(models)} on {config.n_per_card:,} sets "
+                   "per size", len(config.cards), "size")
+    for card in config.cards:
+        targets, preds = [], {name: [] for name in models}
+        for X, y in chunked_test_sets(card, config.n_per_card, config.max_digit, rng,
+                                      task=config.task, pool=pool):
+            targets.append(y)
+            for name, model in models.items():
+                preds[name].append(predict(model, X, batch_tokens=config.eval_batch_tokens,
+                                           device=config.device))
+        for name in models:
+            acc, mae = score(np.concatenate(targets), np.concatenate(preds[name]))
+            results[name]["acc"].append(acc)
+            results[name]["mae"].append(mae)
+        progress.advance("eval")
+    progress.end("eval")
+    write_json(Path(run) / RESULTS, results)
+    write_text(Path(run) / RESULTS_CSV,
+               rows_csv(result_rows(results), ["model", "card", "acc", "mae"]))
+    return results
