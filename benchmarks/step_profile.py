@@ -17,8 +17,8 @@ import torch.nn.functional as F
 from torch import profiler
 
 from deepsets import LSTM, DeepSets, create_train_dataset
-from deepsets.lab import threads_for
-from deepsets.train import torch_threads
+from deepsets.devices import torch_threads
+from deepsets.pipeline import threads_for
 
 
 def per_step(fn, batches) -> float:
@@ -36,21 +36,20 @@ def parts(model, X, y, batches) -> dict[str, float]:
     """Cumulative step times: each entry does one more part of the step than the last."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
 
-    def autograd_loss(idx):
+    def loss(idx):
         return F.l1_loss(model(X[idx]), y[idx])
 
-    def full(idx):
+    def full(idx):  # the training step as train.fit takes it
         opt.zero_grad(set_to_none=True)
-        model.l1_loss_backward(X[idx], y[idx]).item()
+        value = loss(idx)
+        value.backward()
+        value.item()
         opt.step()
 
     times = {
         "take the batch (X[idx], y[idx])": per_step(lambda idx: (X[idx], y[idx]), batches),
-        "+ forward and loss": per_step(lambda idx: autograd_loss(idx).item(), batches),
-        "+ backward through autograd": per_step(lambda idx: autograd_loss(idx).backward(),
-                                                batches),
-        "loss and gradients as trained (l1_loss_backward)": per_step(
-            lambda idx: model.l1_loss_backward(X[idx], y[idx]).item(), batches),
+        "+ forward and loss": per_step(lambda idx: loss(idx).item(), batches),
+        "+ backward": per_step(lambda idx: loss(idx).backward(), batches),
         "+ zero_grad and Adam step: the training step": per_step(full, batches),
     }
     with profiler.profile(activities=[profiler.ProfilerActivity.CPU]) as prof:

@@ -7,7 +7,7 @@ by the names the CLI and the run folder use.
 from __future__ import annotations
 
 from deepsets.models.base import PixelEmbedding, SetModel, check_tokens, token_counts
-from deepsets.models.deep_sets import ACTIVATIONS, DeepSets, SumOfPhiTable
+from deepsets.models.deep_sets import DeepSets
 from deepsets.models.recurrent import GRU, LSTM, run_rnn
 from deepsets.models.set_transformer import MAB, SetTransformer
 
@@ -29,7 +29,6 @@ def build_model(name: str, **model_args) -> SetModel:
 
 
 __all__ = [
-    "ACTIVATIONS", "GRU", "LSTM", "MAB", "MODELS", "VARIANTS", "DeepSets", "PixelEmbedding",
-    "SetModel", "SetTransformer", "SumOfPhiTable", "build_model", "check_tokens", "run_rnn",
-    "token_counts",
+    "GRU", "LSTM", "MAB", "MODELS", "VARIANTS", "DeepSets", "PixelEmbedding", "SetModel",
+    "SetTransformer", "build_model", "check_tokens", "run_rnn", "token_counts",
 ]
