@@ -1,4 +1,4 @@
-"""The numbers behind the questions and the drift analysis (issue 3)."""
+"""The numbers behind the questions and the drift analysis."""
 
 import math
 
@@ -16,8 +16,9 @@ from deepsets.analysis import (
     predicted_error,
     question1,
     question2,
+    refit_output,
 )
-from deepsets.train import init_model, refit_output
+from deepsets.train import init_model
 
 
 def test_prediction_is_bias_plus_token_contributions():

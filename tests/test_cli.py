@@ -9,7 +9,7 @@ import pytest
 from conftest import TINY
 
 from deepsets.cli import build_parser, main
-from deepsets.lab import OUTPUTS
+from deepsets.runfolder import OUTPUTS
 
 SMALL_FLAGS = ["--n-train", "2000", "--n-per-card", "100", "--epochs", "2",
                "--embedding-dim", "16", "--hidden-dim", "8", "--cards", "5,10,20"]
@@ -152,12 +152,12 @@ def test_train_eval_plot_report_steps(capsys, tmp_path):
 def test_other_settings_in_folder_need_force(capsys, run_copy):
     expect_error(capsys, ["lab", "--out", str(run_copy), "--epochs", "3"], "--force")
     expect_error(capsys, ["lab", "--out", str(run_copy), "--resume", "--epochs", "3"],
-                 "drop --epochs")
+                 "(--epochs 2 -> 3); repeat the flags it was started with")
 
 
 def test_cards_flag_sets_or_adds_sizes():
     parse = build_parser().parse_args
-    from deepsets.cli import config_from
+    from deepsets.flags import config_from
 
     assert config_from(parse(["lab", "--cards", "7,3"])).cards == (7, 3)
     assert config_from(parse(["lab", "--cards", "+1000,10000"])).cards == \
@@ -174,6 +174,14 @@ def test_every_flag_has_help():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
     for name, p in sub.choices.items():
+        text = " ".join(p.format_help().split())  # as printed, lines joined
         for action in p._actions:
             assert action.help, f"{name} {action.option_strings} has no help"
-        assert p.format_help()
+            for flag in action.option_strings:
+                assert flag in text, (name, flag)
+    lab_help = " ".join(sub.choices["lab"].format_help().split())
+    for flag, default in (("--epochs", "20"), ("--batch-size", "64"), ("--lr", "0.001"),
+                          ("--embedding-dim", "128"), ("--hidden-dim", "64"),
+                          ("--n-train", "100,000"), ("--n-per-card", "10,000")):
+        assert f"{flag} " in lab_help and f"(default: {default})" in lab_help, flag
+    assert "--resume" in lab_help and "added to the command that started it" in lab_help

@@ -1,6 +1,7 @@
 import pytest
 
-from deepsets.config import HANDOUT_CARDS, LabConfig, derive_seed
+from deepsets.checks import derive_seed
+from deepsets.config import HANDOUT_CARDS, LabConfig
 
 
 def test_defaults_are_the_handouts():

@@ -117,12 +117,14 @@ def test_image_tokens_split_and_sums():
 
 def test_image_task_draws_test_sets_from_unseen_images():
     from deepsets.config import LabConfig
-    from deepsets.data import image_tokens
-    from deepsets.lab import test_data, train_data
+    from deepsets.data import image_sums, image_tokens
+    from deepsets.pipeline import test_generator, train_sets
 
     config = LabConfig(task="images", n_train=500, n_per_card=40, cards=(5, 30))
-    X, y = train_data(config)
+    X, y = train_sets(config)
     assert set(np.unique(X)) - {0} <= set(image_tokens("train"))
-    X_test, y_test = test_data(config)
+    np.testing.assert_array_equal(y, image_sums(X))
+    X_test, y_test = create_test_dataset(40, (5, 30), seed=test_generator(config),
+                                         task="images", pool=image_tokens("test"))
     assert all(set(np.unique(x)) <= set(image_tokens("test")) for x in X_test)
     assert (y >= 0).all() and y_test[1].max() <= 9 * 30

@@ -45,12 +45,21 @@ def test_predict_batches_do_not_change_results(cls):
     np.testing.assert_allclose(predict(model, X, batch_tokens=1), whole, rtol=1e-5)
 
 
-def test_predict_very_large_set_is_bounded():
+@pytest.mark.parametrize("card, batch_tokens, rows", [(10_000, 10_000, 1), (10_000, 1, 1),
+                                                       (30, 100, 3), (5, 1 << 14, 3276)])
+def test_predict_batches_hold_at_most_batch_tokens_digits(card, batch_tokens, rows):
+    """Memory stays bounded: no batch holds more than ``batch_tokens`` digits (or one set)."""
     torch.manual_seed(0)
     model = DeepSets(embedding_dim=8, hidden_dim=4)
-    X = np.ones((3, 10_000), dtype=np.int64)
-    out = predict(model, X, batch_tokens=10_000)  # one row per batch
-    assert out.shape == (3,) and np.allclose(out, out[0])
+    seen = []
+    model.register_forward_pre_hook(lambda module, args: seen.append(tuple(args[0].shape)))
+    X = np.random.default_rng(0).integers(1, 11, size=(2 * rows + 1, card))
+    out = predict(model, X, batch_tokens=batch_tokens)
+    assert all(shape == (rows, card) for shape in seen[:-1]) and seen[-1] == (1, card)
+    assert len(seen) == 3
+    with torch.no_grad():
+        whole = model(torch.as_tensor(X)).numpy()  # the same sets in one batch
+    np.testing.assert_allclose(out, whole, rtol=1e-5)
 
 
 def test_predict_workers_give_the_same_numbers_and_leave_threads_alone():
@@ -61,6 +70,8 @@ def test_predict_workers_give_the_same_numbers_and_leave_threads_alone():
     one = predict(model, X, batch_tokens=100, workers=1)  # 10 batches of 5 sets
     assert np.array_equal(predict(model, X, batch_tokens=100, workers=3), one)
     assert torch.get_num_threads() == before  # the workers' thread count is their own
+    from oracle import oracle_for
+
     with torch.no_grad():
-        direct = model.forward_nn(torch.as_tensor(X)).numpy()
+        direct = oracle_for(model)(torch.as_tensor(X)).numpy()
     np.testing.assert_allclose(one, direct, rtol=1e-5, atol=1e-6)

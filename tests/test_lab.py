@@ -9,8 +9,8 @@ import torch
 from conftest import TINY
 
 from deepsets.config import LabConfig
-from deepsets.lab import OUTPUTS, prepare_run, read_config, run_lab
-from deepsets.runfolder import load_checkpoint
+from deepsets.lab import run_lab
+from deepsets.runfolder import OUTPUTS, load_checkpoint, prepare_run, read_config
 
 
 def test_run_folder_holds_every_file(tiny_run):
@@ -31,7 +31,8 @@ def test_checkpoints(tiny_run):
     for name, args in [("deepsets", 16), ("lstm", 16)]:
         state = load_checkpoint(tiny_run.run / f"{name}.pt", name)
         assert state["epoch"] == 2 and state["model_args"]["embedding_dim"] == args
-        assert {"model", "optimizer", "config", "history"} <= set(state)
+        assert set(state) == {"model", "model_name", "model_args", "optimizer", "epoch",
+                              "history"}
 
 
 def test_results_json_and_csv_agree(tiny_run):
@@ -85,9 +86,16 @@ def test_same_seed_new_folder_identical_results(tiny_run, tmp_path):
 def test_other_settings_are_refused_without_force(tiny_run, tmp_path):
     run = tmp_path / "r"
     prepare_run(run, TINY)
-    with pytest.raises(ValueError, match=r"other settings \(epochs 2 -> 3\).*--force"):
+    with pytest.raises(ValueError, match=r"other settings \(--epochs 2 -> 3\); use --resume "
+                                         r"to continue it, --force"):
         prepare_run(run, LabConfig(**{**TINY.to_dict(), "epochs": 3}))
+    other = LabConfig(**{**TINY.to_dict(), "epochs": 3, "seed": 5, "cards": [5, 10]})
+    with pytest.raises(ValueError, match=r"\(--seed 0 -> 5, --cards 5,10,20 -> 5,10, --epochs "
+                                         r"2 -> 3\); repeat the flags it was started with"):
+        prepare_run(run, other, resume=True)
     assert read_config(run).epochs == 2  # nothing lost
+    assert prepare_run(run, LabConfig(**{**TINY.to_dict(), "device": "auto"}),
+                       resume=True).device == "auto"  # the device may change
     assert prepare_run(run, LabConfig(**{**TINY.to_dict(), "epochs": 3}), force=True).epochs == 3
 
 
@@ -106,17 +114,20 @@ def test_resume_without_a_run_is_an_error(tmp_path):
         prepare_run(tmp_path, None, resume=True)
 
 
-def test_chunked_test_sets_equal_the_whole_arrays():
-    from deepsets.config import derive_seed
-    from deepsets.lab import test_chunks, test_data
+@pytest.mark.parametrize("task", ["sum", "images"])
+def test_chunked_test_sets_equal_one_call_for_all_sizes(task):
+    from deepsets.data import chunked_test_sets, create_test_dataset, element_pool
 
-    config = LabConfig(n_per_card=50, cards=(5, 30))
-    X_whole, _ = test_data(config)
-    rng = np.random.default_rng(derive_seed(config.seed, "data", "test"))
-    for card, X in zip(config.cards, X_whole, strict=True):
-        chunks = list(test_chunks(rng, card, config, max_tokens=7 * card))  # 7 rows a chunk
-        assert len(chunks) == 8
-        np.testing.assert_array_equal(np.concatenate(chunks), X)
+    pool = element_pool(task, "test")
+    X_whole, y_whole = create_test_dataset(50, (5, 30), seed=np.random.default_rng(7),
+                                           task=task, pool=pool)
+    rng = np.random.default_rng(7)
+    for card, X, y in zip((5, 30), X_whole, y_whole, strict=True):
+        chunks = list(chunked_test_sets(card, 50, 10, rng, task=task, pool=pool,
+                                        max_tokens=7 * card))  # 7 sets a chunk
+        assert [len(c[0]) for c in chunks] == [7] * 7 + [1]
+        np.testing.assert_array_equal(np.concatenate([c[0] for c in chunks]), X)
+        np.testing.assert_array_equal(np.concatenate([c[1] for c in chunks]), y)
 
 
 def test_report_answers_the_questions(tiny_run):
@@ -147,7 +158,7 @@ def test_exact_recipe(tmp_path):
 
 
 def test_side_by_side_training_gives_the_same_numbers(tiny_run, tmp_path):
-    from deepsets.lab import train_models
+    from deepsets.pipeline import train_models
 
     run = tmp_path / "parallel"
     prepare_run(run, TINY)
@@ -160,7 +171,7 @@ def test_side_by_side_training_gives_the_same_numbers(tiny_run, tmp_path):
 
 
 def test_worker_failure_reaches_the_parent(tmp_path):
-    from deepsets.lab import train_models
+    from deepsets.pipeline import train_models
     from deepsets.train import TrainingDiverged
 
     config = LabConfig(**{**TINY.to_dict(), "lr": 1e36})  # weights of 1e36: the outputs overflow

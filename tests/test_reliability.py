@@ -1,4 +1,4 @@
-"""Issue 5: interrupted runs resume, checkpoints are safe, bad input never crashes.
+"""Interrupted runs resume, checkpoints are safe, bad input never crashes.
 
 The signal tests run the real command in a subprocess on a small configuration.
 """
@@ -18,20 +18,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deepsets import create_test_dataset, create_train_dataset, fit, predict
+from deepsets.analysis import contributions
 from deepsets.cli import main
 from deepsets.config import LabConfig
-from deepsets.lab import evaluate_models, prepare_run, train_data
 from deepsets.models import DeepSets
-from deepsets.runfolder import load_checkpoint, read_json
+from deepsets.pipeline import evaluate_models, train_sets
+from deepsets.runfolder import load_checkpoint, load_trained, prepare_run, read_config, read_json
 from deepsets.train import TrainingDiverged, init_model
 
 SMALL = ["--n-train", "20000", "--n-per-card", "100", "--epochs", "6", "--embedding-dim", "16",
          "--hidden-dim", "8", "--cards", "5,10,20"]
 
 
-def lab(out, *extra):
+def lab(out, *extra, flags=SMALL):
     return subprocess.Popen([sys.executable, "-m", "deepsets", "lab", "--out", str(out),
-                             *SMALL, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             *flags, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
 
@@ -129,9 +130,47 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
     assert load_checkpoint(ckpt)["epoch"] == 1
 
 
+def test_quick_killed_then_same_command_plus_resume_is_identical(tmp_path):
+    """The user's habit: kill -9 in the middle, then the same command with --resume."""
+    straight = lab(tmp_path / "straight", flags=["--quick"])
+    _, err = straight.communicate(timeout=300)
+    assert straight.returncode == 0, err
+    out = tmp_path / "run"
+    proc = lab(out, flags=["--quick"])
+    wait_for(lambda: checkpoint_epoch(out / "lstm.pt") >= 1 or proc.poll() is not None)
+    proc.kill()
+    proc.communicate()
+    assert checkpoint_epoch(out / "lstm.pt") == 1  # cut off in the LSTM's second epoch
+    assert not (out / "results.json").exists()
+    resumed = lab(out, "--resume", flags=["--quick"])
+    _, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    assert "Traceback" not in err
+    assert (out / "results.json").read_bytes() == \
+        (tmp_path / "straight" / "results.json").read_bytes()
+    history = read_json(out / "history.json")
+    assert [e["epoch"] for e in history["lstm"]] == [1, 2]
+
+
+def test_resume_refuses_changed_flags_and_names_each(tmp_path, capsys):
+    out = tmp_path / "run"
+    prepare_run(out, LabConfig().quick())
+    code = run_main(["lab", "--quick", "--out", str(out), "--resume", "--epochs", "3",
+                     "--seed", "4"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "--seed 0 -> 4, --epochs 2 -> 3" in err and "repeat the flags" in err
+    assert read_config(out) == LabConfig().quick()  # nothing changed
+    code = run_main(["lab", "--out", str(out)])  # the handout's defaults, no --resume
+    err = capsys.readouterr().err
+    assert code == 2 and "--n-train 10000 -> 100000" in err and "use --resume" in err
+    assert run_main(["lab", "--resume", "--out", str(tmp_path / "none")]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
 def test_other_seed_other_data():
-    a, _ = train_data(TINY)
-    b, _ = train_data(LabConfig(**{**TINY.to_dict(), "seed": 1}))
+    a, _ = train_sets(TINY)
+    b, _ = train_sets(LabConfig(**{**TINY.to_dict(), "seed": 1}))
     assert a.shape == b.shape and not np.array_equal(a, b)
 
 
@@ -207,12 +246,16 @@ SIZE_VALUES = st.one_of(st.integers(-3, 300), st.floats(allow_nan=True), st.text
 @settings(max_examples=150, deadline=None)
 @given(n=SIZE_VALUES, card=SIZE_VALUES, seed=st.one_of(st.integers(-5, 2**64), st.text(max_size=2)))
 def test_data_functions_valid_or_value_error(n, card, seed):
+    def named(err):  # the message names the argument that is wrong, and its value
+        return [name for name, value in (("n_", n), ("card", card), ("seed", seed))
+                if f"{name}" in str(err) and repr(value) in str(err)]
+
     for make in (lambda: create_train_dataset(n_train=n, max_card=card, seed=seed),
                  lambda: create_test_dataset(n_per_card=n, cards=[card], seed=seed)):
         try:
             X, y = make()
         except ValueError as err:
-            assert str(err)
+            assert named(err), err
             continue
         X, y = (X, y) if isinstance(X, np.ndarray) else (X[0], y[0])
         assert X.shape[0] == n and (X.sum(axis=1) == y).all()
@@ -227,7 +270,8 @@ def test_config_valid_or_value_error(field, value):
     try:
         config = LabConfig(**{field: value})
     except ValueError as err:
-        assert field.split("_")[0] in str(err) or "empty" in str(err)
+        # the message names the field: "field=value ...", "field: ..." or "field is empty"
+        assert str(err).startswith((f"{field}=", f"{field}: ", f"{field} is empty")), err
     else:
         assert LabConfig.from_dict(config.to_dict()) == config
 
@@ -252,7 +296,15 @@ def test_predict_function_valid_or_value_error(tokens):
 def test_predict_100000_digits(tiny_run, capsys):
     digits = ["7"] * 100_000
     assert run_main(["predict", "--run", str(tiny_run.run), *digits]) == 0
-    assert "a set of 100000 digits, true sum 700000" in capsys.readouterr()[0]
+    out = capsys.readouterr()[0]
+    assert "a set of 100000 digits, true sum 700000" in out
+    # DeepSets' answer is b2 + 100,000 a_7, from its 11 contributions alone
+    model, _ = load_trained(tiny_run.run, TINY, "deepsets")
+    a, b2 = contributions(model)
+    shown = float(next(line for line in out.splitlines() if "DeepSets" in line).split()[1])
+    assert shown == pytest.approx(b2 + 100_000 * a[7], rel=1e-4)
+    lstm = next(line for line in out.splitlines() if "LSTM" in line)
+    assert np.isfinite(float(lstm.split()[1]))
 
 
 def test_evaluation_at_10000_digits(tiny_run, tmp_path):

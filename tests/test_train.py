@@ -25,6 +25,27 @@ def test_fit_learns_the_sum(data):
     assert history[-1]["loss"] < 4.0
 
 
+@pytest.mark.parametrize("cls", [DeepSets, LSTM])
+def test_one_training_step_is_adam_on_the_l1_loss_of_the_plain_model(cls, data):
+    """fit's step against a step written out on the plain oracle model."""
+    from oracle import oracle_for
+
+    X, y = data
+    model = init_model(cls, 0, "m", **SMALL)
+    plain = oracle_for(model)
+    fit(model, X[:64], y[:64], name="m", epochs=1, batch_size=64, lr=1e-2, seed=0)
+    order = epoch_order(64, 0, "m", 0)
+    opt = torch.optim.Adam(plain.parameters(), lr=1e-2)
+    loss = torch.nn.functional.l1_loss(plain(torch.as_tensor(X[:64])[order]),
+                                       torch.as_tensor(y[:64], dtype=torch.float32)[order])
+    loss.backward()
+    opt.step()
+    stepped = dict(plain.named_parameters())
+    for name, param in model.named_parameters():
+        torch.testing.assert_close(param, stepped[name], rtol=1e-5, atol=1e-6, msg=name)
+    assert not torch.equal(param, init_model(cls, 0, "m", **SMALL).state_dict()[name])
+
+
 def test_same_seed_same_weights(data):
     X, y = data
     a = init_model(DeepSets, 0, "deepsets", **SMALL)
@@ -60,6 +81,7 @@ def test_checkpoint_round_trip_and_resume(data, tmp_path):
     # the saved model predicts exactly what the trained one does
     loaded, state = load_model(ckpt, "lstm", SMALL)
     assert state["epoch"] == 3 and state["model_args"] == {**SMALL, "inputs": "tokens"}
+    assert set(state) == {"model", "model_name", "model_args", "optimizer", "epoch", "history"}
     x = torch.as_tensor(X[:32])
     with torch.no_grad():
         torch.testing.assert_close(loaded(x), resumed.eval()(x), rtol=0, atol=0)
