@@ -21,30 +21,32 @@ def run_rnn(kernel, inputs: torch.Tensor, hx, weights: list[torch.Tensor], *,
                   batch_first)[0]
 
 
-class LSTM(SetModel):
-    """The handout's recurrent baseline (task 4): embedding, one LSTM layer, linear.
+class RecurrentSetModel(SetModel):
+    """What the LSTM and the GRU share: an embedding, one recurrent layer, a linear readout
+    of the last step's output.
 
-    Not permutation invariant: it reads a set as a sequence and its output
-    depends on the order of the digits (and on where the padding is). The
-    prediction is read from the hidden state of the last time step, which for
-    left-padded sets is the last digit.
-
-    The parameters are an ``nn.LSTM``'s. Two forwards compute the same function:
-    - ``forward_embeddings``: ``nn.LSTM`` on each element's embedding, the
+    Two forwards compute the same function:
+    - ``forward_embeddings``: the layer on each element's embedding, the
       handout's; images take it (a table of 1,797 tokens would cost more).
-    - ``forward_gate_table``: a token's input projection ``W_ih e_x + b_ih +
-      b_hh`` takes only 11 values, so that (V, 4H) table is computed once and
-      fed to the fused LSTM kernel as input weights for one-hot tokens: an
-      input projection 12 times smaller.
+    - ``forward_gate_table``: a token's input projection takes only 11 values,
+      so that table is computed once and fed to the fused kernel as input
+      weights for one-hot tokens: an input projection 12 times smaller.
     """
 
     train_threads = 2  # the fused kernel's matrix products gain from a second thread
+    #: The layer's class and attribute name (``lstm.weight_ih_l0``, as in ``nn.LSTM``).
+    layer: type[nn.RNNBase]
+    layer_name: str
 
     def __init__(self, input_dim: int = 11, embedding_dim: int = 128,
                  hidden_dim: int = 64, inputs: str = "tokens") -> None:
         super().__init__(input_dim, embedding_dim, hidden_dim, inputs)
-        self.lstm = nn.LSTM(embedding_dim, hidden_dim, batch_first=True)
+        self.add_module(self.layer_name, self.layer(embedding_dim, hidden_dim, batch_first=True))
         self.fc = nn.Linear(hidden_dim, 1)
+
+    @property
+    def rnn(self) -> nn.RNNBase:
+        return getattr(self, self.layer_name)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.inputs == "images":
@@ -52,12 +54,27 @@ class LSTM(SetModel):
         return self.forward_gate_table(x)
 
     def forward_embeddings(self, x: torch.Tensor) -> torch.Tensor:
-        """``nn.LSTM`` on the embedding of every element."""
-        out, _ = self.lstm(self.embedding(x))  # (B, N) -> (B, N, E) -> (B, N, H)
+        """The recurrent layer on the embedding of every element."""
+        out, _ = self.rnn(self.embedding(x))  # (B, N) -> (B, N, E) -> (B, N, H)
         return self.fc(out[:, -1]).squeeze(-1)  # last step (B, H) -> (B,)
 
+    def forward_gate_table(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class LSTM(RecurrentSetModel):
+    """The handout's recurrent baseline (task 4): embedding, one LSTM layer, linear.
+
+    Not permutation invariant: it reads a set as a sequence and its output
+    depends on the order of the digits (and on where the padding is). The
+    prediction is read from the hidden state of the last time step, which for
+    left-padded sets is the last digit. The parameters are an ``nn.LSTM``'s.
+    """
+
+    layer, layer_name = nn.LSTM, "lstm"
+
     def gate_table(self) -> torch.Tensor:
-        """Every token's input to the four gates: (V, 4H)."""
+        """Every token's input to the four gates, ``W_ih e_x + b_ih + b_hh``: (V, 4H)."""
         lstm = self.lstm
         return torch.addmm(lstm.bias_ih_l0 + lstm.bias_hh_l0, self.embedding.weight,
                            lstm.weight_ih_l0.t())  # (V, E) @ (E, 4H) -> (V, 4H)
@@ -73,30 +90,15 @@ class LSTM(SetModel):
         return self.fc(out[:, -1]).squeeze(-1)  # last step (B, H) -> (B,)
 
 
-class GRU(SetModel):
+class GRU(RecurrentSetModel):
     """The DeepSets paper's third baseline: embedding, one GRU layer, linear.
 
-    Not permutation invariant, like the LSTM, and with the same two forwards
-    (``b_hh`` stays separate: the GRU multiplies its n-gate part by r).
+    Not permutation invariant, like the LSTM. Its gate table holds
+    ``W_ih e_x + b_ih`` only: ``b_hh`` stays separate, as the GRU multiplies
+    its n-gate part by r.
     """
 
-    train_threads = 2
-
-    def __init__(self, input_dim: int = 11, embedding_dim: int = 128,
-                 hidden_dim: int = 64, inputs: str = "tokens") -> None:
-        super().__init__(input_dim, embedding_dim, hidden_dim, inputs)
-        self.gru = nn.GRU(embedding_dim, hidden_dim, batch_first=True)
-        self.fc = nn.Linear(hidden_dim, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.inputs == "images":
-            return self.forward_embeddings(x)
-        return self.forward_gate_table(x)
-
-    def forward_embeddings(self, x: torch.Tensor) -> torch.Tensor:
-        """``nn.GRU`` on the embedding of every element."""
-        out, _ = self.gru(self.embedding(x))
-        return self.fc(out[:, -1]).squeeze(-1)
+    layer, layer_name = nn.GRU, "gru"
 
     def forward_gate_table(self, x: torch.Tensor) -> torch.Tensor:
         """The fused GRU kernel on one-hot tokens, the (V, 3H) input table as its weights."""
