@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from deepsets.config import RECIPES, LabConfig
+from deepsets.data import TASKS
 from deepsets.flags import (
     add_config_flags,
     add_run_flags,
@@ -25,6 +26,7 @@ from deepsets.flags import (
     name_list,
     positive_int,
 )
+from deepsets.models import MODELS
 from deepsets.progress import Bars
 from deepsets.runfolder import read_config, with_device
 
@@ -38,8 +40,9 @@ class Parser(argparse.ArgumentParser):
 
 def print_results(results: dict) -> None:
     from deepsets.plot import label
+    from deepsets.results import model_names
 
-    models = [m for m in results if m != "cards"]
+    models = model_names(results)
     print(f"{'digits':>6}  " + "  ".join(f"{label(m) + ' acc':>13} {label(m) + ' MAE':>13}"
                                          for m in models))
     for i, card in enumerate(results["cards"]):
@@ -201,10 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("runs/compare"),
                    help="folder of the sweep (default: runs/compare)")
     p.add_argument("--tasks", type=name_list,
-                   help="comma-separated tasks: sum, max, unique, images (default: all)")
+                   help="comma-separated tasks: " + ", ".join(TASKS) + " (default: all)")
     p.add_argument("--models", type=name_list,
-                   help="comma-separated models (default: deepsets, deepsets-mean, "
-                        "deepsets-max, lstm, gru, set-transformer)")
+                   help="comma-separated models (default: " + ", ".join(MODELS) + ")")
     p.add_argument("--seeds", type=positive_int, help="seeds per task and model (default: 3)")
     p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
                    help="runs at once, in separate processes (default: the CPU count)")

@@ -13,8 +13,8 @@ from deepsets.models.set_transformer import MAB, SetTransformer
 
 #: The models by the names the CLI and the run folder use.
 MODELS: dict[str, type[SetModel]] = {
-    "deepsets": DeepSets, "lstm": LSTM, "gru": GRU, "set-transformer": SetTransformer,
-    "deepsets-mean": DeepSets, "deepsets-max": DeepSets,
+    "deepsets": DeepSets, "deepsets-mean": DeepSets, "deepsets-max": DeepSets,
+    "lstm": LSTM, "gru": GRU, "set-transformer": SetTransformer,
 }
 #: Constructor arguments that make a named variant of a model class.
 VARIANTS: dict[str, dict] = {"deepsets-mean": {"pooling": "mean"},
