@@ -1,4 +1,4 @@
-"""How each DeepSets recipe generalizes, over seeds (issue 3): the table in docs/recipes.md.
+"""How each DeepSets recipe generalizes, over seeds: the table in docs/recipes.md.
 
     python benchmarks/recipes.py [--seeds 5] [--out runs/recipes]
 
