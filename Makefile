@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,ray]'
 	touch $(STAMP)
 
 run: $(STAMP)  ## the whole handout lab into runs/lab
@@ -22,7 +22,7 @@ bench: $(STAMP)  ## side-by-side speed ratios against a plain implementation
 	$(BIN)/python benchmarks/bench.py $(ARGS)
 
 lint: $(STAMP)  ## ruff's rules (the code is laid out by hand, to 100 columns)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache

@@ -1,12 +1,40 @@
-"""deepsets compare: a real quick sweep, reuse of finished runs, the summary's numbers."""
+"""deepsets compare: quick sweeps on both back ends, runs that fail alone and resume,
+plug-in models, the cost projection, and the summary's numbers."""
 
 import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from deepsets.cli import main
-from deepsets.compare import CompareConfig, stats, summary
+from deepsets.compare import CompareConfig
+from deepsets.costs import wall_time
+from deepsets.summary import stats, summary
+
+ROOT = Path(__file__).resolve().parents[1]
+# small enough for seconds, long enough (several epochs) to be cut off in the middle
+SMALL = ["--tasks", "sum", "--models", "deepsets,gru", "--seeds", "1", "--epochs", "3",
+         "--n-train", "3000", "--n-per-card", "50", "--cards", "5,20"]
+
+
+def read_rows(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def run_cli(argv):
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return stop.code
 
 
 def test_quick_sweep(tmp_path, capsys):
@@ -15,37 +43,187 @@ def test_quick_sweep(tmp_path, capsys):
             "--jobs", "2", "--out", str(out)]
     assert main(argv) == 0
     stdout = capsys.readouterr().out
-    assert "24 rows from 8 runs" in stdout
-    with open(out / "results.csv") as f:
-        rows = list(csv.DictReader(f))
+    assert "24 rows from 8 runs, 0 failed" in stdout
+    rows = read_rows(out / "results.csv")
     assert len(rows) == 2 * 2 * 2 * 3  # tasks x models x seeds x sizes
-    assert {r["task"] for r in rows} == {"sum", "unique"}
+    assert {r["task"] for r in rows} == {"sum", "unique"} and {r["status"] for r in rows} == {"ok"}
     assert all(0 <= float(r["acc"]) <= 1 and float(r["mae"]) >= 0 for r in rows)
+    # the driver wrote each run folder from what the worker shipped
+    run = out / "sum-gru-seed1"
+    results = json.loads((run / "results.json").read_text())
+    mine = [r for r in rows if r["task"] == "sum" and r["model"] == "gru" and r["seed"] == "1"]
+    assert [float(r["acc"]) for r in mine] == results["gru"]["acc"]
+    assert {"config.json", "gru.pt", "history.json", "results.csv"} <= {
+        p.name for p in run.iterdir()}
     text = (out / "summary.md").read_text()
     assert "## Task unique: accuracy" in text and "## Task sum: mean absolute error" in text
-    assert "| deepsets-max | gru |" in text
+    assert "| deepsets-max | gru |" in text and "Failed runs" not in text
     for task in ("sum", "unique"):
         assert (out / f"accuracy_{task}.png").read_bytes()[:4] == b"\x89PNG"
-    # a repeated sweep reuses every finished run
-    run = out / "sum-gru-seed1" / "results.json"
-    before = run.stat().st_mtime_ns
-    assert main(argv) == 0
-    assert run.stat().st_mtime_ns == before
+    # the same command again (with --resume, as users do) reuses every finished run
+    before = (run / "results.json").stat().st_mtime_ns
+    assert main([*argv, "--resume"]) == 0
+    assert (run / "results.json").stat().st_mtime_ns == before
+
+
+def test_a_failing_run_fails_alone(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    code = run_cli(["compare", "--quick", "--seeds", "1", "--tasks", "sum,images", "--models",
+                    "deepsets", "--model", "plugins:DigitsOnly", "--out", str(out)])
+    stdout = capsys.readouterr().out
+    assert code == 1
+    assert "failed: images-plugins.DigitsOnly-seed0: ValueError: DigitsOnly takes digit " \
+           "tokens, not 1797 images" in stdout
+    rows = read_rows(out / "results.csv")
+    status = {(r["task"], r["model"]): r["status"] for r in rows}
+    assert status == {("sum", "deepsets"): "ok", ("images", "deepsets"): "ok",
+                      ("sum", "plugins:DigitsOnly"): "ok",
+                      ("images", "plugins:DigitsOnly"): "failed"}
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert len(failed) == 3 and all(r["acc"] == "" and "DigitsOnly" in r["error"]
+                                    for r in failed)
+    text = (out / "summary.md").read_text()
+    assert "## Failed runs: 1" in text and "`images-plugins.DigitsOnly-seed0`" in text
+    assert (out / "sum-plugins.DigitsOnly-seed0" / "results.json").exists()
+
+
+def test_example_plugin_model_joins_a_quick_sweep(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the example is imported from the current folder, as python -m
+    out = tmp_path / "cmp"
+    assert main(["compare", "--quick", "--tasks", "sum", "--models", "deepsets",
+                 "--model", "examples.sum_mlp:SumMLP", "--out", str(out)]) == 0
+    rows = read_rows(out / "results.csv")
+    assert {r["model"] for r in rows} == {"deepsets", "examples.sum_mlp:SumMLP"}
+    assert (out / "sum-examples.sum_mlp.SumMLP-seed1" / "examples.sum_mlp.SumMLP.pt").exists()
+    assert "examples.sum_mlp:SumMLP" in (out / "summary.md").read_text()
+
+
+def sweep(out, *extra):
+    return subprocess.Popen([sys.executable, "-m", "deepsets", "compare", *SMALL, "--jobs", "2",
+                             "--out", str(out), *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+
+
+def epoch_of(path):
+    try:
+        return torch.load(path, weights_only=True)["epoch"]
+    except Exception:  # not there yet, or being replaced
+        return 0
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("straight")
+    proc = sweep(out)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    return out
+
+
+def test_interrupted_sweep_continues_from_checkpoints(tmp_path, uninterrupted):
+    out = tmp_path / "cmp"
+    proc = sweep(out)
+    gru = out / "sum-gru-seed0" / "gru.pt"
+    end = time.monotonic() + 120
+    while epoch_of(gru) < 1 and time.monotonic() < end:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    cut = epoch_of(gru)
+    assert 1 <= cut < 3 and not (out / "sum-gru-seed0" / "results.json").exists()
+    saved = torch.load(gru, weights_only=True)["history"]
+    proc = sweep(out)  # the same command again
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    history = json.loads((out / "sum-gru-seed0" / "history.json").read_text())["gru"]
+    assert history[:cut] == saved  # the epochs done before were not trained again
+    assert [e["epoch"] for e in history] == [1, 2, 3]
+    assert (out / "results.csv").read_bytes() == (uninterrupted / "results.csv").read_bytes()
+
+
+def test_ray_back_end_gives_the_local_results(tmp_path, uninterrupted):
+    pytest.importorskip("ray")
+    out = tmp_path / "cmp"
+    proc = sweep(out, "--cluster", "local-ray")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert (out / "results.csv").read_bytes() == (uninterrupted / "results.csv").read_bytes()
+
+
+def ray_workers():
+    """PIDs of Ray worker processes running a job (their title is ray::_call)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().startswith(b"ray::_call"):
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def test_ray_worker_killed_mid_run_is_retried(tmp_path, uninterrupted):
+    pytest.importorskip("ray")
+    out = tmp_path / "cmp"
+    proc = sweep(out, "--cluster", "local-ray")
+    end = time.monotonic() + 120
+    while not ray_workers() and time.monotonic() < end and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(0.5)  # inside a run
+    killed = ray_workers()
+    assert killed, "no Ray worker was running a job"
+    os.kill(killed[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert (out / "results.csv").read_bytes() == (uninterrupted / "results.csv").read_bytes()
 
 
 @pytest.mark.parametrize("argv, message", [
     (["compare", "--tasks", "product"], "unknown task 'product'"),
     (["compare", "--models", "rnn"], "unknown model 'rnn'"),
+    (["compare", "--model", "nowhere.at_all:Model"], "cannot import nowhere.at_all"),
+    (["compare", "--model", "plugins:NoSuchClass"], "has no nn.Module class 'NoSuchClass'"),
     (["compare", "--seeds", "0"], "--seeds"),
     (["compare", "--recipe", "magic"], "--recipe"),
+    (["compare", "--preset", "full"], "--preset"),
 ])
 def test_bad_flags(argv, message, capsys, tmp_path):
-    try:
-        code = main([*argv, "--out", str(tmp_path / "x")])
-    except SystemExit as stop:
-        code = stop.code
+    code = run_cli([*argv, "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_dry_run_lists_every_run_with_its_cost(tmp_path, capsys, uninterrupted):
+    argv = ["compare", "--preset", "handout", "--tasks", "sum", "--models", "deepsets,gru",
+            "--seeds", "2", "--dry-run", "--jobs", "64", "--out", str(tmp_path / "new")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("| sum-")]
+    assert [line.split(" | ")[0] for line in lines] == [
+        "| sum-deepsets-seed0", "| sum-deepsets-seed1", "| sum-gru-seed0", "| sum-gru-seed1"]
+    assert all(" | 31,260 | " in line and line.endswith("| estimated |") for line in lines)
+    assert "4 runs" in out and "on 64 CPUs" in out
+    assert not (tmp_path / "new").exists()  # nothing ran, nothing written
+    # a finished run's own epoch times count as measured
+    assert main(["compare", *SMALL, "--dry-run", "--out", str(uninterrupted)]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines()
+                if line.startswith("| sum-gru-seed0 |"))
+    assert " | 141 | " in line and line.endswith("| measured |")
+
+
+def test_preset_handout_is_the_handouts_settings():
+    config = CompareConfig().handout()
+    run = config.runs()[0]
+    assert (run.n_train, run.epochs, run.n_per_card, run.batch_size) == (100_000, 20, 10_000, 64)
+    assert len(config.runs()) == 4 * 6 * 3
+
+
+def test_wall_time_schedules_longest_first():
+    # 5 and 4 start; the 3s go to whichever CPU frees first: 4+3, 5+3, 7+3
+    assert wall_time([5, 4, 3, 3, 3], 2) == 10
+    assert wall_time([2, 2, 2], 64) == 2 and wall_time([1, 2, 3], 1) == 6
 
 
 def test_summary_mean_and_std():
@@ -54,6 +232,29 @@ def test_summary_mean_and_std():
             for s, accs in enumerate(per_seed) for c, a in zip((5, 10), accs, strict=True)]
     cards, acc = stats(rows, "max", "gru", "acc")
     assert cards == [5, 10] and np.array_equal(acc, [[1.0, 0.5], [0.0, 0.5]])
-    text = summary(rows, CompareConfig(tasks=("max",), models=("gru",), seeds=2))
+    config = CompareConfig(tasks=("max",), models=("gru",), seeds=2, cards=(5, 10))
+    text = summary(rows, config)
     assert "| 5 | 0.500 +- 0.500 |" in text and "| 10 | 0.500 +- 0.000 |" in text
     assert "| 5 | 0 +- 0 |" in text  # the MAE table
+
+
+def test_local_ray_binds_to_loopback_with_token_authentication(tmp_path):
+    pytest.importorskip("ray")
+    probe = ("import ray\nfrom deepsets.executor import connect_ray\n"
+             "assert connect_ray('local-ray', cpus=1)\n"
+             "print(ray.get_runtime_context().gcs_address)\n"
+             "print(ray.nodes()[0]['NodeManagerAddress'])\nray.shutdown()\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    gcs, node = proc.stdout.split()
+    assert gcs.startswith("127.0.0.1:") and node == "127.0.0.1"
+    assert "Token authentication is enabled" in proc.stderr
+    # turning authentication off is refused, in one line
+    proc = subprocess.run([sys.executable, "-m", "deepsets", "compare", "--quick", "--cluster",
+                           "local-ray", "--out", str(tmp_path / "x")], capture_output=True,
+                          text=True, timeout=120, env={**env, "RAY_AUTH_MODE": "disabled"})
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("deepsets compare: error: --cluster local-ray keeps Ray's "
+                                   "token authentication on; unset RAY_AUTH_MODE=disabled")

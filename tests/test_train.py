@@ -142,7 +142,9 @@ def test_queue_progress_bunches_steps_and_replays():
     sender.end("m")
     rec = Recorder()
     while not q.empty():
-        replay(q.get(), rec)
+        tag, event = q.get()
+        assert tag is None
+        replay(event, rec)
     assert rec.events == [("start", "m", "training m", 3, "batch"), ("advance", "m", 3, 2.0),
                           ("write", "m", "epoch 1"), ("end", "m")]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -52,15 +52,17 @@ def check_choice(name: str, value: object, choices: Iterable[str]) -> str:
     return value
 
 
-def check_names(name: str, values: object, choices: Iterable[str],
-                kind: str = "name") -> tuple[str, ...]:
-    """A non-empty list of distinct names, each one of ``choices`` (``kind``: model, task)."""
+def check_names(name: str, values: object, choices: Iterable[str], kind: str = "name",
+                also: Callable[[str], bool] | None = None) -> tuple[str, ...]:
+    """A non-empty list of distinct names, each one of ``choices`` or accepted by ``also``
+    (``kind``: model, task)."""
     choices = tuple(choices)
     values = as_tuple(name, values)
     if not values:
         raise ValueError(f"{name} is empty; choose from " + ", ".join(choices))
     for value in values:
-        if not isinstance(value, str) or value not in choices:
+        if not isinstance(value, str) or (value not in choices
+                                          and not (also is not None and also(value))):
             raise ValueError(f"{name}: unknown {kind} {value!r}; choose from "
                              + ", ".join(choices))
     if len(set(values)) != len(values):

@@ -12,21 +12,16 @@ import argparse
 import logging
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
-from deepsets.config import RECIPES, LabConfig
-from deepsets.data import TASKS
+from deepsets.config import LabConfig
 from deepsets.flags import (
+    add_compare_flags,
     add_config_flags,
     add_run_flags,
-    card_list,
+    compare_config_from,
     config_from,
-    merge_cards,
-    name_list,
-    positive_int,
 )
-from deepsets.models import MODELS
 from deepsets.progress import Bars
 from deepsets.runfolder import read_config, with_device
 
@@ -112,24 +107,39 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from deepsets.compare import CompareConfig, run_compare
+    from deepsets.compare import run_compare, run_name
 
-    config = CompareConfig().quick() if args.quick else CompareConfig()
-    given = {k: getattr(args, k) for k in ("tasks", "models", "seeds", "epochs", "n_train",
-                                            "n_per_card", "recipe")
-             if getattr(args, k) is not None}
-    if args.cards is not None:
-        given["cards"] = merge_cards(config.cards, args.cards)
-    config = replace(config, **given)
+    config = compare_config_from(args)
+    if args.dry_run:
+        from deepsets.costs import dry_run
+
+        runs = {run_name(r): r for r in config.runs()}
+        print(dry_run(runs, args.out, cpus_for(args), Bars()), end="")
+        return 0
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ValueError(f"cannot write to {args.out}: {err.strerror or err}") from None
-    rows = run_compare(config, args.out, jobs=args.jobs, progress=Bars())
-    print(f"{len(rows)} rows from {len(config.runs())} runs")
+    rows, failed = run_compare(config, args.out, jobs=args.jobs, cluster=args.cluster,
+                               progress=Bars())
+    print(f"{len(rows)} rows from {len(config.runs())} runs, {len(failed)} failed")
+    for name, error in failed.items():
+        print(f"  failed: {name}: {error}")
     print_files([args.out / "results.csv", args.out / "summary.md",
                  *(args.out / f"accuracy_{t}.png" for t in config.tasks)])
-    return 0
+    return 1 if failed else 0
+
+
+def cpus_for(args: argparse.Namespace) -> int:
+    """The CPUs a sweep gets: its local jobs, or every CPU of the Ray cluster."""
+    if args.cluster is None:
+        return args.jobs
+    import ray
+
+    from deepsets.executor import connect_ray
+
+    connect_ray(args.cluster)
+    return int(ray.cluster_resources().get("CPU", 1))
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -199,31 +209,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compare", help="sweep tasks x models x seeds: set-size generalization",
                        description="Train and evaluate every (task, model, seed) in its own "
-                       "run folder under --out (finished runs are reused), then write "
-                       "results.csv, summary.md and accuracy_<task>.png.")
-    p.add_argument("--out", type=Path, default=Path("runs/compare"),
-                   help="folder of the sweep (default: runs/compare)")
-    p.add_argument("--tasks", type=name_list,
-                   help="comma-separated tasks: " + ", ".join(TASKS) + " (default: all)")
-    p.add_argument("--models", type=name_list,
-                   help="comma-separated models (default: " + ", ".join(MODELS) + ")")
-    p.add_argument("--seeds", type=positive_int, help="seeds per task and model (default: 3)")
-    p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
-                   help="runs at once, in separate processes (default: the CPU count)")
-    p.add_argument("--epochs", type=positive_int, help="epochs per run (default: 10)")
-    p.add_argument("--n-train", type=positive_int,
-                   help="training sets per run (default: 20,000)")
-    p.add_argument("--n-per-card", type=positive_int,
-                   help="test sets per size (default: 1,000)")
-    p.add_argument("--cards", type=card_list,
-                   help="test set sizes, comma-separated; a leading + adds them to 5,...,100")
-    p.add_argument("--recipe", choices=RECIPES, metavar="{" + ",".join(RECIPES) + "}",
-                   help="how the sum-pooling deepsets is trained (default: exact: padding "
-                        "masked, output layer refit by least squares)")
-    p.add_argument("--quick", action="store_true",
-                   help="tiny preset in seconds: 2 seeds, 1 epoch, 2,000 training sets, "
-                        "100 test sets at sizes 5, 10, 20")
-    p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+                       "run folder under --out, in local worker processes or on a Ray "
+                       "cluster, then write results.csv, summary.md and accuracy_<task>.png. "
+                       "Finished runs are reused and cut-off runs continue from their last "
+                       "epoch, so the same command again picks up where a sweep stopped. A "
+                       "run that fails is recorded and the others go on; the exit code is "
+                       "then 1.")
+    add_compare_flags(p)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("predict", help="the trained models' sum of a set you type",

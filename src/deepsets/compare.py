@@ -1,157 +1,177 @@
 """Sweeps of tasks x models x seeds: which set models generalize to unseen set sizes.
 
 Every (task, model, seed) is one run folder under ``out``, trained and
-evaluated by ``pipeline``; a run whose ``results.json`` exists is not redone,
-and a cut-off run continues from its checkpoint. Runs go to worker processes
-(``executor``, ``jobs`` at once), each on one thread so the numbers do not
-depend on how many run at once. The sweep writes
-``results.csv`` (task, model, seed, card, acc, mae), ``summary.md`` (mean and
-std over seeds) and ``accuracy_<task>.png`` (mean and min-max band per model).
+evaluated by ``pipeline`` in a job of the executor: in local worker
+processes, or on a Ray cluster. A worker runs in a private folder and ships
+each checkpoint back as it saves it; the driver (this process) writes the
+run folders. So a finished run is reused, a cut-off run continues from its
+last checkpoint, and a run that fails is recorded with its error while the
+others go on. The sweep writes ``results.csv`` (task, model, seed, card, acc,
+mae, status, error), ``summary.md`` and ``accuracy_<task>.png``.
 """
 
 from __future__ import annotations
 
+import tempfile
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
 from deepsets.checks import check_choice, check_names, check_positive_int, check_sizes
-from deepsets.config import RECIPES, LabConfig
+from deepsets.config import DEVICES, RECIPES, LabConfig, check_models
 from deepsets.data import HANDOUT_CARDS, TASKS
 from deepsets.executor import Job, run_jobs
 from deepsets.models import MODELS
 from deepsets.pipeline import evaluate_models, train_models
-from deepsets.plot import plot_by_size
 from deepsets.progress import Progress
 from deepsets.results import result_rows, rows_csv
-from deepsets.runfolder import CONFIG, RESULTS, prepare_run, read_config, read_json, write_text
+from deepsets.runfolder import (
+    CONFIG,
+    RESULTS,
+    atomic_write,
+    checkpoint_path,
+    prepare_run,
+    read_config,
+    read_json,
+    write_text,
+)
+from deepsets.summary import plot_tasks, summary
+
+COLUMNS = ("task", "model", "seed", "card", "acc", "mae", "status", "error")
 
 
 @dataclass(frozen=True)
 class CompareConfig:
     """A sweep. Each run has the handout's set sizes, model sizes and optimizer, but a fifth
-    of the training sets and half the epochs, so that 72 runs fit in minutes."""
+    of the training sets and half the epochs, so that 72 runs fit in minutes on 2 cores
+    (``handout()``: the handout's full settings)."""
 
     tasks: tuple[str, ...] = tuple(TASKS)  # set functions to learn
     models: tuple[str, ...] = tuple(MODELS)  # set models to compare: every built-in one
     seeds: int = 3  # seeds 0..seeds-1 per (task, model)
     epochs: int = 10  # per run (the handout has 20)
     n_train: int = 20_000  # training sets per run (the handout has 100,000)
-    n_per_card: int = 1_000  # test sets per size
+    n_per_card: int = 1_000  # test sets per size (the handout has 10,000)
     cards: tuple[int, ...] = HANDOUT_CARDS  # test set sizes
     recipe: str = "exact"  # how the sum-pooling DeepSets is trained (see config.RECIPES)
+    device: str = "cpu"  # where each run computes: cpu, cuda or auto
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tasks", check_names("tasks", self.tasks, TASKS, "task"))
-        object.__setattr__(self, "models", check_names("models", self.models, MODELS, "model"))
+        object.__setattr__(self, "models", check_models(self.models))
         object.__setattr__(self, "cards", check_sizes("cards", self.cards))
         for name in ("seeds", "epochs", "n_train", "n_per_card"):
             check_positive_int(name, getattr(self, name))
         check_choice("recipe", self.recipe, RECIPES)
+        check_choice("device", self.device, DEVICES)
 
     def quick(self) -> CompareConfig:
         return replace(self, seeds=2, epochs=1, n_train=2_000, n_per_card=100,
                        cards=(5, 10, 20))
 
+    def handout(self) -> CompareConfig:
+        """Every run at the handout's full settings."""
+        return replace(self, epochs=20, n_train=100_000, n_per_card=10_000)
+
     def runs(self) -> list[LabConfig]:
         """One lab configuration per (task, model, seed)."""
         return [LabConfig(task=task, models=(model,), seed=seed, epochs=self.epochs,
                           n_train=self.n_train, n_per_card=self.n_per_card, cards=self.cards,
-                          recipe=self.recipe if model == "deepsets" else "handout")
+                          recipe=self.recipe if model == "deepsets" else "handout",
+                          device=self.device)
                 for task in self.tasks for model in self.models for seed in range(self.seeds)]
 
 
 def run_name(config: LabConfig) -> str:
-    return f"{config.task}-{config.models[0]}-seed{config.seed}"
+    """The run's folder: ``<task>-<model>-seed<k>`` (a plug-in's ``:`` becomes ``.``)."""
+    return f"{config.task}-{config.models[0].replace(':', '.')}-seed{config.seed}"
 
 
-def run_one(run: str, config: dict, *, progress: Progress) -> dict:
-    """Train and evaluate one run folder (a job in a worker process); returns its results."""
+def run_one(config: dict, files: dict[str, bytes], *, progress: Progress) -> dict:
+    """Train and evaluate one run in a private folder of the worker (a job).
+
+    ``files`` are the run's checkpoints so far, so training continues after
+    the last completed epoch. Each file saved on the way goes back through
+    ``progress``; the finished run returns its results and every file.
+    """
     lab_config = LabConfig.from_dict(config)
-    path = Path(run)
-    stored = read_config(path) if (path / CONFIG).exists() else None
-    same = stored is not None and stored.same_results_as(lab_config)
-    if same and (path / RESULTS).exists():
-        return read_json(path / RESULTS)  # finished before: not redone
-    prepare_run(path, lab_config, force=not same)  # other settings: the sweep starts it over
-    train_models(path, lab_config, progress, jobs=1, threads=1)
-    return evaluate_models(path, lab_config, progress)
+    with tempfile.TemporaryDirectory(prefix="deepsets-run-") as tmp:
+        run = Path(tmp)
+        for name, data in files.items():
+            (run / name).write_bytes(data)
+        prepare_run(run, lab_config)
+        train_models(run, lab_config, progress, jobs=1, threads=1)
+        results = evaluate_models(run, lab_config, progress)
+        return {"results": results, "files": {p.name: p.read_bytes() for p in run.iterdir()
+                                               if p.is_file() and not p.name.startswith(".")}}
 
 
-def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2,
-                progress: Progress | None = None) -> list[dict]:
-    """Every run of the sweep, then results.csv, summary.md and one PNG per task."""
+def one_line(error: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+
+
+def pending_job(folder: Path, config: LabConfig) -> Job | None:
+    """The job that (re)starts or continues a run; None when it finished before."""
+    stored = read_config(folder) if (folder / CONFIG).exists() else None
+    same = stored is not None and stored.same_results_as(config)
+    if same and (folder / RESULTS).exists():
+        return None
+    prepare_run(folder, config, force=not same)  # other settings: the run starts over
+    files = {checkpoint_path(folder, m).name: checkpoint_path(folder, m).read_bytes()
+             for m in config.models if checkpoint_path(folder, m).exists()}
+    return Job(folder.name, run_one, (config.to_dict(), files), cpus=1,
+               gpus=0 if config.device == "cpu" else 1, folder=folder)
+
+
+def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2, cluster: str | None = None,
+                progress: Progress | None = None) -> tuple[list[dict], dict[str, str]]:
+    """Every run of the sweep, then results.csv, summary.md and one PNG per task.
+
+    Returns the rows and ``{run: one-line error}`` of the runs that failed.
+    """
     progress = progress or Progress()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     runs = {run_name(r): r for r in config.runs()}
-    results: dict[str, dict] = {}
-    progress.start("compare", f"{len(runs)} runs", len(runs), "run")
-    for outcome in run_jobs([Job(name, run_one, (str(out / name), r.to_dict()))
-                             for name, r in runs.items()], jobs):
-        if outcome.error is not None:
-            raise outcome.error
-        results[outcome.key] = outcome.value
-        progress.advance("compare")
-        progress.write("compare", f"done: {outcome.key}")
+    todo = {name: pending_job(out / name, r) for name, r in runs.items()}
+    results = {name: read_json(out / name / RESULTS) for name, job in todo.items() if job is None}
+    failed: dict[str, str] = {}
+    progress.start("compare", f"{len(runs)} runs ({len(results)} done before)", len(runs),
+                   "run")
+    progress.advance("compare", len(results))
+    jobs_left = [job for job in todo.values() if job is not None]
+    with closing(run_jobs(jobs_left, jobs, cluster=cluster)) as outcomes:  # no worker outlives
+        for outcome in outcomes:
+            if outcome.error is not None:
+                failed[outcome.key] = one_line(outcome.error)
+                progress.write("compare", f"failed: {outcome.key}: {failed[outcome.key]}")
+            else:
+                for name, data in outcome.value["files"].items():
+                    atomic_write(out / outcome.key / name,
+                                 lambda tmp, d=data: tmp.write_bytes(d))
+                results[outcome.key] = outcome.value["results"]
+                progress.write("compare", f"done: {outcome.key}")
+            progress.advance("compare")
     progress.end("compare")
-    rows = [row for name, r in runs.items()
-            for row in result_rows(results[name], task=r.task, seed=r.seed)]
-    write_text(out / "results.csv", rows_csv(rows, ["task", "model", "seed", "card", "acc",
-                                                    "mae"]))
-    write_text(out / "summary.md", summary(rows, config))
-    max_card = next(iter(runs.values())).max_card
-    for task in config.tasks:
-        cards = stats(rows, task, config.models[0], "acc")[0]
-        curves = {m: stats(rows, task, m, "acc")[1] for m in config.models}
-        plot_by_size(curves, cards, out / f"accuracy_{task}.png", ylabel="accuracy",
-                     title=f"Task {task}: accuracy by set size (mean, min-max over seeds)",
-                     max_train_card=max_card)
+    rows = sweep_rows(runs, results, failed)
+    write_text(out / "results.csv", rows_csv(rows, COLUMNS))
+    write_text(out / "summary.md", summary(rows, config, failed))
+    plot_tasks(rows, config, out)
+    return rows, failed
+
+
+def sweep_rows(runs: dict[str, LabConfig], results: dict[str, dict],
+               failed: dict[str, str]) -> list[dict]:
+    """One row per run and size; a failed run's rows have no scores, its status and error."""
+    rows = []
+    for name, r in runs.items():
+        if name in results:
+            rows += [{**row, "status": "ok", "error": ""}
+                     for row in result_rows(results[name], task=r.task, seed=r.seed)]
+        else:
+            rows += [{"task": r.task, "model": r.models[0], "seed": r.seed, "card": card,
+                      "acc": "", "mae": "", "status": "failed",
+                      "error": failed.get(name, "not run")} for card in r.cards]
     return rows
-
-
-def stats(rows: list[dict], task: str, model: str, key: str) -> tuple[list[int], np.ndarray]:
-    """Sizes and a (seeds, sizes) array of ``key`` for one task and model."""
-    mine = [r for r in rows if r["task"] == task and r["model"] == model]
-    cards = sorted({r["card"] for r in mine})
-    seeds = sorted({r["seed"] for r in mine})
-    table = {(r["seed"], r["card"]): r[key] for r in mine}
-    return cards, np.array([[table[s, c] for c in cards] for s in seeds])
-
-
-def summary(rows: list[dict], config: CompareConfig) -> str:
-    """Markdown: per task, accuracy and MAE mean +- std over seeds at every size, per model."""
-    parts = [f"# Set-size generalization: {config.seeds} seeds, {config.epochs} epochs, "
-             f"{config.n_train:,} training sets of 1-10 elements, {config.n_per_card:,} test "
-             f"sets per size; deepsets trained with the {config.recipe!r} recipe\n"]
-    for task in config.tasks:
-        cards = stats(rows, task, config.models[0], "acc")[0]
-        for key, name, fmt in (("acc", "accuracy", ".3f"), ("mae", "mean absolute error",
-                                                              ".3g")):
-            parts.append(f"## Task {task}: {name}, mean +- std over seeds\n")
-            parts.append("| size | " + " | ".join(config.models) + " |")
-            parts.append("|---:|" + "---:|" * len(config.models))
-            columns = {m: stats(rows, task, m, key)[1] for m in config.models}
-            for i, card in enumerate(cards):
-                cells = [f"{columns[m][:, i].mean():{fmt}} +- {columns[m][:, i].std():{fmt}}"
-                         for m in config.models]
-                parts.append(f"| {card} | " + " | ".join(cells) + " |")
-            parts.append("")
-        if task == "images" and "deepsets" in config.models:
-            parts.append(paper_comparison(rows))
-    return "\n".join(parts)
-
-
-#: DeepSets accuracy on sums of MNIST digit images in the paper's figure (read off it).
-PAPER_IMAGES = {5: 0.98, 10: 0.96, 25: 0.89, 50: 0.78}
-
-
-def paper_comparison(rows: list[dict]) -> str:
-    """DeepSets on the images task next to the paper's MNIST curve."""
-    cards, acc = stats(rows, "images", "deepsets", "acc")
-    ours = {c: acc[:, i].mean() for i, c in enumerate(cards)}
-    cells = [f"{c}: {ours[c]:.3f} (paper {p:.2f})" for c, p in PAPER_IMAGES.items()
-             if c in ours]
-    return ("DeepSets on image sums, mean accuracy against the paper's MNIST figure "
-            "(8x8 scikit-learn digits here, InfiMNIST there): " + "; ".join(cells) + ".\n")

@@ -17,7 +17,7 @@ from deepsets.checks import (
     check_sizes,
 )
 from deepsets.data import HANDOUT_CARDS, TASKS, vocabulary_size
-from deepsets.models import MODELS, VARIANTS
+from deepsets.models import MODELS, VARIANTS, constructor_args, is_plugin, model_class
 
 #: The models of the handout (tasks 3 and 4), in the order they are trained.
 HANDOUT_MODELS = ("deepsets", "lstm")
@@ -66,7 +66,7 @@ class LabConfig:
         check_seed(self.seed)
         check_positive_float("lr", self.lr)
         object.__setattr__(self, "cards", check_sizes("cards", self.cards))
-        object.__setattr__(self, "models", check_names("models", self.models, MODELS, "model"))
+        object.__setattr__(self, "models", check_models(self.models))
         check_choice("task", self.task, TASKS)
         check_choice("recipe", self.recipe, RECIPES)
         check_choice("device", self.device, DEVICES)
@@ -116,7 +116,15 @@ class LabConfig:
                 **VARIANTS.get(name, {})}
         if name == "deepsets":
             args.update(activation="tanh", mask_padding=self.mask_padding)
-        return args
+        return constructor_args(name, args)
+
+
+def check_models(names: object, field: str = "models") -> tuple[str, ...]:
+    """Built-in model names and importable plug-ins (``package.module:ClassName``)."""
+    names = check_names(field, names, MODELS, "model", also=is_plugin)
+    for name in names:
+        model_class(name)  # a plug-in that does not import is an error now, not mid-run
+    return names
 
 
 #: The ``--quick`` preset: the same pipeline in seconds.

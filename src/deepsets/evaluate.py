@@ -12,13 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, mean_absolute_error
+from torch import nn
 
 from deepsets.devices import resolve_device, torch_threads
-from deepsets.models import SetModel, check_tokens
+from deepsets.models import check_tokens
 from deepsets.progress import Progress
 
 
-def predict(model: SetModel, X: np.ndarray | torch.Tensor, *, batch_tokens: int = 1 << 14,
+def predict(model: nn.Module, X: np.ndarray | torch.Tensor, *, batch_tokens: int = 1 << 14,
             device: str = "cpu", workers: int | None = None) -> np.ndarray:
     """The model's predictions (n,) for the sets ``X`` (n, N), in memory-bounded batches.
 
@@ -33,7 +34,7 @@ def predict(model: SetModel, X: np.ndarray | torch.Tensor, *, batch_tokens: int 
     """
     dev = resolve_device(device)
     model.to(dev).eval()
-    X = check_tokens(torch.as_tensor(X), model.input_dim).long()
+    X = check_tokens(torch.as_tensor(X), getattr(model, "input_dim", None)).long()
     rows = max(1, batch_tokens // max(1, X.shape[1]))
     batches = [X[i:i + rows] for i in range(0, len(X), rows)]
     cpu = dev.type == "cpu"
@@ -61,7 +62,7 @@ def score(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float]:
     return float(acc), float(mean_absolute_error(y_true, y_pred))
 
 
-def evaluate(model: SetModel, X_test: Sequence[np.ndarray], y_test: Sequence[np.ndarray], *,
+def evaluate(model: nn.Module, X_test: Sequence[np.ndarray], y_test: Sequence[np.ndarray], *,
              batch_tokens: int = 1 << 14, device: str = "cpu", name: str = "model",
              progress: Progress | None = None) -> dict[str, list[float]]:
     """``{"acc": [...], "mae": [...]}`` with one entry per test array, in order."""

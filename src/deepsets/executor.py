@@ -1,11 +1,23 @@
-"""Independent jobs side by side in local worker processes: a lab's models, a sweep's runs.
+"""Independent jobs side by side, on local worker processes or on a Ray cluster.
 
-A job is a picklable function and its arguments. Each runs in a worker
-process started fresh (``spawn``: no inherited threads or locks) as
-``fn(*args, progress=...)``; its progress reaches the caller's ``Progress``
-through a queue. Results come back as jobs finish, each as an ``Outcome``
-holding the value or the exception the job raised (the original type), so
-the caller decides whether one failure stops the others.
+A lab's models and a sweep's runs are jobs: a picklable function and its
+arguments, called in a worker as ``fn(*args, progress=...)``. What the job
+reports (bars, epoch lines) comes back through a channel and is replayed on
+the caller's ``Progress``. A job that ships files (``Job.folder``) sends each
+file it saves as bytes, and the caller writes it into ``folder``: the
+workers never touch the caller's disk, so a cluster needs no shared
+filesystem, and a run cut off mid-way keeps its last checkpoint.
+
+Results come back as jobs finish, each an ``Outcome`` holding the value or
+the exception the job raised (its own type), so the caller decides whether
+one failure stops the others. Two back ends, one interface (``run_jobs``):
+
+- ``cluster=None``: local worker processes (``spawn``: no inherited threads
+  or locks); embedded, no server, no Ray import.
+- a Ray cluster: ``"auto"`` or ``"ray://HOST:PORT"`` connects to a running
+  one, ``"local-ray"`` starts one on this machine, bound to 127.0.0.1 with
+  Ray's token authentication on. Each job asks Ray for its CPUs and GPUs;
+  Ray runs a job again when its worker dies (``max_retries``).
 """
 
 from __future__ import annotations
@@ -13,22 +25,35 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 from queue import Empty
 from typing import Any
 
 from deepsets.progress import Progress, QueueProgress, replay
+from deepsets.runfolder import atomic_write
+
+#: How often Ray runs a job again whose worker process died (killed, node lost).
+RAY_RETRIES = 3
 
 
 @dataclass(frozen=True)
 class Job:
-    """``fn(*args, progress=...)`` under the name ``key``."""
+    """``fn(*args, progress=...)`` under the name ``key``, asking for ``cpus`` and ``gpus``.
+
+    With ``folder``, the files the job saves (``progress.saved``) are written
+    there by the caller.
+    """
 
     key: str
     fn: Callable[..., Any]
     args: tuple = ()
+    cpus: int = 1
+    gpus: int = 0
+    folder: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -40,67 +65,177 @@ class Outcome:
     error: BaseException | None = None
 
 
-_QUEUE = None  # a worker's channel back to the caller, set when the worker starts
+_CHANNEL = None  # a local worker's queue back to the caller, set when the worker starts
 
 
-def _start_worker(queue) -> None:
-    global _QUEUE
-    _QUEUE = queue
-    queue.put(("worker", os.getpid()))
+def _start_worker(channel) -> None:
+    global _CHANNEL
+    _CHANNEL = channel
+    channel.put((None, ("worker", os.getpid())))
 
 
-def _call(fn: Callable[..., Any], args: tuple, report: bool) -> Any:
-    progress = QueueProgress(_QUEUE) if report else Progress()
+def _call(fn: Callable[..., Any], args: tuple, key: str, report: bool, ship: bool,
+          channel=None) -> Any:
+    """A job in a worker: ``fn`` with a progress that talks to the caller."""
+    channel = channel if channel is not None else _CHANNEL
+    progress = (QueueProgress(channel, tag=key, ship_files=ship, report=report)
+                if report or ship else Progress())
     try:
         return fn(*args, progress=progress)
     finally:
         progress.flush()
 
 
-def run_jobs(jobs: Sequence[Job], workers: int, progress: Progress | None = None
-             ) -> Iterator[Outcome]:
-    """Run ``jobs`` in up to ``workers`` processes; yield each ``Outcome`` as it finishes.
+class Channel:
+    """The caller's end: replays a worker's progress and writes the files it ships."""
 
-    With ``progress``, the jobs' own reports (bars, epoch lines) are replayed
-    on it; without, the jobs run silently. Leaving early (an exception, Ctrl-C)
-    cancels the jobs not started and stops the workers.
+    def __init__(self, jobs: Sequence[Job], progress: Progress | None) -> None:
+        self.folders = {job.key: job.folder for job in jobs}
+        self.progress = progress
+        self.finished: set[str] = set()  # jobs whose outcome is in: late files are stale
+        self.pids: list[int] = []
+
+    def handle(self, item: tuple) -> None:
+        key, event = item
+        if event[0] == "worker":
+            self.pids.append(event[1])
+        elif event[0] == "saved":
+            folder = self.folders.get(key)
+            if folder is not None and key not in self.finished:
+                _, name, data = event
+                atomic_write(folder / name, lambda tmp: tmp.write_bytes(data))
+        elif self.progress is not None:
+            replay(event, self.progress)
+
+
+def run_jobs(jobs: Sequence[Job], workers: int = 1, progress: Progress | None = None,
+             cluster: str | None = None) -> Iterator[Outcome]:
+    """Run ``jobs``; yield each ``Outcome`` as it finishes.
+
+    Locally in up to ``workers`` processes, or on the Ray ``cluster``. With
+    ``progress``, the jobs' own reports are replayed on it; without, they run
+    silently. Leaving early (an exception, Ctrl-C) cancels the jobs not
+    started and stops the ones running.
     """
+    if cluster is None:
+        yield from _run_local(jobs, workers, progress)
+    else:
+        yield from _run_ray(jobs, cluster, progress)
+
+
+def _run_local(jobs: Sequence[Job], workers: int, progress: Progress | None
+               ) -> Iterator[Outcome]:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    pids: list[int] = []
+    channel = Channel(jobs, progress)
 
     def drain() -> None:
         while True:
             try:
-                event = queue.get_nowait()
+                channel.handle(queue.get_nowait())
             except Empty:
                 return
-            if event[0] == "worker":
-                pids.append(event[1])
-            elif progress is not None:
-                replay(event, progress)
 
     pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx,
                                initializer=_start_worker, initargs=(queue,))
     finished = False
     try:
-        futures = {pool.submit(_call, job.fn, job.args, progress is not None): job.key
-                   for job in jobs}
+        futures = {pool.submit(_call, job.fn, job.args, job.key, progress is not None,
+                               job.folder is not None): job.key for job in jobs}
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
             drain()
             for future in done:
+                channel.finished.add(futures[future])
                 error = future.exception()
                 yield Outcome(futures[future], None if error else future.result(), error)
-        drain()
         finished = True
     finally:
         pool.shutdown(wait=finished, cancel_futures=True)
+        drain()
         if not finished:
-            drain()
-            for pid in pids:  # workers still inside a job: stop them now
+            for pid in channel.pids:  # workers still inside a job: stop them now
                 try:
                     os.kill(pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
+
+
+def connect_ray(cluster: str, cpus: int | None = None) -> bool:
+    """Connect to the Ray ``cluster``, or start one (``local-ray``); True if started here.
+
+    ``local-ray`` binds every Ray server to 127.0.0.1 (Ray's own loopback-only
+    mode, set before Ray is imported) and keeps Ray's token authentication on,
+    which Ray turns on by default for a local instance.
+    """
+    if cluster == "local-ray":
+        if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
+            raise ValueError("--cluster local-ray keeps Ray's token authentication on; "
+                             "unset RAY_AUTH_MODE=disabled")
+        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # Ray's servers: 127.0.0.1
+    try:
+        import ray
+    except ImportError:
+        raise ValueError("--cluster needs Ray: pip install 'deepsets[ray]'") from None
+    if ray.is_initialized():
+        return False
+    if cluster == "local-ray":
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False  # read at start-up, if Ray came in before
+        # the workers import what this process can: the package, plug-in models
+        path = os.pathsep.join(p for p in sys.path if p)
+        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
+        return True
+    try:
+        ray.init(address=cluster, log_to_driver=False, configure_logging=False)
+    except ConnectionError as err:
+        raise ValueError(f"cannot connect to the Ray cluster at {cluster}: {err}") from None
+    return False
+
+
+def _run_ray(jobs: Sequence[Job], cluster: str, progress: Progress | None
+             ) -> Iterator[Outcome]:
+    import ray
+    from ray.util.queue import Empty as RayEmpty
+    from ray.util.queue import Queue
+
+    started = connect_ray(cluster)
+    queue = Queue(actor_options={"num_cpus": 0})
+    channel = Channel(jobs, progress)
+    call = ray.remote(_call)
+
+    def drain() -> None:
+        while True:
+            try:
+                channel.handle(queue.get_nowait())
+            except RayEmpty:
+                return
+
+    refs = {call.options(num_cpus=job.cpus, num_gpus=job.gpus, max_retries=RAY_RETRIES)
+            .remote(job.fn, job.args, job.key, progress is not None, job.folder is not None,
+                    queue): job.key for job in jobs}
+    pending = list(refs)
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1, timeout=0.1)
+            drain()
+            for ref in done:
+                key = refs[ref]
+                channel.finished.add(key)
+                try:
+                    yield Outcome(key, ray.get(ref))
+                except ray.exceptions.RayTaskError as err:  # the job raised: its own error
+                    yield Outcome(key, error=err.cause if err.cause is not None else err)
+                except ray.exceptions.RayError as err:  # its worker died every try
+                    yield Outcome(key, error=RuntimeError(f"{key}: {type(err).__name__}: "
+                                                          f"{str(err).splitlines()[0]}"))
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        drain()
+        ray.kill(queue.actor)
+        if started:
+            ray.shutdown()

@@ -6,6 +6,7 @@ Flag types turn a bad value into a one-line argparse error with exit code 2.
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -148,3 +149,73 @@ def config_from(args: argparse.Namespace) -> LabConfig | None:
     if not (args.out / CONFIG).is_file():
         return None
     return replace(read_config(args.out), **given_settings(args))
+
+
+def add_compare_flags(p: argparse.ArgumentParser) -> None:
+    from deepsets.compare import CompareConfig
+    from deepsets.models import MODELS
+
+    d = CompareConfig()
+    p.add_argument("--out", type=Path, default=Path("runs/compare"),
+                   help="folder of the sweep (default: runs/compare)")
+    p.add_argument("--tasks", type=name_list,
+                   help="comma-separated tasks: " + ", ".join(TASKS) + " (default: all)")
+    p.add_argument("--models", type=name_list,
+                   help="comma-separated models (default: " + ", ".join(MODELS) + ")")
+    p.add_argument("--model", action="append", default=[], metavar="PACKAGE.MODULE:CLASS",
+                   help="add your own model to the sweep: any importable nn.Module mapping "
+                        "tokens (B, N) to predictions (B,); it gets the constructor arguments "
+                        "it names of input_dim, embedding_dim, hidden_dim, inputs (repeatable)")
+    p.add_argument("--seeds", type=positive_int,
+                   help=f"seeds per task and model (default: {d.seeds})")
+    p.add_argument("--epochs", type=positive_int, help=f"epochs per run (default: {d.epochs})")
+    p.add_argument("--n-train", type=positive_int,
+                   help=f"training sets per run (default: {d.n_train:,})")
+    p.add_argument("--n-per-card", type=positive_int,
+                   help=f"test sets per size (default: {d.n_per_card:,})")
+    p.add_argument("--cards", type=card_list,
+                   help="test set sizes, comma-separated; a leading + adds them to 5,...,100")
+    p.add_argument("--recipe", choices=RECIPES, metavar="{" + ",".join(RECIPES) + "}",
+                   help="how the sum-pooling deepsets is trained (default: exact: padding "
+                        "masked, output layer refit by least squares)")
+    p.add_argument("--device", choices=DEVICES, default=None,
+                   help="where each run computes; with cuda each run asks for a GPU "
+                        "(default: cpu)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny preset in seconds: 2 seeds, 1 epoch, 2,000 training sets, "
+                        "100 test sets at sizes 5, 10, 20")
+    p.add_argument("--preset", choices=("handout",),
+                   help="handout: every run at the handout's full settings (100,000 training "
+                        "sets, 20 epochs, 10,000 test sets per size)")
+    p.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1,
+                   help="runs at once in local worker processes, one CPU each; with "
+                        "--dry-run, the CPUs to project the wall time on (default: the CPU "
+                        "count)")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="run on Ray: 'auto' or 'ray://HOST:PORT' joins a running cluster, "
+                        "'local-ray' starts one on this machine (127.0.0.1 only, token "
+                        "authentication on); default: local worker processes, no Ray")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the runs, the measured or estimated cost of each and the "
+                        "projected wall time, and run nothing")
+    p.add_argument("--resume", action="store_true",
+                   help="accepted for habit's sake: a sweep always reuses finished runs and "
+                        "continues cut-off ones")
+    p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+
+
+def compare_config_from(args: argparse.Namespace):
+    """The sweep the flags describe: the defaults, a preset, then every flag given."""
+    from deepsets.compare import CompareConfig
+
+    config = CompareConfig()
+    config = config.quick() if args.quick else config
+    config = config.handout() if args.preset == "handout" else config
+    given = {k: getattr(args, k) for k in ("tasks", "seeds", "epochs", "n_train",
+                                            "n_per_card", "recipe", "device")
+             if getattr(args, k) is not None}
+    models = args.models if args.models is not None else config.models
+    given["models"] = tuple(dict.fromkeys((*models, *args.model)))
+    if args.cards is not None:
+        given["cards"] = merge_cards(config.cards, args.cards)
+    return replace(config, **given)

@@ -8,6 +8,8 @@ stopped: a model whose checkpoint holds every epoch is not trained again.
 from __future__ import annotations
 
 import os
+from contextlib import closing
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +21,7 @@ from deepsets.data import chunked_test_sets, create_train_dataset, element_pool
 from deepsets.devices import torch_threads
 from deepsets.evaluate import predict, score
 from deepsets.executor import Job, run_jobs
-from deepsets.models import MODELS, DeepSets
+from deepsets.models import DeepSets, build_model, model_class
 from deepsets.progress import Progress
 from deepsets.results import result_rows, rows_csv
 from deepsets.runfolder import (
@@ -53,7 +55,8 @@ def test_generator(config: LabConfig) -> np.random.Generator:
 
 def threads_for(name: str) -> int:
     """Intra-op threads to train model ``name`` with: its own choice, within the cores."""
-    return max(1, min(MODELS[name].train_threads, os.cpu_count() or 1))
+    wanted = getattr(model_class(name), "train_threads", 1)
+    return max(1, min(wanted, os.cpu_count() or 1))
 
 
 def default_jobs(config: LabConfig) -> int:
@@ -76,11 +79,13 @@ def train_models(run: Path, config: LabConfig, progress: Progress | None = None,
     if jobs > 1 and len(config.models) > 1:
         progress.stage(f"training {', '.join(config.models)} side by side in {jobs} processes")
         history = {}
-        for outcome in run_jobs([Job(name, train_model, (str(run), config.to_dict(), name))
-                                 for name in config.models], jobs, progress):
-            if outcome.error is not None:
-                raise outcome.error
-            history[outcome.key] = outcome.value
+        work = [Job(name, train_model, (str(run), config.to_dict(), name))
+                for name in config.models]
+        with closing(run_jobs(work, jobs, progress)) as outcomes:  # no worker outlives it
+            for outcome in outcomes:
+                if outcome.error is not None:
+                    raise outcome.error
+                history[outcome.key] = outcome.value
         history = {name: history[name] for name in config.models}
     else:
         progress.stage(f"generating {config.n_train:,} training sets")
@@ -88,6 +93,7 @@ def train_models(run: Path, config: LabConfig, progress: Progress | None = None,
         history = {name: train_model(run, config, name, progress=progress, data=data,
                                      threads=threads) for name in config.models}
     write_json(Path(run) / HISTORY, history)
+    progress.saved(Path(run) / HISTORY)
     return history
 
 
@@ -102,7 +108,8 @@ def train_model(run: Path | str, config: LabConfig | dict, name: str, *, progres
     config = config if isinstance(config, LabConfig) else LabConfig.from_dict(config)
     X, y = data if data is not None else train_sets(config)
     with torch_threads(threads or threads_for(name)):
-        model = init_model(MODELS[name], config.seed, name, **config.model_args(name))
+        model = init_model(partial(build_model, name), config.seed, name,
+                           **config.model_args(name))
         ckpt = checkpoint_path(run, name)
         history = fit(model, X, y, name=name, epochs=config.epochs,
                       batch_size=config.batch_size, lr=config.lr, seed=config.seed,
@@ -122,6 +129,7 @@ def refit_checkpoint(ckpt: Path, model: DeepSets, X: np.ndarray, y: np.ndarray,
     info = refit_output(model, X, y)
     extra = {k: v for k, v in state.items() if k not in ("model", "model_name", "model_args")}
     save_checkpoint(ckpt, model, "deepsets", **extra, refit=info)
+    progress.saved(ckpt)
 
 
 # --- evaluation (task 6) ---
@@ -156,4 +164,6 @@ def evaluate_models(run: Path, config: LabConfig, progress: Progress | None = No
     write_json(Path(run) / RESULTS, results)
     write_text(Path(run) / RESULTS_CSV,
                rows_csv(result_rows(results), ["model", "card", "acc", "mae"]))
+    for name in (RESULTS, RESULTS_CSV):
+        progress.saved(Path(run) / name)
     return results

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -33,32 +34,46 @@ class Progress:
     def flush(self) -> None:
         """Pass on anything held back (a worker's bunched steps)."""
 
+    def saved(self, path: Path) -> None:
+        """The run-folder file ``path`` was just written whole (a checkpoint, results)."""
+
 
 class QueueProgress(Progress):
-    """Progress of a worker process, sent to the parent through a queue.
+    """Progress of a worker process, sent to the parent through a queue as
+    ``(tag, event)`` pairs; with ``ship_files``, each saved file's bytes too.
 
     Steps are sent in bunches (every ``every`` seconds) so reporting costs
     nothing measurable even at thousands of steps per second.
     """
 
-    def __init__(self, queue: Any, every: float = 0.2) -> None:
-        self.queue, self.every = queue, every
+    def __init__(self, queue: Any, every: float = 0.2, tag: str | None = None,
+                 ship_files: bool = False, report: bool = True) -> None:
+        self.queue, self.every, self.tag = queue, every, tag
+        self.ship_files, self.report = ship_files, report
         self.pending: dict[str, list[float]] = {}  # key -> [steps, loss sum, losses]
         self.last = time.monotonic()
+
+    def send(self, *event: Any) -> None:
+        if self.report or event[0] == "saved":
+            self.queue.put((self.tag, event))
 
     def flush(self) -> None:
         """Send the steps counted since the last send."""
         for key, (n, loss_sum, losses) in self.pending.items():
             if n:
-                self.queue.put(("advance", key, int(n), loss_sum / losses if losses else None))
+                self.send("advance", key, int(n), loss_sum / losses if losses else None)
         self.pending.clear()
         self.last = time.monotonic()
 
+    def saved(self, path: Path) -> None:
+        if self.ship_files:
+            self.send("saved", Path(path).name, Path(path).read_bytes())
+
     def stage(self, text: str) -> None:
-        self.queue.put(("stage", text))
+        self.send("stage", text)
 
     def start(self, key: str, desc: str, total: int, unit: str) -> None:
-        self.queue.put(("start", key, desc, total, unit))
+        self.send("start", key, desc, total, unit)
 
     def advance(self, key: str, n: int = 1, loss: float | None = None) -> None:
         entry = self.pending.setdefault(key, [0, 0.0, 0])
@@ -71,11 +86,11 @@ class QueueProgress(Progress):
 
     def write(self, key: str, text: str) -> None:
         self.flush()
-        self.queue.put(("write", key, text))
+        self.send("write", key, text)
 
     def end(self, key: str) -> None:
         self.flush()
-        self.queue.put(("end", key))
+        self.send("end", key)
 
 
 def replay(event: tuple, progress: Progress) -> None:

@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from deepsets.config import LabConfig
-from deepsets.models import MODELS, SetModel, build_model
+from deepsets.models import MODELS, build_model
 
 CONFIG = "config.json"
 HISTORY = "history.json"
@@ -50,7 +51,8 @@ class CheckpointError(ValueError):
 
 
 def checkpoint_path(run: Path, model_name: str) -> Path:
-    return Path(run) / f"{model_name}.pt"
+    """``<model>.pt``; a plug-in ``package.module:Class`` gets ``package.module.Class.pt``."""
+    return Path(run) / f"{model_name.replace(':', '.')}.pt"
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -85,11 +87,11 @@ def read_json(path: Path) -> Any:
         raise ValueError(f"{path} is not valid JSON ({err})") from None
 
 
-def save_checkpoint(path: Path, model: SetModel, name: str, **extra: Any) -> None:
+def save_checkpoint(path: Path, model: nn.Module, name: str, **extra: Any) -> None:
     """The checkpoint dict: model, model_name, model_args, plus ``extra`` (optimizer, epoch,
     history; ``refit`` after a least-squares refit)."""
     state = {"model": model.state_dict(), "model_name": name,
-             "model_args": model.model_args, **extra}
+             "model_args": getattr(model, "model_args", {}), **extra}
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
@@ -124,7 +126,7 @@ def load_checkpoint(path: Path, expect_name: str | None = None) -> dict[str, Any
 
 
 def load_model(path: Path, expect_name: str | None = None,
-               expect_args: dict[str, int] | None = None) -> tuple[SetModel, dict[str, Any]]:
+               expect_args: dict[str, int] | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """The model of a checkpoint with its weights, and the checkpoint dict."""
     state = load_checkpoint(path, expect_name)
     args = state["model_args"]
@@ -141,7 +143,7 @@ def load_model(path: Path, expect_name: str | None = None,
     return model, state
 
 
-def load_trained(run: Path, config: LabConfig, name: str) -> tuple[SetModel, dict[str, Any]]:
+def load_trained(run: Path, config: LabConfig, name: str) -> tuple[nn.Module, dict[str, Any]]:
     """The fully trained model ``name`` of a run folder and its checkpoint dict; an error if
     it is missing, of other settings, or partly trained."""
     path = checkpoint_path(run, name)

@@ -12,15 +12,17 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from deepsets.checks import derive_seed
 from deepsets.devices import resolve_device
-from deepsets.models import SetModel, check_tokens
+from deepsets.models import check_tokens
 from deepsets.progress import Progress
 from deepsets.runfolder import load_checkpoint, save_checkpoint
 
@@ -35,11 +37,13 @@ class Interrupted(KeyboardInterrupt):
     """Ctrl-C during training; says where it stopped and what is saved."""
 
 
-def init_model(model_cls: type[SetModel], seed: int, name: str, **model_args: int) -> SetModel:
-    """A fresh model whose initial weights depend only on ``seed`` and ``name``."""
+def init_model(make: Callable[..., nn.Module], seed: int, name: str,
+               **model_args: object) -> nn.Module:
+    """``make(**model_args)`` (a model class, or a builder) with initial weights that depend
+    only on ``seed`` and ``name``."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(derive_seed(seed, name, "init"))
-        return model_cls(**model_args)
+        return make(**model_args)
 
 
 def epoch_order(n: int, seed: int, name: str, epoch: int) -> torch.Tensor:
@@ -48,7 +52,7 @@ def epoch_order(n: int, seed: int, name: str, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=gen)
 
 
-def train_epoch(model: SetModel, optimizer: torch.optim.Optimizer, X: torch.Tensor,
+def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, X: torch.Tensor,
                 y: torch.Tensor, name: str, epoch: int, batch_size: int, seed: int,
                 progress: Progress, kept: str) -> dict[str, float]:
     """One pass over the training sets in this epoch's order; returns its history entry."""
@@ -72,7 +76,7 @@ def train_epoch(model: SetModel, optimizer: torch.optim.Optimizer, X: torch.Tens
 
 
 def fit(
-    model: SetModel,
+    model: nn.Module,
     X: np.ndarray | torch.Tensor,
     y: np.ndarray | torch.Tensor,
     *,
@@ -93,7 +97,8 @@ def fit(
     progress = progress or Progress()
     dev = resolve_device(device)
     model.to(dev)
-    X = check_tokens(torch.as_tensor(X), model.input_dim).to(dev, torch.long)  # (n, N)
+    vocab = getattr(model, "input_dim", None)  # a plug-in model may not say
+    X = check_tokens(torch.as_tensor(X), vocab).to(dev, torch.long)  # (n, N)
     y = torch.as_tensor(y, dtype=torch.float32, device=dev)  # (n,)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # one kernel a step
     history: list[dict[str, float]] = []
@@ -120,6 +125,7 @@ def fit(
             if checkpoint is not None:
                 save_checkpoint(checkpoint, model, name, optimizer=optimizer.state_dict(),
                                 epoch=epoch + 1, history=history)
+                progress.saved(checkpoint)
             done = epoch + 1
             progress.write(name, f"{name} epoch {epoch + 1}/{epochs}: loss "
                                  f"{history[-1]['loss']:.4f}, {history[-1]['seconds']:.1f} s")

@@ -84,14 +84,18 @@ def token_counts(x: torch.Tensor, vocab: int) -> torch.Tensor:
     return counts.scatter_add_(1, x, torch.ones(x.shape, device=x.device))
 
 
-def check_tokens(x: torch.Tensor, vocab: int) -> torch.Tensor:
-    """``x`` if it is a (B, N) integer tensor of tokens in 0..vocab-1, else ValueError."""
+def check_tokens(x: torch.Tensor, vocab: int | None) -> torch.Tensor:
+    """``x`` if it is a (B, N) integer tensor of tokens in 0..vocab-1, else ValueError.
+
+    ``vocab`` None (a plug-in model that does not say) checks only for tokens >= 0.
+    """
     if x.dim() != 2 or x.dtype not in (torch.int32, torch.int64):
         raise ValueError(f"sets must be a 2-D integer array (sets x digits), got {x.dim()}-D "
                          f"{x.dtype}")
     if x.numel():
         low, high = torch.aminmax(x)
-        if low < 0 or high >= vocab:
-            raise ValueError(f"tokens must lie in 0..{vocab - 1} (0 is padding), got "
+        if low < 0 or (vocab is not None and high >= vocab):
+            top = "" if vocab is None else vocab - 1
+            raise ValueError(f"tokens must lie in 0..{top} (0 is padding), got "
                              f"{int(low)}..{int(high)}")
     return x

@@ -1,0 +1,1 @@
+"""Examples of extending deepsets; ``examples.sum_mlp:SumMLP`` is a plug-in model."""

@@ -1,0 +1,115 @@
+"""What a sweep will cost before it runs (``deepsets compare --dry-run``).
+
+A run's cost is its training steps times the seconds of one step, plus its
+evaluation: the elements of its test sets times the seconds per element.
+Both rates are measured here, on this machine, on one thread (as a sweep's
+runs train), for each model and input kind (digit tokens or images). A run
+that trained before in the sweep's folder brings its own epoch times. The
+wall time on P CPUs is the schedule that always starts the longest run left
+on the first free CPU.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from deepsets.config import LabConfig
+from deepsets.data import create_test_dataset, create_train_dataset, element_pool
+from deepsets.devices import torch_threads
+from deepsets.evaluate import predict
+from deepsets.models import build_model
+from deepsets.progress import Progress
+from deepsets.runfolder import HISTORY, read_json
+from deepsets.train import init_model
+
+
+def measure_rates(config: LabConfig, steps: int = 20) -> tuple[float, float]:
+    """(seconds per training step, seconds per evaluated element) of ``config``'s model."""
+    name = config.models[0]
+    X, y = create_train_dataset(config.batch_size * (steps + 3), config.max_card,
+                                config.max_digit, 0, task=config.task,
+                                pool=element_pool(config.task, "train"))
+    X, y = torch.as_tensor(X), torch.as_tensor(y, dtype=torch.float32)
+    with torch_threads(1):
+        model = init_model(partial(build_model, name), 0, name, **config.model_args(name))
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
+        batches = torch.arange(len(X)).split(config.batch_size)
+        began = time.perf_counter()
+        for i, idx in enumerate(batches):
+            if i == 3:  # the first steps warm up allocators and kernels
+                began = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            F.l1_loss(model(X[idx]), y[idx]).backward()
+            optimizer.step()
+        step = (time.perf_counter() - began) / steps
+        (X_test,), _ = create_test_dataset(256, [50], config.max_digit, 0, task=config.task,
+                                           pool=element_pool(config.task, "test"))
+        began = time.perf_counter()
+        predict(model, X_test, batch_tokens=config.eval_batch_tokens)
+        element = (time.perf_counter() - began) / X_test.size
+    return step, element
+
+
+def run_cost(config: LabConfig, rates: tuple[float, float], folder: Path | None = None
+             ) -> tuple[float, str]:
+    """(seconds, "measured" or "estimated") of one run; measured epochs count as they took."""
+    step, element = rates
+    steps_per_epoch = math.ceil(config.n_train / config.batch_size)
+    done: list[dict] = []
+    if folder is not None and (folder / HISTORY).exists():
+        done = read_json(folder / HISTORY).get(config.models[0], [])
+    trained = sum(e["seconds"] for e in done[:config.epochs])
+    left = config.epochs - len(done[:config.epochs])
+    seconds = trained + left * steps_per_epoch * step \
+        + element * config.n_per_card * sum(config.cards)
+    return seconds, "measured" if done and not left else "estimated"
+
+
+def wall_time(costs: list[float], cpus: int) -> float:
+    """The sweep's wall time when each run takes one CPU: longest runs first, each on the
+    CPU that frees up first."""
+    free = [0.0] * max(1, cpus)
+    for cost in sorted(costs, reverse=True):
+        heapq.heappush(free, heapq.heappop(free) + cost)
+    return max(free)
+
+
+def dry_run(runs: dict[str, LabConfig], out: Path, cpus: int,
+            progress: Progress | None = None) -> str:
+    """Markdown: every run with its cost, the total, and the wall time on ``cpus`` CPUs."""
+    progress = progress or Progress()
+    kinds = {(r.models[0], r.task == "images"): r for r in runs.values()}
+    progress.start("costs", "measuring a training step and evaluation of each model",
+                   len(kinds), "model")
+    rates = {}
+    for kind, config in kinds.items():
+        rates[kind] = measure_rates(config)
+        progress.advance("costs")
+    progress.end("costs")
+    lines = ["| run | training steps | seconds | |", "|---|---:|---:|---|"]
+    costs = []
+    for name, r in runs.items():
+        seconds, how = run_cost(r, rates[r.models[0], r.task == "images"], Path(out) / name)
+        costs.append(seconds)
+        steps = math.ceil(r.n_train / r.batch_size) * r.epochs
+        lines.append(f"| {name} | {steps:,} | {seconds:,.0f} | {how} |")
+    lines += ["", "| model | inputs | ms per training step | us per evaluated element |",
+              "|---|---|---:|---:|"]
+    lines += [f"| {m} | {'images' if images else 'tokens'} | {step * 1e3:.2f} | "
+              f"{element * 1e6:.2f} |" for (m, images), (step, element) in rates.items()]
+    total = float(np.sum(costs))
+    lines += ["", f"{len(runs)} runs, {total / 3600:,.2f} CPU-hours in all; on {cpus} CPUs "
+              f"(one run per CPU) about {format_hours(wall_time(costs, cpus))} of wall time."]
+    return "\n".join(lines) + "\n"
+
+
+def format_hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
