@@ -71,7 +71,42 @@ def oracle_for(model):
     if name == "DeepSets":
         plain = PlainDeepSets(**args, activation=model.activation,
                               mask_padding=model.mask_padding, pooling=model.pooling)
+    elif name == "SetTransformer":
+        plain = PlainSetTransformer(**args, heads=model.heads)
     else:
         plain = {"LSTM": PlainLSTM, "GRU": PlainGRU}[name](**args)
     plain.load_state_dict(model.state_dict())
     return plain
+
+
+class PlainMAB(nn.Module):
+    """Attention through nn.MultiheadAttention on every row, then the feed-forward."""
+
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.att = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.ff = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim))
+
+    def forward(self, q, kv, pad):
+        h = q + self.att(q, kv, kv, key_padding_mask=pad, need_weights=False)[0]
+        return h + self.ff(h)
+
+
+class PlainSetTransformer(nn.Module):
+    """SAB, SAB, PMA with one seed, linear; padding masked out of every attention."""
+
+    def __init__(self, input_dim=11, embedding_dim=128, hidden_dim=64, heads=4):
+        super().__init__()
+        self.embedding = nn.Embedding(input_dim, embedding_dim)
+        self.proj = nn.Linear(embedding_dim, hidden_dim)
+        self.sab1, self.sab2, self.pma = (PlainMAB(hidden_dim, heads) for _ in range(3))
+        self.seed = nn.Parameter(torch.zeros(1, 1, hidden_dim))
+        self.fc = nn.Linear(hidden_dim, 1)
+
+    def forward(self, x):
+        pad = x == 0
+        z = self.proj(self.embedding(x))
+        z = self.sab1(z, z, pad)
+        z = self.sab2(z, z, pad)
+        seed = self.seed.expand(len(x), -1, -1)
+        return self.fc(self.pma(seed, z, pad)[:, 0]).squeeze(-1)

@@ -181,3 +181,12 @@ def test_models_on_images(name):
     out.sum().backward()
     assert model.embedding.mlp[0].weight.grad is not None  # phi learns on the pixels
     assert "pixels" not in model.state_dict()  # rebuilt from scikit-learn, not saved
+
+
+@pytest.mark.parametrize("n", [1, 10, 23])
+def test_set_transformer_matches_multihead_attention_on_every_row(n):
+    from deepsets import SetTransformer
+
+    torch.manual_seed(0)
+    model = SetTransformer(embedding_dim=32, hidden_dim=16)
+    assert_same_function(model, padded_sets(64, n, seed=n), torch.randint(0, 100, (64,)).float())
