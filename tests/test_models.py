@@ -190,3 +190,26 @@ def test_set_transformer_matches_multihead_attention_on_every_row(n):
     torch.manual_seed(0)
     model = SetTransformer(embedding_dim=32, hidden_dim=16)
     assert_same_function(model, padded_sets(64, n, seed=n), torch.randint(0, 100, (64,)).float())
+
+
+def test_attention_weights_are_a_softmax_over_the_kept_elements_only():
+    """Kept scores far below a pad's (which would underflow a softmax shifted by the pad's
+    score to 0 / 0) still give the softmax over the kept elements."""
+    from deepsets.models import MAB
+
+    torch.manual_seed(0)
+    mab = MAB(dim=8, heads=2)
+    with torch.no_grad():
+        mab.att.out_proj.weight.copy_(torch.eye(8))
+        mab.att.out_proj.bias.zero_()
+    q = torch.full((3, 1, 8), 30.0)
+    k = -torch.rand(3, 5, 8) * 30  # every kept score about -400 or lower
+    k[:, 3:] = 0  # two pad keys, score 0
+    v = torch.randn(3, 5, 8)
+    keep = torch.tensor([1.0, 1, 1, 0, 0]).expand(3 * 2, 1, 5)
+    out = mab.attend(q, k, v, keep)
+    assert torch.isfinite(out).all()
+    heads = [slice(0, 4), slice(4, 8)]
+    for head in heads:  # the same, head by head, with torch.softmax over the three kept keys
+        scores = q[..., head] @ k[:, :3, head].transpose(1, 2) / 2.0  # sqrt(4)
+        torch.testing.assert_close(out[..., head], scores.softmax(-1) @ v[:, :3, head])

@@ -42,8 +42,10 @@ class MAB(nn.Module):
         k = k.reshape(B, N, h, d).transpose(1, 2).reshape(B * h, N, d)
         v = v.reshape(B, N, h, d).transpose(1, 2).reshape(B * h, N, d)
         scores = torch.bmm(q, k.transpose(1, 2)) / math.sqrt(d)  # (B h, L, N)
-        # softmax over the kept elements: exp, masked, normalised (no -inf in the way)
-        weights = (scores - scores.amax(-1, keepdim=True)).exp() * keep
+        # softmax over the kept elements: shifted by their largest score (a pad's score may
+        # be larger: its exp is capped at 1, then masked), exp, normalised
+        top = scores.masked_fill(keep == 0, -torch.inf).amax(-1, keepdim=True)
+        weights = (scores - top).clamp_max(0).exp() * keep
         weights = weights / weights.sum(-1, keepdim=True)
         out = torch.bmm(weights, v).reshape(B, h, L, d).transpose(1, 2).reshape(B, L, H)
         return self.att.out_proj(out)
