@@ -122,7 +122,7 @@ def pending_job(folder: Path, config: LabConfig) -> Job | None:
     files = {checkpoint_path(folder, m).name: checkpoint_path(folder, m).read_bytes()
              for m in config.models if checkpoint_path(folder, m).exists()}
     return Job(folder.name, run_one, (config.to_dict(), files), cpus=1,
-               gpus=0 if config.device == "cpu" else 1, folder=folder)
+               gpus=1 if config.device == "cuda" else 0, folder=folder)
 
 
 def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2, cluster: str | None = None,

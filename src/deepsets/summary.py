@@ -13,6 +13,7 @@ from deepsets.plot import plot_by_size
 #: The largest training set of every run of a sweep (the handout's).
 MAX_TRAIN_CARD = LabConfig().max_card
 
+
 def stats(rows: list[dict], task: str, model: str, key: str) -> tuple[list[int], np.ndarray]:
     """Sizes and a (seeds, sizes) array of ``key`` for one task and model, over the seeds
     whose run finished (a row without ``status`` counts as finished)."""
@@ -30,20 +31,20 @@ def cell(values: np.ndarray, fmt: str) -> str:
 
 
 def summary(rows: list[dict], config, failed: dict[str, str] | None = None) -> str:
-    """Markdown: per task, accuracy and MAE mean +- std over seeds at every size, per model;
-    then the runs that failed, each with its error."""
+    """Markdown for the sweep ``config`` (a ``CompareConfig``): per task, accuracy and MAE
+    mean +- std over the finished seeds at every size, per model; then the runs that
+    failed, each with its error."""
     parts = [f"# Set-size generalization: {config.seeds} seeds, {config.epochs} epochs, "
              f"{config.n_train:,} training sets of 1-10 elements, {config.n_per_card:,} test "
              f"sets per size; deepsets trained with the {config.recipe!r} recipe\n"]
     for task in config.tasks:
-        cards = list(config.cards)
         for key, name, fmt in (("acc", "accuracy", ".3f"), ("mae", "mean absolute error",
                                                               ".3g")):
             parts.append(f"## Task {task}: {name}, mean +- std over seeds\n")
             parts.append("| size | " + " | ".join(config.models) + " |")
             parts.append("|---:|" + "---:|" * len(config.models))
             columns = {m: stats(rows, task, m, key) for m in config.models}
-            for card in sorted(cards):
+            for card in sorted(config.cards):
                 cells = [cell(values[:, sizes.index(card)] if card in sizes
                               else np.zeros(0), fmt)
                          for sizes, values in columns.values()]
@@ -75,7 +76,7 @@ def paper_comparison(rows: list[dict]) -> str:
             "(8x8 scikit-learn digits here, InfiMNIST there): " + "; ".join(cells) + ".\n")
 
 
-def plot_tasks(rows: list[dict], config, out: Path) -> list[Path]:
+def plot_tasks(rows: list[dict], config, out: Path) -> list[Path]:  # config: CompareConfig
     """``accuracy_<task>.png``: mean line and min-max band over seeds, per model."""
     paths = []
     for task in config.tasks:
