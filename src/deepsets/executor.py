@@ -89,7 +89,9 @@ def _call(fn: Callable[..., Any], args: tuple, key: str, report: bool, ship: boo
 class Channel:
     """The caller's end: replays a worker's progress and writes the files it ships."""
 
-    def __init__(self, jobs: Sequence[Job], progress: Progress | None) -> None:
+    def __init__(self, jobs: Sequence[Job], progress: Progress | None, queue,
+                 empty: type[Exception]) -> None:
+        self.queue, self.empty = queue, empty  # the workers' queue; what an empty get raises
         self.folders = {job.key: job.folder for job in jobs}
         self.progress = progress
         self.finished: set[str] = set()  # jobs whose outcome is in: late files are stale
@@ -106,6 +108,14 @@ class Channel:
                 atomic_write(folder / name, lambda tmp: tmp.write_bytes(data))
         elif self.progress is not None:
             replay(event, self.progress)
+
+    def drain(self) -> None:
+        """Handle everything the workers have sent so far."""
+        while True:
+            try:
+                self.handle(self.queue.get_nowait())
+            except self.empty:
+                return
 
 
 def run_jobs(jobs: Sequence[Job], workers: int = 1, progress: Progress | None = None,
@@ -127,15 +137,7 @@ def _run_local(jobs: Sequence[Job], workers: int, progress: Progress | None
                ) -> Iterator[Outcome]:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    channel = Channel(jobs, progress)
-
-    def drain() -> None:
-        while True:
-            try:
-                channel.handle(queue.get_nowait())
-            except Empty:
-                return
-
+    channel = Channel(jobs, progress, queue, Empty)
     pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx,
                                initializer=_start_worker, initargs=(queue,))
     finished = False
@@ -145,7 +147,7 @@ def _run_local(jobs: Sequence[Job], workers: int, progress: Progress | None
         pending = set(futures)
         while pending:
             done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-            drain()
+            channel.drain()
             for future in done:
                 channel.finished.add(futures[future])
                 error = future.exception()
@@ -153,7 +155,7 @@ def _run_local(jobs: Sequence[Job], workers: int, progress: Progress | None
         finished = True
     finally:
         pool.shutdown(wait=finished, cancel_futures=True)
-        drain()
+        channel.drain()
         if not finished:
             for pid in channel.pids:  # workers still inside a job: stop them now
                 try:
@@ -204,16 +206,8 @@ def _run_ray(jobs: Sequence[Job], cluster: str, progress: Progress | None
 
     started = connect_ray(cluster)
     queue = Queue(actor_options={"num_cpus": 0})
-    channel = Channel(jobs, progress)
+    channel = Channel(jobs, progress, queue, RayEmpty)
     call = ray.remote(_call)
-
-    def drain() -> None:
-        while True:
-            try:
-                channel.handle(queue.get_nowait())
-            except RayEmpty:
-                return
-
     refs = {call.options(num_cpus=job.cpus, num_gpus=job.gpus, max_retries=RAY_RETRIES)
             .remote(job.fn, job.args, job.key, progress is not None, job.folder is not None,
                     queue): job.key for job in jobs}
@@ -221,7 +215,7 @@ def _run_ray(jobs: Sequence[Job], cluster: str, progress: Progress | None
     try:
         while pending:
             done, pending = ray.wait(pending, num_returns=1, timeout=0.1)
-            drain()
+            channel.drain()
             for ref in done:
                 key = refs[ref]
                 channel.finished.add(key)
@@ -235,7 +229,7 @@ def _run_ray(jobs: Sequence[Job], cluster: str, progress: Progress | None
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)
-        drain()
+        channel.drain()
         ray.kill(queue.actor)
         if started:
             ray.shutdown()
