@@ -142,6 +142,38 @@ def test_interrupted_sweep_continues_from_checkpoints(tmp_path, uninterrupted):
     assert (out / "results.csv").read_bytes() == (uninterrupted / "results.csv").read_bytes()
 
 
+def local_workers(parent):
+    """PIDs of the sweep's worker processes (spawned children of ``parent``)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent and b"spawn_main" in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+def test_local_worker_killed_mid_run_is_retried(tmp_path, uninterrupted):
+    out = tmp_path / "cmp"
+    proc = sweep(out)
+    gru = out / "sum-gru-seed0" / "gru.pt"
+    end = time.monotonic() + 120
+    while epoch_of(gru) < 1 and time.monotonic() < end and proc.poll() is None:
+        time.sleep(0.02)
+    killed = local_workers(proc.pid)
+    assert killed, "no worker process was running"
+    for pid in killed:
+        os.kill(pid, signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "failed" not in (out / "summary.md").read_text()
+    assert (out / "results.csv").read_bytes() == (uninterrupted / "results.csv").read_bytes()
+
+
 def test_ray_back_end_gives_the_local_results(tmp_path, uninterrupted):
     pytest.importorskip("ray")
     out = tmp_path / "cmp"

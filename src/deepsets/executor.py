@@ -18,6 +18,10 @@ one failure stops the others. Two back ends, one interface (``run_jobs``):
   one, ``"local-ray"`` starts one on this machine, bound to 127.0.0.1 with
   Ray's token authentication on. Each job asks Ray for its CPUs and GPUs;
   Ray runs a job again when its worker dies (``max_retries``).
+
+A worker that dies (killed, out of memory) fails no job for good: its job,
+and the others its pool was running, run again up to ``RETRIES`` times, on
+either back end.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
@@ -36,8 +41,8 @@ from typing import Any
 from deepsets.progress import Progress, QueueProgress, replay
 from deepsets.runfolder import atomic_write
 
-#: How often Ray runs a job again whose worker process died (killed, node lost).
-RAY_RETRIES = 3
+#: How often a job runs again whose worker process died (killed, node lost).
+RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -138,30 +143,39 @@ def _run_local(jobs: Sequence[Job], workers: int, progress: Progress | None
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     channel = Channel(jobs, progress, queue, Empty)
-    pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx,
-                               initializer=_start_worker, initargs=(queue,))
-    finished = False
-    try:
-        futures = {pool.submit(_call, job.fn, job.args, job.key, progress is not None,
-                               job.folder is not None): job.key for job in jobs}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+    tries = dict.fromkeys((job.key for job in jobs), 0)
+    todo = list(jobs)
+    while todo:  # a worker that died takes the pool down: its jobs run again in a new one
+        retry: list[Job] = []
+        pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx,
+                                   initializer=_start_worker, initargs=(queue,))
+        finished = False
+        try:
+            futures = {pool.submit(_call, job.fn, job.args, job.key, progress is not None,
+                                   job.folder is not None): job for job in todo}
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                channel.drain()
+                for future in done:
+                    job, error = futures[future], future.exception()
+                    if isinstance(error, BrokenProcessPool) and tries[job.key] < RETRIES:
+                        tries[job.key] += 1
+                        retry.append(job)
+                        continue
+                    channel.finished.add(job.key)
+                    yield Outcome(job.key, None if error else future.result(), error)
+            finished = True
+        finally:
+            pool.shutdown(wait=finished, cancel_futures=True)
             channel.drain()
-            for future in done:
-                channel.finished.add(futures[future])
-                error = future.exception()
-                yield Outcome(futures[future], None if error else future.result(), error)
-        finished = True
-    finally:
-        pool.shutdown(wait=finished, cancel_futures=True)
-        channel.drain()
-        if not finished:
-            for pid in channel.pids:  # workers still inside a job: stop them now
-                try:
-                    os.kill(pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
+            if not finished:
+                for pid in channel.pids:  # workers still inside a job: stop them now
+                    try:
+                        os.kill(pid, signal.SIGTERM)
+                    except ProcessLookupError:
+                        pass
+        todo = retry
 
 
 def connect_ray(cluster: str, cpus: int | None = None) -> bool:
@@ -208,7 +222,7 @@ def _run_ray(jobs: Sequence[Job], cluster: str, progress: Progress | None
     queue = Queue(actor_options={"num_cpus": 0})
     channel = Channel(jobs, progress, queue, RayEmpty)
     call = ray.remote(_call)
-    refs = {call.options(num_cpus=job.cpus, num_gpus=job.gpus, max_retries=RAY_RETRIES)
+    refs = {call.options(num_cpus=job.cpus, num_gpus=job.gpus, max_retries=RETRIES)
             .remote(job.fn, job.args, job.key, progress is not None, job.folder is not None,
                     queue): job.key for job in jobs}
     pending = list(refs)
