@@ -118,13 +118,13 @@ def test_image_tokens_split_and_sums():
 def test_image_task_draws_test_sets_from_unseen_images():
     from deepsets.config import LabConfig
     from deepsets.data import image_sums, image_tokens
-    from deepsets.pipeline import test_generator, train_sets
+    from deepsets.pipeline import rng_for_test_sets, train_sets
 
     config = LabConfig(task="images", n_train=500, n_per_card=40, cards=(5, 30))
     X, y = train_sets(config)
     assert set(np.unique(X)) - {0} <= set(image_tokens("train"))
     np.testing.assert_array_equal(y, image_sums(X))
-    X_test, y_test = create_test_dataset(40, (5, 30), seed=test_generator(config),
+    X_test, y_test = create_test_dataset(40, (5, 30), seed=rng_for_test_sets(config),
                                          task="images", pool=image_tokens("test"))
     assert all(set(np.unique(x)) <= set(image_tokens("test")) for x in X_test)
     assert (y >= 0).all() and y_test[1].max() <= 9 * 30

@@ -10,7 +10,7 @@ from deepsets.analysis import drift, question1, question2
 from deepsets.checks import derive_seed
 from deepsets.config import LabConfig
 from deepsets.data import create_test_dataset
-from deepsets.pipeline import evaluate_models, test_generator, train_models, train_sets
+from deepsets.pipeline import evaluate_models, rng_for_test_sets, train_models, train_sets
 from deepsets.plot import plot_drift, plot_results
 from deepsets.progress import Progress
 from deepsets.report import TITLES, write_report
@@ -54,7 +54,7 @@ def analyze_run(run: Path, config: LabConfig, results: dict,
     handout = LabConfig(seed=config.seed, n_train=config.n_train, max_digit=config.max_digit)
     X, y = train_sets(handout)
     X_test, y_test = create_test_dataset(handout.n_per_card, handout.cards, handout.max_digit,
-                                         test_generator(handout))
+                                         rng_for_test_sets(handout))
     analysis = {
         "question1": question1(X, y, X_test, y_test, handout.cards,
                                seed=derive_seed(config.seed, "data", "question1")),

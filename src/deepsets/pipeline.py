@@ -46,7 +46,7 @@ def train_sets(config: LabConfig) -> tuple[np.ndarray, np.ndarray]:
                                 task=config.task, pool=element_pool(config.task, "train"))
 
 
-def test_generator(config: LabConfig) -> np.random.Generator:
+def rng_for_test_sets(config: LabConfig) -> np.random.Generator:
     """The seed's test-data stream: draw the sizes from it in the order of ``cards``."""
     return np.random.default_rng(derive_seed(config.seed, "data", "test"))
 
@@ -142,7 +142,7 @@ def evaluate_models(run: Path, config: LabConfig, progress: Progress | None = No
     """
     progress = progress or Progress()
     models = {name: load_trained(run, config, name)[0] for name in config.models}  # fail fast
-    rng = test_generator(config)
+    rng = rng_for_test_sets(config)
     pool = element_pool(config.task, "test")
     results: dict = {"cards": list(config.cards), **{n: {"acc": [], "mae": []} for n in models}}
     progress.start("eval", f"evaluating {', '.join(models)} on {config.n_per_card:,} sets "
