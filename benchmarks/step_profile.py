@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import profiler
 
-from deepsets import LSTM, DeepSets, create_train_dataset
+from deepsets import LSTM, DeepSets, SetTransformer, create_train_dataset
 from deepsets.devices import torch_threads
 from deepsets.pipeline import threads_for
 
@@ -66,7 +66,8 @@ def main() -> None:
     X, y = create_train_dataset(n_train=64 * args.steps, seed=0)
     X, y = torch.as_tensor(X), torch.as_tensor(y, dtype=torch.float32)
     batches = torch.randperm(len(X), generator=torch.Generator().manual_seed(0)).split(64)
-    for name, cls in (("deepsets", DeepSets), ("lstm", LSTM)):
+    for name, cls in (("deepsets", DeepSets), ("lstm", LSTM),
+                      ("set-transformer", SetTransformer)):
         torch.manual_seed(0)
         with torch_threads(threads_for(name)):
             times = parts(cls(), X, y, batches)
