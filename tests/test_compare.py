@@ -120,13 +120,20 @@ def uninterrupted(tmp_path_factory):
     return out
 
 
+def started_gru(out):
+    """A sweep of ``SMALL`` into ``out``, once its GRU run has a checkpoint (mid-run)."""
+    proc = sweep(out)
+    end = time.monotonic() + 120
+    while epoch_of(out / "sum-gru-seed0" / "gru.pt") < 1 and time.monotonic() < end \
+            and proc.poll() is None:
+        time.sleep(0.02)
+    return proc
+
+
 def test_interrupted_sweep_continues_from_checkpoints(tmp_path, uninterrupted):
     out = tmp_path / "cmp"
-    proc = sweep(out)
     gru = out / "sum-gru-seed0" / "gru.pt"
-    end = time.monotonic() + 120
-    while epoch_of(gru) < 1 and time.monotonic() < end:
-        time.sleep(0.02)
+    proc = started_gru(out)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
@@ -159,11 +166,7 @@ def local_workers(parent):
 
 def test_local_worker_killed_mid_run_is_retried(tmp_path, uninterrupted):
     out = tmp_path / "cmp"
-    proc = sweep(out)
-    gru = out / "sum-gru-seed0" / "gru.pt"
-    end = time.monotonic() + 120
-    while epoch_of(gru) < 1 and time.monotonic() < end and proc.poll() is None:
-        time.sleep(0.02)
+    proc = started_gru(out)
     killed = local_workers(proc.pid)
     assert killed, "no worker process was running"
     for pid in killed:
