@@ -12,6 +12,7 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from deepsets.config import LabConfig
@@ -23,7 +24,7 @@ from deepsets.flags import (
     config_from,
 )
 from deepsets.progress import Bars
-from deepsets.runfolder import read_config, with_device
+from deepsets.runfolder import read_config
 
 
 class Parser(argparse.ArgumentParser):
@@ -79,7 +80,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def run_config(args: argparse.Namespace) -> LabConfig:
     """The settings of the ``--run`` folder, computed on ``--device`` when given."""
-    return with_device(read_config(args.run), args.device)
+    config = read_config(args.run)
+    return config if args.device is None else replace(config, device=args.device)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

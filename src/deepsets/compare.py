@@ -26,13 +26,12 @@ from deepsets.pipeline import evaluate_models, train_models
 from deepsets.progress import Progress
 from deepsets.results import result_rows, rows_csv
 from deepsets.runfolder import (
-    CONFIG,
     RESULTS,
-    atomic_write,
     checkpoint_path,
     prepare_run,
-    read_config,
     read_json,
+    stored_config,
+    write_bytes,
     write_text,
 )
 from deepsets.summary import plot_tasks, summary
@@ -114,7 +113,7 @@ def one_line(error: BaseException) -> str:
 
 def pending_job(folder: Path, config: LabConfig) -> Job | None:
     """The job that (re)starts or continues a run; None when it finished before."""
-    stored = read_config(folder) if (folder / CONFIG).exists() else None
+    stored = stored_config(folder)
     same = stored is not None and stored.same_results_as(config)
     if same and (folder / RESULTS).exists():
         return None
@@ -149,8 +148,7 @@ def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2, cluster: str
                 progress.write("compare", f"failed: {outcome.key}: {failed[outcome.key]}")
             else:
                 for name, data in outcome.value["files"].items():
-                    atomic_write(out / outcome.key / name,
-                                 lambda tmp, d=data: tmp.write_bytes(d))
+                    write_bytes(out / outcome.key / name, data)
                 results[outcome.key] = outcome.value["results"]
                 progress.write("compare", f"done: {outcome.key}")
             progress.advance("compare")

@@ -39,7 +39,7 @@ from queue import Empty
 from typing import Any
 
 from deepsets.progress import Progress, QueueProgress, replay
-from deepsets.runfolder import atomic_write
+from deepsets.runfolder import write_bytes
 
 #: How often a job runs again whose worker process died (killed, node lost).
 RETRIES = 3
@@ -110,7 +110,7 @@ class Channel:
             folder = self.folders.get(key)
             if folder is not None and key not in self.finished:
                 _, name, data = event
-                atomic_write(folder / name, lambda tmp: tmp.write_bytes(data))
+                write_bytes(folder / name, data)
         elif self.progress is not None:
             replay(event, self.progress)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from deepsets.config import DEVICES, QUICK, RECIPES, LabConfig
 from deepsets.data import TASKS
-from deepsets.runfolder import CONFIG, read_config
+from deepsets.runfolder import stored_config
 
 DEFAULTS = LabConfig()
 DEFAULT_RUN = Path("runs/lab")
@@ -146,9 +146,8 @@ def config_from(args: argparse.Namespace) -> LabConfig | None:
     """
     if not args.resume:
         return replace(DEFAULTS, **given_settings(args))
-    if not (args.out / CONFIG).is_file():
-        return None
-    return replace(read_config(args.out), **given_settings(args))
+    stored = stored_config(args.out)
+    return None if stored is None else replace(stored, **given_settings(args))
 
 
 def add_compare_flags(p: argparse.ArgumentParser) -> None:

@@ -16,7 +16,6 @@ import re
 import tempfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +70,10 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 
 def write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -176,6 +179,11 @@ def read_config(run: Path) -> LabConfig:
     return LabConfig.from_dict(stored["config"])
 
 
+def stored_config(run: Path) -> LabConfig | None:
+    """The settings stored in ``run``, or None when it holds no ``config.json``."""
+    return read_config(run) if (Path(run) / CONFIG).is_file() else None
+
+
 def as_flags(differences: dict[str, tuple]) -> str:
     """``{"epochs": (6, 8)}`` as the flags a user types: ``--epochs 6 -> 8``."""
     def value(v: object) -> str:
@@ -200,7 +208,7 @@ def prepare_run(run: Path, config: LabConfig | None, *, resume: bool = False,
     run = Path(run)
     if run.exists() and not run.is_dir():
         raise ValueError(f"--out {run} is a file, not a folder")
-    stored = read_config(run) if (run / CONFIG).exists() else None
+    stored = stored_config(run)
     if resume and stored is None:
         raise ValueError(f"nothing to resume: {run} holds no {CONFIG}")
     if config is None:
@@ -222,11 +230,6 @@ def prepare_run(run: Path, config: LabConfig | None, *, resume: bool = False,
     except OSError as err:
         raise ValueError(f"cannot write to {run}: {err.strerror or err}") from None
     return config
-
-
-def with_device(config: LabConfig, device: str | None) -> LabConfig:
-    """``config`` computed on ``device`` (None keeps its own): the numbers stay the same."""
-    return config if device is None else replace(config, device=device)
 
 
 def clear_run(run: Path) -> None:
