@@ -113,3 +113,67 @@ def test_refit_output(mask):
     else:  # only b2 + 10 a_0 is pinned down
         assert b2 + 10 * a[0] == pytest.approx(0, abs=1e-4)
         assert not math.isclose(a[0], 0, abs_tol=1e-4)
+
+
+@torch.no_grad()
+def digit_plus_count_model() -> DeepSets:
+    """ReLU DeepSets with two live units: phi_0(d) = d and phi_1(d) = 1 + d / 8 (pad: 1),
+    both exact in float32, so the pooled features are exactly collinear on 10-token sets."""
+    model = DeepSets(embedding_dim=4, hidden_dim=4, activation="relu")
+    for p in model.parameters():
+        p.zero_()
+    model.embedding.weight[:, 0] = torch.arange(11.0)
+    model.embedding.weight[:, 1] = 1.0 + torch.arange(11.0) / 8
+    model.fc1.weight[0, 0] = model.fc1.weight[1, 1] = 1.0
+    return model
+
+
+def test_refit_on_sets_of_one_length_leaves_a_shift_that_free_padding_pins_down():
+    from deepsets.data import free_padding
+
+    X, y = create_train_dataset(n_train=3_000, seed=0)
+    fixed = digit_plus_count_model()
+    refit_output(fixed, X, y)
+    # every set has 10 tokens: w0 + w1 / 8 = 1 and 10 w1 + b2 = 0 fit them all, and the
+    # least-norm solution of that line has w1 = (1/8) / (1/64 + 1 + 100): every a_d is off by w1
+    shift = 0.125 / (1 / 64 + 101)
+    a, b2 = contributions(fixed)
+    assert a - np.arange(11) == pytest.approx(np.full(11, shift), rel=1e-4)
+    assert b2 == pytest.approx(-10 * shift, rel=1e-4)
+    free = digit_plus_count_model()
+    wide, lengths = free_padding(X, 10, seed=1)
+    refit_output(free, wide, y, lengths)
+    a, b2 = contributions(free)
+    assert a == pytest.approx(np.arange(11), abs=1e-6) and b2 == pytest.approx(0, abs=1e-5)
+
+
+def test_largest_exact_size_is_where_the_predicted_accuracy_falls_below_the_level():
+    from deepsets.analysis import largest_exact_size, predicted_accuracy
+
+    a = np.arange(11.0) + np.array([0, 2, -1, 3, 0, 1, 2, -2, 1, 0, 1]) * 1e-5
+    for rounding in (0.0, 3e-7):
+        n = largest_exact_size(a, 1e-4, rounding)
+        grid = np.arange(max(1, n - 50), n + 50)
+        exact = [predicted_accuracy(a, 1e-4, int(k), rounding) >= 0.99 for k in grid]
+        assert exact == [k <= n for k in grid]
+    assert largest_exact_size(np.arange(11.0), 0.0) == 10 ** 12  # the exact sum never fails
+    assert largest_exact_size(np.arange(11.0), 0.6) == 0
+
+
+def test_float32_rounding_error_grows_as_the_predicted_scale():
+    from deepsets.analysis import float32_error_scale
+
+    X, y = create_train_dataset(n_train=3_000, seed=0)
+    model = init_model(DeepSets, 0, "deepsets", embedding_dim=16, hidden_dim=16)
+    fit(model, X, y, name="deepsets", epochs=1, lr=1e-2, seed=0)
+    scale = float32_error_scale(model)
+    double = DeepSets(embedding_dim=16, hidden_dim=16).double()
+    double.load_state_dict(model.state_dict())
+    for n in (10_000, 100_000):
+        (X_big,), _ = create_test_dataset(40, [n], seed=n)
+        X_big = torch.as_tensor(X_big)
+        with torch.no_grad():
+            rounding = (model(X_big).double() - double(X_big)).std().item()
+        assert double(X_big).dtype == torch.float64
+        # a first-order estimate of rounding: its order of magnitude, not its digits
+        assert scale * n / 4 < rounding < scale * n * 4

@@ -128,3 +128,18 @@ def test_image_task_draws_test_sets_from_unseen_images():
                                          task="images", pool=image_tokens("test"))
     assert all(set(np.unique(x)) <= set(image_tokens("test")) for x in X_test)
     assert (y >= 0).all() and y_test[1].max() <= 9 * 30
+
+
+def test_free_padding_draws_the_pad_count_apart_from_the_set_size():
+    from deepsets.data import free_padding, set_sizes
+
+    X, _ = create_train_dataset(n_train=20_000, seed=0)
+    wide, lengths = free_padding(X, 10, seed=4)
+    assert wide.shape == (20_000, 20) and (wide[:, 10:] == X).all() and (wide[:, :10] == 0).all()
+    sizes = set_sizes(X)
+    pads = lengths - sizes
+    assert pads.min() == 0 and pads.max() == 10
+    # in the handout's sets the pad count is 10 - size; here it says nothing about the size
+    assert np.corrcoef(10 - sizes, sizes)[0, 1] == pytest.approx(-1)
+    assert abs(np.corrcoef(pads, sizes)[0, 1]) < 0.03
+    assert {int(p) for p in pads[sizes == 1]} == set(range(11))

@@ -132,7 +132,8 @@ def test_chunked_test_sets_equal_one_call_for_all_sizes(task):
 
 def test_report_answers_the_questions(tiny_run):
     text = (tiny_run.run / "report.md").read_text()
-    for heading in ("## Question 1", "## Question 2", "## Why DeepSets drifts"):
+    for heading in ("## Question 1", "## Question 2", "## Why DeepSets drifts",
+                    "## How far does DeepSets stay exact?"):
         assert heading in text
     analysis = json.loads((tiny_run.run / "analysis.json").read_text())
     assert analysis["question1"]["canonical"]["acc"] == [1.0] * 22  # 5..100, 1,000, 10,000
@@ -155,6 +156,23 @@ def test_exact_recipe(tmp_path):
     mtime = (tmp_path / "exact" / "deepsets.pt").stat().st_mtime_ns
     run_lab(config, tmp_path / "exact")
     assert (tmp_path / "exact" / "deepsets.pt").stat().st_mtime_ns == mtime
+
+
+def test_padded_recipe_trains_the_handout_model_on_freely_padded_sets(tmp_path):
+    config = LabConfig(**{**TINY.to_dict(), "models": ["deepsets"], "recipe": "padded",
+                          "cards": [5, 100], "n_per_card": 50})
+    done = run_lab(config, tmp_path / "padded")
+    state = load_checkpoint(tmp_path / "padded" / "deepsets.pt", "deepsets")
+    assert state["model_args"]["mask_padding"] is False and "refit" not in state
+    assert len(done.results["deepsets"]["acc"]) == 2
+    text = (tmp_path / "padded" / "report.md").read_text()
+    assert "recipe: padded" in text and "carried 0..10 pad tokens whatever its size" in text
+    reach = json.loads((tmp_path / "padded" / "analysis.json").read_text())["reach"]
+    assert reach["check"]["cards"] == [1_000_000] and reach["check"]["sets"] == 100
+    assert 0 <= reach["float32"] <= reach["learned"]
+    for key in ("measured_float32", "measured_float64", "predicted_float32"):
+        assert 0 <= reach["check"][key][0] <= 1
+    assert f"up to **{reach['float32']:,} digits**" in text
 
 
 def test_side_by_side_training_gives_the_same_numbers(tiny_run, tmp_path):

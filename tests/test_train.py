@@ -191,3 +191,81 @@ def test_pickle_payload_is_refused_and_not_run(tmp_path):
     with pytest.raises(CheckpointError, match="refused"):
         load_model(tmp_path / "evil.pt")
     assert not marker.exists()
+
+
+class BatchRecorder(torch.nn.Module):
+    """A model that predicts 0 through one weight and records every batch it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.batches: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.batches.append(x.clone())
+        return self.w * x.shape[1] * torch.ones(len(x))
+
+
+def test_batches_of_one_length_show_each_set_its_own_tokens():
+    from deepsets.data import free_padding
+
+    X, y = create_train_dataset(n_train=500, seed=3)
+    wide, lengths = free_padding(X, 10, np.random.default_rng(1))
+    model = BatchRecorder()
+    fit(model, wide, y, name="m", epochs=1, batch_size=16, seed=0, lengths=lengths)
+    seen = sorted(tuple(row) for batch in model.batches for row in batch.tolist())
+    own = [tuple(row[20 - n:]) for row, n in zip(wide.tolist(), lengths, strict=True)]
+    assert seen == sorted(own)
+    assert max(len(batch) for batch in model.batches) == 16
+    assert len({batch.shape[1] for batch in model.batches}) == len(np.unique(lengths)) > 10
+
+
+def test_epoch_batches_cover_every_set_once_in_a_new_order_each_epoch():
+    from deepsets.train import epoch_batches
+
+    lengths = torch.as_tensor(np.random.default_rng(0).integers(1, 6, size=300))
+    first = epoch_batches(300, 8, 0, "m", 0, lengths)
+    assert sorted(torch.cat(first).tolist()) == list(range(300))
+    assert all(len(set(lengths[b].tolist())) == 1 and len(b) <= 8 for b in first)
+    # sets of one length share batches: at most one short batch per length
+    assert sum(len(b) < 8 for b in first) <= 5
+    again, other = epoch_batches(300, 8, 0, "m", 0, lengths), epoch_batches(300, 8, 0, "m", 1,
+                                                                            lengths)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert [b.tolist() for b in first] != [b.tolist() for b in other]
+
+
+def test_cosine_schedule_decays_the_rate_to_zero_and_resumes_exactly(data, tmp_path):
+    from deepsets.train import SCHEDULES
+
+    rates = [SCHEDULES["cosine"](t, 10) for t in range(10)]
+    assert rates[0] == 1.0 and rates == sorted(rates, reverse=True) and rates[-1] < 0.03
+    X, y = data
+    straight = init_model(DeepSets, 0, "deepsets", **SMALL)
+    fit(straight, X, y, name="deepsets", epochs=2, seed=0, schedule="cosine")
+    constant = init_model(DeepSets, 0, "deepsets", **SMALL)
+    fit(constant, X, y, name="deepsets", epochs=2, seed=0)
+    assert not torch.equal(straight.fc2.weight, constant.fc2.weight)
+    ckpt = tmp_path / "deepsets.pt"
+
+    class StopAfterFirstSave(Progress):
+        def saved(self, path):
+            raise KeyboardInterrupt
+
+    cut = init_model(DeepSets, 0, "deepsets", **SMALL)
+    with pytest.raises(KeyboardInterrupt, match="after 1 of 2 epochs"):
+        fit(cut, X, y, name="deepsets", epochs=2, seed=0, schedule="cosine", checkpoint=ckpt,
+            progress=StopAfterFirstSave())
+    resumed = init_model(DeepSets, 0, "deepsets", **SMALL)
+    fit(resumed, X, y, name="deepsets", epochs=2, seed=0, schedule="cosine", checkpoint=ckpt)
+    for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_fit_refuses_a_bad_schedule_or_bad_lengths(data):
+    X, y = data
+    model = init_model(DeepSets, 0, "deepsets", **SMALL)
+    with pytest.raises(ValueError, match="^schedule='linear' is not allowed; use constant or"):
+        fit(model, X, y, name="deepsets", schedule="linear")
+    with pytest.raises(ValueError, match="^lengths must be 3000 set lengths in 1..10"):
+        fit(model, X, y, name="deepsets", lengths=np.full(len(X), 11))

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepsets.data import create_test_dataset
+from deepsets.data import PAD, create_test_dataset
 from deepsets.evaluate import evaluate
 from deepsets.models import DeepSets, token_counts
 
@@ -31,22 +31,30 @@ def contributions(model: DeepSets) -> tuple[np.ndarray, float]:
 
 
 @torch.no_grad()
-def refit_output(model: DeepSets, X: np.ndarray | torch.Tensor,
-                 y: np.ndarray | torch.Tensor) -> dict[str, float]:
+def refit_output(model: DeepSets, X: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor,
+                 lengths: np.ndarray | torch.Tensor | None = None) -> dict[str, float]:
     """Replace DeepSets' output layer by the least-squares fit on the training sets.
 
     Given phi, the prediction ``w2 . sum_x phi(x) + b2`` is linear in the output
     layer, so the output layer that best fits the training sets has a closed
     form (handout question 1 exposes this structure). The fit runs in float64
     on the token counts, since a set's pooled features are ``counts @ phi``; of
-    all best fits it takes the one of least norm. Returns the training MAE
-    before and after.
+    all best fits it takes the one of least norm. ``lengths`` are the sets'
+    lengths as the model was trained on them (``train.fit``): set i is the last
+    ``lengths[i]`` columns of ``X``. Returns the training MAE before and after.
+
+    The fit is only as identified as the sets are: when every set has the same
+    number of tokens, a shift of every token's contribution by t and of b2 by
+    -t x tokens fits them all equally, and least norm picks some t != 0.
     """
     dev = model.fc2.weight.device
     X = torch.as_tensor(X, dtype=torch.long, device=dev)
     y = torch.as_tensor(y, dtype=torch.float64, device=dev)
+    counts = token_counts(X, model.input_dim).double()  # (n, V)
+    if lengths is not None:  # a set holds only its own pads
+        counts[:, PAD] -= X.shape[1] - torch.as_tensor(lengths, dtype=torch.float64, device=dev)
     table = model.phi_table().double()  # (V, H)
-    features = token_counts(X, model.input_dim).double() @ table  # (n, V) @ (V, H) -> (n, H)
+    features = counts @ table  # (n, V) @ (V, H) -> (n, H)
     design = torch.cat([features, torch.ones_like(features[:, :1])], dim=1)  # (n, H + 1)
     before = (design @ torch.cat([model.fc2.weight[0], model.fc2.bias]).double() - y)
     solution = torch.linalg.lstsq(design.cpu(), y.cpu().unsqueeze(1), driver="gelsd").solution
@@ -94,6 +102,73 @@ def predicted_error(a: np.ndarray, b2: float, cards: Iterable[int]) -> dict[str,
         out["std"].append(sigma)
         out["mae"].append(normal_abs_mean(mu, sigma))
         out["acc"].append(normal_within(mu, sigma))
+    return out
+
+
+#: float32's unit roundoff: a rounded result is within this fraction of the exact one.
+FLOAT32_ROUNDOFF = 2.0 ** -24
+#: Above this sum float32 cannot even represent every integer (the spacing becomes 2).
+FLOAT32_EXACT_INTEGERS = 2 ** 24
+
+
+@torch.no_grad()
+def float32_error_scale(model: DeepSets) -> float:
+    """s: a float32 prediction for a set of N digits is off by about s N from rounding alone.
+
+    The pooled features of N uniform digits are ``h_j ~ N m_j`` (``m_j``, phi_j's
+    mean over the digits); float32 stores each within ``u |h_j|``, and the output
+    weighs them by ``w2_j``. So the rounding error is of order
+    ``u N sum_j |w2_j m_j|``, growing linearly with N like the mean drift, and
+    float64 shrinks it 2^29-fold.
+    """
+    m = model.phi_table().double()[1:].mean(dim=0)  # (H,): mean phi over the digits
+    return FLOAT32_ROUNDOFF * float((model.fc2.weight[0].double() * m).abs().sum())
+
+
+def predicted_accuracy(a: np.ndarray, b2: float, n: int, rounding: float = 0.0) -> float:
+    """The chance a set of ``n`` uniform digits is summed exactly, from the contributions
+    (``predicted_error``) and a rounding error of spread ``rounding * n`` (float32)."""
+    e = a[1:] - np.arange(1, len(a))
+    return normal_within(b2 + n * e.mean(), math.sqrt(n * e.var() + (rounding * n) ** 2))
+
+
+def largest_exact_size(a: np.ndarray, b2: float, rounding: float = 0.0,
+                       level: float = 0.99, limit: int = 10 ** 12) -> int:
+    """The largest set size at which at least ``level`` of the sets are predicted exact
+    (``predicted_accuracy`` falls with n): 0 if none, ``limit`` if it never falls."""
+    def exact(n: int) -> bool:
+        return predicted_accuracy(a, b2, n, rounding) >= level
+
+    if not exact(1):
+        return 0
+    good = 1
+    while good < limit and exact(min(2 * good, limit)):  # doubling, then halving the gap
+        good = min(2 * good, limit)
+    if good == limit:
+        return limit
+    bad = 2 * good
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        good, bad = (mid, bad) if exact(mid) else (good, mid)
+    return good
+
+
+def exact_reach(model: DeepSets, check: dict[str, list[float]] | None = None,
+                level: float = 0.99) -> dict:
+    """How far the trained model stays exact (at least ``level`` of the sets right), from
+    its two limits: the learned per-digit error alone (float64 arithmetic) and with
+    float32's rounding added; ``check`` holds measured accuracies to set beside them."""
+    a, b2 = contributions(model)
+    scale = float32_error_scale(model)
+    mean_digit = float(np.arange(1, len(a)).mean())
+    out = {"level": level, "float32_scale": scale,
+           "learned": largest_exact_size(a, b2, 0.0, level),
+           "float32": largest_exact_size(a, b2, scale, level),
+           "representable": int(FLOAT32_EXACT_INTEGERS / mean_digit)}
+    if check:
+        out["check"] = {**check, "predicted_float32": [
+            predicted_accuracy(a, b2, n, scale) for n in check["cards"]],
+            "predicted_float64": [predicted_accuracy(a, b2, n) for n in check["cards"]]}
     return out
 
 

@@ -18,10 +18,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deepsets.checks import check_choice, check_names, check_positive_int, check_sizes
-from deepsets.config import DEVICES, RECIPES, LabConfig, check_models
+from deepsets.config import ARCHITECTURES, DEVICES, RECIPES, LabConfig, check_models
 from deepsets.data import HANDOUT_CARDS, TASKS
 from deepsets.executor import Job, run_jobs
-from deepsets.models import MODELS
 from deepsets.pipeline import evaluate_models, train_models
 from deepsets.progress import Progress
 from deepsets.results import result_rows, rows_csv
@@ -46,7 +45,7 @@ class CompareConfig:
     (``handout()``: the handout's full settings)."""
 
     tasks: tuple[str, ...] = tuple(TASKS)  # set functions to learn
-    models: tuple[str, ...] = tuple(MODELS)  # set models to compare: every built-in one
+    models: tuple[str, ...] = ARCHITECTURES  # set models to compare: every built-in one
     seeds: int = 3  # seeds 0..seeds-1 per (task, model)
     epochs: int = 10  # per run (the handout has 20)
     n_train: int = 20_000  # training sets per run (the handout has 100,000)

@@ -23,13 +23,21 @@ from deepsets.models import MODELS, VARIANTS, constructor_args, is_plugin, model
 HANDOUT_MODELS = ("deepsets", "lstm")
 DEVICES = ("cpu", "cuda", "auto")
 #: How DeepSets is trained. ``handout`` is the handout, unchanged. The others
-#: keep its data, sizes and optimizer and change one thing each:
+#: keep its data, sizes and optimizer and change the model, the training sets'
+#: padding or the learning rate:
 RECIPES = {
     "handout": "the handout as written: pad tokens add phi(0), output layer from Adam",
     "masked": "pad tokens add nothing (phi(PAD) = 0)",
     "refit": "after Adam, the output layer is refit by least squares on the training sets",
     "exact": "masked + refit: the output layer solves the sum exactly",
+    "pads": "each training set gets 0..max_card pad tokens, drawn apart from its size",
+    "cosine": "the learning rate decays to zero on a cosine",
+    "padded": "pads + cosine: the handout's model unchanged, exact from its data and schedule",
 }
+#: The models trained on their sets unpadded, in batches of sets of one length.
+UNPADDED_MODELS = ("lstm-unpadded",)
+#: Every built-in model once, each trained the handout's way: the sweep's default.
+ARCHITECTURES = tuple(name for name in MODELS if name not in UNPADDED_MODELS)
 #: Settings that change speed and memory but never the numbers.
 SPEED_ONLY = ("device", "eval_batch_tokens")
 
@@ -105,8 +113,24 @@ class LabConfig:
 
     @property
     def refit(self) -> bool:
-        """Whether DeepSets' output layer is refit in closed form after training."""
-        return self.recipe in ("refit", "exact")
+        """Whether DeepSets' output layer is refit in closed form after training.
+
+        Not on images: the refit fits the training images' own values, and unseen
+        images pay for it (docs/recipes.md), so there ``exact`` is ``masked``.
+        """
+        return self.recipe in ("refit", "exact") and self.task != "images"
+
+    def schedule(self, name: str) -> str:
+        """The learning-rate schedule model ``name`` trains with (``train.SCHEDULES``)."""
+        return "cosine" if name == "deepsets" and self.recipe in ("cosine", "padded") else \
+            "constant"
+
+    def padding(self, name: str) -> str:
+        """How model ``name``'s training sets are padded: ``left`` to max_card tokens (the
+        handout), ``free`` (0..max_card pad tokens a set, whatever its size) or ``none``."""
+        if name == "deepsets" and self.recipe in ("pads", "padded"):
+            return "free"
+        return "none" if name in UNPADDED_MODELS else "left"
 
     def model_args(self, name: str) -> dict:
         """The constructor arguments of model ``name`` in this run."""

@@ -101,6 +101,28 @@ def chunked_test_sets(
         yield X, y
 
 
+def free_padding(X: np.ndarray, max_pads: int,
+                 seed: int | np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The sets of ``X`` with a number of pad tokens that is independent of their size.
+
+    Each left-padded set of ``X`` (n, N) keeps its elements and gets 0..max_pads pad
+    tokens, drawn uniformly. Returns the sets left-padded to N + max_pads columns and
+    each set's length (its elements and its own pads): the set is the last ``length``
+    columns. In ``X`` itself a set of c elements always has N - c pads, so the pad
+    count tells the set size.
+    """
+    max_pads = check_positive_int("max_pads", max_pads)
+    rng = as_generator(seed)
+    pads = rng.integers(0, max_pads + 1, size=len(X))  # (n,)
+    wide = np.concatenate([np.full((len(X), max_pads), PAD, dtype=X.dtype), X], axis=1)
+    return wide, set_sizes(X) + pads
+
+
+def set_sizes(X: np.ndarray) -> np.ndarray:
+    """How many elements (non-pad tokens) each set holds: (n, N) -> (n,)."""
+    return (X != PAD).sum(axis=1)
+
+
 def pool_size(max_digit: int, pool: np.ndarray | None) -> int:
     """How many distinct elements a set draws from."""
     return max_digit if pool is None else len(pool)

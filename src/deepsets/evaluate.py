@@ -43,7 +43,8 @@ def predict(model: nn.Module, X: np.ndarray | torch.Tensor, *, batch_tokens: int
         with torch.inference_mode():  # thread-local, like torch's thread count
             if cpu:
                 torch.set_num_threads(1)
-            return model(batch.to(dev)).float().cpu()
+            out = model(batch.to(dev)).cpu()
+            return out if out.dtype == torch.float64 else out.float()  # float64 stays
 
     parallel = cpu and getattr(model, "parallel_batches", False)
     workers = min(len(batches), workers or torch.get_num_threads()) if parallel else 1

@@ -152,7 +152,6 @@ def config_from(args: argparse.Namespace) -> LabConfig | None:
 
 def add_compare_flags(p: argparse.ArgumentParser) -> None:
     from deepsets.compare import CompareConfig
-    from deepsets.models import MODELS
 
     d = CompareConfig()
     p.add_argument("--out", type=Path, default=Path("runs/compare"),
@@ -160,7 +159,8 @@ def add_compare_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tasks", type=name_list,
                    help="comma-separated tasks: " + ", ".join(TASKS) + " (default: all)")
     p.add_argument("--models", type=name_list,
-                   help="comma-separated models (default: " + ", ".join(MODELS) + ")")
+                   help="comma-separated models (default: " + ", ".join(d.models)
+                        + "; also lstm-unpadded)")
     p.add_argument("--model", action="append", default=[], metavar="PACKAGE.MODULE:CLASS",
                    help="add your own model to the sweep: any importable nn.Module mapping "
                         "tokens (B, N) to predictions (B,); it gets the constructor arguments "

@@ -6,11 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from deepsets.analysis import drift, question1, question2
+from deepsets.analysis import drift, exact_reach, question1, question2
 from deepsets.checks import derive_seed
 from deepsets.config import LabConfig
 from deepsets.data import create_test_dataset
-from deepsets.pipeline import evaluate_models, rng_for_test_sets, train_models, train_sets
+from deepsets.pipeline import (
+    accuracy_in_float32_and_64,
+    evaluate_models,
+    rng_for_test_sets,
+    train_models,
+    train_sets,
+)
 from deepsets.plot import plot_drift, plot_results
 from deepsets.progress import Progress
 from deepsets.report import TITLES, write_report
@@ -26,6 +32,9 @@ from deepsets.runfolder import (
     read_json,
     write_json,
 )
+
+#: Where the report checks its predicted largest exact size: sets of a million digits.
+REACH_CARD, REACH_SETS = 1_000_000, 100
 
 
 @dataclass
@@ -65,6 +74,10 @@ def analyze_run(run: Path, config: LabConfig, results: dict,
         analysis["drift"] = drift(model, results["cards"], results["deepsets"],
                                   config.max_card)
         analysis["drift"]["refit"] = state.get("refit")
+        progress.stage(f"checking DeepSets on {REACH_SETS} sets of {REACH_CARD:,} digits, "
+                       "in float32 and float64")
+        check = accuracy_in_float32_and_64(model, config, [REACH_CARD], REACH_SETS)
+        analysis["reach"] = exact_reach(model, check)
     write_json(Path(run) / ANALYSIS, analysis)
     return analysis
 

@@ -7,7 +7,9 @@ stopped: a model whose checkpoint holds every epoch is not trained again.
 
 from __future__ import annotations
 
+import copy
 import os
+from collections.abc import Sequence
 from contextlib import closing
 from functools import partial
 from pathlib import Path
@@ -17,7 +19,13 @@ import numpy as np
 from deepsets.analysis import refit_output
 from deepsets.checks import derive_seed
 from deepsets.config import LabConfig
-from deepsets.data import chunked_test_sets, create_train_dataset, element_pool
+from deepsets.data import (
+    chunked_test_sets,
+    create_train_dataset,
+    element_pool,
+    free_padding,
+    set_sizes,
+)
 from deepsets.devices import torch_threads
 from deepsets.evaluate import predict, score
 from deepsets.executor import Job, run_jobs
@@ -44,6 +52,17 @@ def train_sets(config: LabConfig) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(derive_seed(config.seed, "data", "train"))
     return create_train_dataset(config.n_train, config.max_card, config.max_digit, rng,
                                 task=config.task, pool=element_pool(config.task, "train"))
+
+
+def laid_out(config: LabConfig, name: str, X: np.ndarray) -> tuple[np.ndarray,
+                                                                    np.ndarray | None]:
+    """The training sets as model ``name`` sees them (``LabConfig.padding``): the sets and
+    their lengths, None when every set is as long as the array is wide."""
+    padding = config.padding(name)
+    if padding == "free":
+        rng = np.random.default_rng(derive_seed(config.seed, "data", "pads"))
+        return free_padding(X, config.max_card, rng)
+    return X, set_sizes(X) if padding == "none" else None
 
 
 def rng_for_test_sets(config: LabConfig) -> np.random.Generator:
@@ -111,28 +130,51 @@ def train_model(run: Path | str, config: LabConfig | dict, name: str, *, progres
         model = init_model(partial(build_model, name), config.seed, name,
                            **config.model_args(name))
         ckpt = checkpoint_path(run, name)
-        history = fit(model, X, y, name=name, epochs=config.epochs,
+        sets, lengths = laid_out(config, name, X)
+        history = fit(model, sets, y, name=name, epochs=config.epochs,
                       batch_size=config.batch_size, lr=config.lr, seed=config.seed,
-                      device=config.device, checkpoint=ckpt, progress=progress)
+                      device=config.device, checkpoint=ckpt, progress=progress,
+                      lengths=lengths, schedule=config.schedule(name))
         if name == "deepsets" and config.refit:
-            refit_checkpoint(ckpt, model, X, y, progress)
+            refit_checkpoint(ckpt, model, sets, y, lengths, progress)
     return history
 
 
 def refit_checkpoint(ckpt: Path, model: DeepSets, X: np.ndarray, y: np.ndarray,
-                     progress: Progress) -> None:
+                     lengths: np.ndarray | None, progress: Progress) -> None:
     """Recipes refit/exact: the least-squares output layer, once, saved in the checkpoint."""
     state = load_checkpoint(ckpt, "deepsets")
     if "refit" in state:  # already done; fit() loaded the refit weights
         return
     progress.stage("refitting the DeepSets output layer by least squares")
-    info = refit_output(model, X, y)
+    info = refit_output(model, X, y, lengths)
     extra = {k: v for k, v in state.items() if k not in ("model", "model_name", "model_args")}
     save_checkpoint(ckpt, model, "deepsets", **extra, refit=info)
     progress.saved(ckpt)
 
 
 # --- evaluation (task 6) ---
+
+def accuracy_in_float32_and_64(model: DeepSets, config: LabConfig, cards: Sequence[int],
+                               n_sets: int) -> dict[str, list]:
+    """The accuracy of a trained DeepSets on ``n_sets`` unpadded sets of each size in
+    ``cards``, computed in float32 as trained and in float64: what float32 costs."""
+    rng = np.random.default_rng(derive_seed(config.seed, "data", "precision"))
+    double = copy.deepcopy(model).double()
+    out: dict[str, list] = {"cards": list(cards), "sets": n_sets, "measured_float32": [],
+                            "measured_float64": []}
+    for card in cards:
+        targets, preds = [], {"float32": [], "float64": []}
+        for X, y in chunked_test_sets(card, n_sets, config.max_digit, rng):
+            targets.append(y)
+            for precision, m in (("float32", model), ("float64", double)):
+                preds[precision].append(predict(m, X, batch_tokens=config.eval_batch_tokens,
+                                                device=config.device))
+        for precision, p in preds.items():
+            out[f"measured_{precision}"].append(score(np.concatenate(targets),
+                                                      np.concatenate(p))[0])
+    return out
+
 
 def evaluate_models(run: Path, config: LabConfig, progress: Progress | None = None) -> dict:
     """Task 6: accuracy and MAE per test size of every trained model -> results.json/csv.

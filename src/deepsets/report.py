@@ -154,7 +154,7 @@ nonlinear phis with biases separate the sets and fit the targets.
 def drift_section(d: dict, config: LabConfig) -> str:
     """Why the trained DeepSets drifts at large sets, from its 11 contributions."""
     a, cards = d["a"], d["cards"]
-    contrib = "\n".join(f"| {t} | {a[t]:+.5f} | {a[t] - t:+.5f} |" for t in range(1, len(a)))
+    contrib = "\n".join(f"| {t} | {a[t]:+.5f} | {small(a[t] - t)} |" for t in range(1, len(a)))
     rows = "\n".join(
         f"| {c} | {d['predicted']['mae'][i]:.4f} | {d['measured']['mae'][i]:.4f} "
         f"| {d['mae_ratio'][i]:.3f} | {d['predicted']['acc'][i]:.4f} "
@@ -172,17 +172,14 @@ on an unpadded set its error is `b2 + sum_x (a_x - x)`. This run's model:
 
 | token d | a_d | a_d - d |
 |---:|---:|---:|
-| 0 (pad) | {a[0]:+.5f} | |
+| 0 (pad) | {small(a[0])} | |
 {contrib}
 
-b2 = {b2:+.5f}. The per-digit error `a_d - d` has mean {m:+.5f} and spread \
-{d["digit_error_std"]:.5f}:
-a set of N digits is off by `b2 + N x ({m:+.5f})` on average, plus noise that grows like
+b2 = {small(b2)}. The per-digit error `a_d - d` has mean {small(m)} and spread \
+{small(d["digit_error_std"])[1:]}:
+a set of N digits is off by `b2 + N x ({small(m)})` on average, plus noise that grows like
 `sqrt(N)`. The mean error crosses +-0.5, where rounding starts to fail, near
-N = {crossing(b2, m)}. Every training set has exactly {config.max_card} tokens, so training
-pins down only `b2 + {config.max_card} a_0` (here {d["train_offset"]:+.5f}) and the
-differences `a_d - a_0`: the pad token's own contribution and b2 can trade off freely, and a
-per-digit error of 0.01 that costs nothing at 10 digits costs 1 at 100.
+N = {crossing(b2, m)}. {identified(d, config)}
 {refit_line}
 The error at each size predicted from these 11 numbers alone (normal approximation of the
 sum of N independent per-digit errors) against the measured error:
@@ -193,12 +190,71 @@ sum of N independent per-digit errors) against the measured error:
 |---:|---:|---:|---:|---:|---:|
 {rows}
 
-**The fix** (`deepsets lab --recipe exact`): mask the padding, so `a_0 = 0` by
-construction and b2 becomes identifiable, then refit the output layer (w2, b2) by least
-squares on the training sets' pooled features. The prediction is linear in (w2, b2), so the
-fit has a closed form, and with 64 hidden units for 11 tokens it can make `a_d = d` and
-`b2 = 0` exactly: the solution question 1 describes.
+**Two fixes.** `deepsets lab --recipe exact` changes the model: it masks the padding, so
+`a_0 = 0` by construction and b2 becomes identifiable, then refits the output layer (w2, b2)
+by least squares on the training sets' pooled features. The prediction is linear in
+(w2, b2), so the fit has a closed form, and with 64 hidden units for 11 tokens it can make
+`a_d = d` and `b2 = 0` exactly: the solution question 1 describes. `deepsets lab --recipe
+padded` keeps the handout's model and changes the data and the schedule: each training set
+carries 0..{config.max_card} pad tokens whatever its size, so the pad count no longer tells
+the size and a_0 and b2 are pinned down apart, and the learning rate decays to zero on a
+cosine, so the last steps settle instead of jittering around the solution.
 """
+
+
+def identified(d: dict, config: LabConfig) -> str:
+    """What this run's training sets pin down of a_0 and b2."""
+    if config.padding("deepsets") == "free":
+        return (f"Each training set carried 0..{config.max_card} pad tokens whatever its size, "
+                "so the pad count varied on its own and training pinned down the pad token's "
+                f"contribution and b2 apart: `a_0` = {small(d['a'][0])}, b2 = {small(d['b2'])}.")
+    if config.mask_padding:
+        return ("The pad token is masked (`a_0 = 0`), so the training sets of 1..10 digits pin "
+                f"down b2 (here {small(d['b2'])}) as well as the per-digit contributions.")
+    return (f"Every training set has exactly {config.max_card} tokens, so training pins down "
+            f"only `b2 + {config.max_card} a_0` (here {small(d['train_offset'])}) and the "
+            "differences `a_d - a_0`: the pad token's own contribution and b2 can trade off "
+            "freely, and a per-digit error of 0.01 that costs nothing at 10 digits costs 1 at "
+            "100.")
+
+
+def reach_section(r: dict) -> str:
+    """The largest exact size, predicted from the model's two limits and then measured."""
+    level, check = r["level"], r["check"]
+    binds = "float32 rounding" if r["float32"] < r["learned"] else "the learned per-digit error"
+    rows = "\n".join(
+        f"| {card:,} | {check['sets']} | {check['predicted_float32'][i]:.2f} | "
+        f"{check['measured_float32'][i]:.2f} | {check['predicted_float64'][i]:.2f} | "
+        f"{check['measured_float64'][i]:.2f} |" for i, card in enumerate(check["cards"]))
+    return f"""## How far does DeepSets stay exact?
+
+Predicted from this model alone, as the largest set size at which at least {level:.0%} of
+the sets of uniform digits are summed exactly:
+
+- **The learned per-digit error** (the contributions above, arithmetic exact): up to
+  **{r["learned"]:,} digits**.
+- **float32 rounding.** The pooled features of N digits grow like N, and float32 keeps each
+  within a relative 2^-24, so a float32 prediction carries a rounding error of about
+  `s N`; for this model `s = 2^-24 sum_j |w2_j m_j|` = {r["float32_scale"]:.3g}, where m_j
+  is the j-th feature's mean over the digits. With it: up to **{r["float32"]:,} digits**.
+  Beyond {r["representable"]:,} digits the average sum passes 2^24, and float32 cannot hold
+  every integer there at all.
+
+The binding limit is **{binds}**: computed in float32, as trained, the model is predicted
+exact up to {min(r["float32"], r["learned"]):,} digits; evaluating in float64 removes the
+rounding and {"moves the limit to " + format(r["learned"], ",") + " digits"
+              if r["float32"] < r["learned"] else "does not move it"}.
+Checked on new sets (the share summed exactly, predicted and measured):
+
+| digits | sets | predicted float32 | measured float32 | predicted float64 | measured float64 |
+|---:|---:|---:|---:|---:|---:|
+{rows}
+"""
+
+
+def small(x: float) -> str:
+    """A signed number that may be tiny: 5 decimals, or 3 significant digits below 1e-4."""
+    return f"{x:+.5f}" if x == 0 or abs(x) >= 1e-4 else f"{x:+.2e}"
 
 
 def crossing(b2: float, m: float) -> str:
@@ -249,6 +305,8 @@ Every setting is in `config.json`.
         text += "\n" + question2_section(analysis["question2"])
         if "drift" in analysis:
             text += "\n" + drift_section(analysis["drift"], config)
+        if "reach" in analysis:
+            text += "\n" + reach_section(analysis["reach"])
     path = Path(run) / REPORT
     write_text(path, text)
     return path

@@ -52,18 +52,55 @@ def epoch_order(n: int, seed: int, name: str, epoch: int) -> torch.Tensor:
     return torch.randperm(n, generator=gen)
 
 
+def epoch_batches(n: int, batch_size: int, seed: int, name: str, epoch: int,
+                  lengths: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """The mini-batches of one epoch: indices into the training sets, in training order.
+
+    Without ``lengths``, ``epoch_order`` cut into runs of ``batch_size``. With
+    ``lengths`` (n,), every batch holds sets of one length: the epoch's order
+    within each length, cut into batches, and the batches shuffled.
+    """
+    order = epoch_order(n, seed, name, epoch)
+    if lengths is None:
+        return list(order.split(batch_size))
+    lengths = lengths.cpu()
+    by_length = order[torch.argsort(lengths[order], stable=True)]  # shuffled within a length
+    _, counts = torch.unique_consecutive(lengths[by_length], return_counts=True)
+    batches = [batch for group in by_length.split(counts.tolist())
+               for batch in group.split(batch_size)]
+    gen = torch.Generator().manual_seed(derive_seed(seed, name, "batches", epoch))
+    return [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()]
+
+
+#: Learning-rate schedules: the rate at step t of T as a fraction of ``lr``.
+SCHEDULES = {
+    "constant": lambda t, total: 1.0,  # the handout's Adam
+    "cosine": lambda t, total: 0.5 * (1 + math.cos(math.pi * t / total)),  # decays to zero
+}
+
+
 def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, X: torch.Tensor,
-                y: torch.Tensor, name: str, epoch: int, batch_size: int, seed: int,
+                y: torch.Tensor, batches: list[torch.Tensor], lengths: torch.Tensor | None,
+                rate: Callable[[int], float], first_step: int, name: str, epoch: int,
                 progress: Progress, kept: str) -> dict[str, float]:
-    """One pass over the training sets in this epoch's order; returns its history entry."""
+    """One pass over the training sets, batch by batch; returns its history entry.
+
+    ``rate(t)`` is the learning rate at step t of the whole training, and
+    ``first_step`` this epoch's first. With ``lengths`` a batch is the last
+    ``length`` columns of its sets (all of one length).
+    """
     began = time.perf_counter()
-    order = epoch_order(len(X), seed, name, epoch).to(X.device)
     model.train()
     total = 0.0
-    for step, idx in enumerate(order.split(batch_size)):
+    for step, idx in enumerate(batches):
         # one mini-batch: indices -> tokens and targets, L1 loss, its gradients, Adam step
+        start = 0 if lengths is None else X.shape[1] - int(lengths[idx[0]])
+        idx = idx.to(X.device)
+        sets = X[idx] if start == 0 else X[idx, start:]
+        for group in optimizer.param_groups:
+            group["lr"] = rate(first_step + step)
         optimizer.zero_grad(set_to_none=True)
-        loss = F.l1_loss(model(X[idx]), y[idx])
+        loss = F.l1_loss(model(sets), y[idx])
         loss.backward()
         value = loss.item()
         if not math.isfinite(value):
@@ -72,7 +109,8 @@ def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, X: torch.Ten
         optimizer.step()
         total += value * len(idx)
         progress.advance(name, loss=value)
-    return {"epoch": epoch + 1, "loss": total / len(X), "seconds": time.perf_counter() - began}
+    seen = sum(len(idx) for idx in batches)
+    return {"epoch": epoch + 1, "loss": total / seen, "seconds": time.perf_counter() - began}
 
 
 def fit(
@@ -88,12 +126,21 @@ def fit(
     device: str = "cpu",
     checkpoint: Path | None = None,
     progress: Progress | None = None,
+    lengths: np.ndarray | torch.Tensor | None = None,
+    schedule: str = "constant",
 ) -> list[dict[str, float]]:
     """Train ``model`` to predict ``y`` from the sets ``X``; returns the per-epoch history.
 
-    With ``checkpoint``, the model, optimizer, epoch and history are saved
-    there after each epoch, and training continues from it when it exists.
+    ``X`` (n, N) holds left-padded sets. With ``lengths`` (n,) set i is only
+    its last ``lengths[i]`` columns, and every batch holds sets of one length
+    (``epoch_batches``). ``schedule`` sets the learning rate step by step from
+    ``lr`` (``SCHEDULES``). With ``checkpoint``, the model, optimizer, epoch and
+    history are saved there after each epoch, and training continues from it
+    when it exists.
     """
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule={schedule!r} is not allowed; use "
+                         + " or ".join(SCHEDULES))
     progress = progress or Progress()
     dev = resolve_device(device)
     model.to(dev)
@@ -111,7 +158,16 @@ def fit(
         log.info("%s: resuming after epoch %d from %s", name, start, checkpoint)
 
     n = len(X)
-    steps = math.ceil(n / batch_size)
+    if lengths is not None:
+        lengths = torch.as_tensor(lengths, dtype=torch.long)  # (n,), on the CPU
+        fits = lengths.shape == (n,) and bool(((lengths >= 1) & (lengths <= X.shape[1])).all())
+        if not fits:
+            raise ValueError(f"lengths must be {n} set lengths in 1..{X.shape[1]}, got shape "
+                             f"{tuple(lengths.shape)}")
+    steps = len(epoch_batches(n, batch_size, seed, name, 0, lengths))  # the same every epoch
+
+    def rate(step: int) -> float:  # the learning rate at step ``step`` of the whole training
+        return lr * SCHEDULES[schedule](step, epochs * steps)
 
     def kept(done: int) -> str:  # what an error message can promise is saved
         return f"; epochs 1-{done} are saved in {checkpoint}" if checkpoint and done else ""
@@ -120,13 +176,15 @@ def fit(
     done = start  # epochs completed and saved
     try:
         for epoch in range(start, epochs):
-            history.append(train_epoch(model, optimizer, X, y, name, epoch, batch_size, seed,
-                                       progress, kept(done)))
+            batches = epoch_batches(n, batch_size, seed, name, epoch, lengths)
+            history.append(train_epoch(model, optimizer, X, y, batches, lengths, rate,
+                                       epoch * steps, name, epoch, progress, kept(done)))
             if checkpoint is not None:
                 save_checkpoint(checkpoint, model, name, optimizer=optimizer.state_dict(),
                                 epoch=epoch + 1, history=history)
-                progress.saved(checkpoint)
             done = epoch + 1
+            if checkpoint is not None:
+                progress.saved(checkpoint)
             progress.write(name, f"{name} epoch {epoch + 1}/{epochs}: loss "
                                  f"{history[-1]['loss']:.4f}, {history[-1]['seconds']:.1f} s")
     except KeyboardInterrupt:

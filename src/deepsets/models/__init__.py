@@ -26,6 +26,7 @@ from deepsets.models.set_transformer import MAB, SetTransformer
 MODELS: dict[str, type[SetModel]] = {
     "deepsets": DeepSets, "deepsets-mean": DeepSets, "deepsets-max": DeepSets,
     "lstm": LSTM, "gru": GRU, "set-transformer": SetTransformer,
+    "lstm-unpadded": LSTM,  # the same LSTM, trained on unpadded sets (LabConfig.padding)
 }
 #: Constructor arguments that make a named variant of a model class.
 VARIANTS: dict[str, dict] = {"deepsets-mean": {"pooling": "mean"},

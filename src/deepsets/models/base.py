@@ -78,10 +78,11 @@ class SetModel(nn.Module):
         return ", ".join(f"{k}={v}" for k, v in self.model_args.items())
 
 
-def token_counts(x: torch.Tensor, vocab: int) -> torch.Tensor:
-    """How often each token occurs in each set: (B, N) int -> (B, V) float."""
-    counts = torch.zeros(x.shape[0], vocab, device=x.device)
-    return counts.scatter_add_(1, x, torch.ones(x.shape, device=x.device))
+def token_counts(x: torch.Tensor, vocab: int, dtype: torch.dtype = torch.float32
+                 ) -> torch.Tensor:
+    """How often each token occurs in each set: (B, N) int -> (B, V) float ``dtype``."""
+    counts = torch.zeros(x.shape[0], vocab, device=x.device, dtype=dtype)
+    return counts.scatter_add_(1, x, torch.ones(x.shape, device=x.device, dtype=dtype))
 
 
 def check_tokens(x: torch.Tensor, vocab: int | None) -> torch.Tensor:

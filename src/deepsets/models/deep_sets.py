@@ -82,8 +82,8 @@ class DeepSets(SetModel):
 
     def forward_token_table(self, x: torch.Tensor) -> torch.Tensor:
         """phi once per vocabulary token, pooled by each set's token counts."""
-        counts = token_counts(x, self.input_dim)  # (B, N) -> (B, V)
         table = self.phi_table()  # (V, H)
+        counts = token_counts(x, self.input_dim, table.dtype)  # (B, N) -> (B, V)
         if self.pooling == "sum":
             pooled = counts @ table  # (B, V) @ (V, H) -> (B, H): the sum of phi over the set
         elif self.pooling == "mean":  # over the set's digits, padding left out
