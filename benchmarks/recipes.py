@@ -1,23 +1,58 @@
-"""How each DeepSets recipe generalizes, over seeds: the table in docs/recipes.md.
+"""How each DeepSets recipe generalizes, over seeds: the tables in docs/recipes.md.
 
     python benchmarks/recipes.py [--seeds 5] [--out runs/recipes]
 
 Trains DeepSets with every recipe and seed (the handout's data, sizes and
-optimizer), evaluates it at 5..100, 1,000 and 10,000 digits, and prints a
-Markdown table, plus how well the drift analysis predicts the handout recipe's
-MAE. Finished runs in --out are reused.
+optimizer, changed only as the recipe says), evaluates it at 5..100, 1,000,
+10,000 and 100,000 digits (10,000 sets each), and prints Markdown tables: every
+recipe, the padded recipe's ablation with its least-squares refit done two
+ways, how far each exact model stays exact (predicted, then measured at 10^6
+digits in float32 and float64), and how well the drift analysis predicts the
+handout recipe's MAE. Finished runs in --out are reused.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 from pathlib import Path
 
-from deepsets.config import HANDOUT_CARDS, RECIPES, LabConfig
-from deepsets.lab import run_lab
-from deepsets.runfolder import read_json
+import numpy as np
 
-SHOW = (10, 50, 75, 100, 1_000, 10_000)
+from deepsets.analysis import refit_output
+from deepsets.config import HANDOUT_CARDS, RECIPES, LabConfig
+from deepsets.data import chunked_test_sets
+from deepsets.evaluate import predict, score
+from deepsets.lab import run_lab
+from deepsets.pipeline import laid_out, rng_for_test_sets, train_sets
+from deepsets.runfolder import load_trained, read_json
+
+CARDS = (*HANDOUT_CARDS, 1_000, 10_000, 100_000)
+SHOW = (100, 1_000, 10_000, 100_000)
+ABLATION = ("handout", "pads", "cosine", "padded")
+
+
+def row(*cells: object) -> str:
+    return "| " + " | ".join(map(str, cells)) + " |"
+
+
+def accuracy_cells(acc: dict, mae: dict) -> list[str]:
+    exact = sum(a == 1.0 for a in acc.values())
+    return [*(f"{acc[c]:.4f}" for c in SHOW), f"{exact}/{len(acc)}", f"{mae[100]:.3g}",
+            f"{mae[100_000]:.3g}"]
+
+
+def scores(model, config: LabConfig) -> tuple[dict, dict]:
+    """Accuracy and MAE of ``model`` on the run's own test sets, by size."""
+    rng = rng_for_test_sets(config)
+    acc, mae = {}, {}
+    for card in config.cards:
+        targets, preds = [], []
+        for X, y in chunked_test_sets(card, config.n_per_card, config.max_digit, rng):
+            targets.append(y)
+            preds.append(predict(model, X))
+        acc[card], mae[card] = score(np.concatenate(targets), np.concatenate(preds))
+    return acc, mae
 
 
 def main() -> None:
@@ -26,30 +61,58 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/recipes"),
                         help="folder for the run folders (default: runs/recipes)")
     args = parser.parse_args()
-    rows, ratios = [], []
+    rows, ratios, ablation, refits, reach = [], [], {}, [], []
     for recipe in RECIPES:
         for seed in range(args.seeds):
-            config = LabConfig(seed=seed, recipe=recipe, models=("deepsets",),
-                               cards=(*HANDOUT_CARDS, 1_000, 10_000))
+            config = LabConfig(seed=seed, recipe=recipe, models=("deepsets",), cards=CARDS)
             done = run_lab(config, args.out / f"{recipe}-{seed}")
             res = done.results["deepsets"]
             acc = dict(zip(done.results["cards"], res["acc"], strict=True))
             mae = dict(zip(done.results["cards"], res["mae"], strict=True))
-            exact = sum(a == 1.0 for a in res["acc"])
-            rows.append(f"| {recipe} | {seed} | " + " | ".join(f"{acc[c]:.4f}" for c in SHOW)
-                        + f" | {exact}/{len(res['acc'])} | {mae[100]:.3g} | {mae[10_000]:.3g} |")
-            if recipe == "handout":
-                drift = read_json(done.run / "analysis.json")["drift"]
-                ratio = dict(zip(drift["cards"], drift["mae_ratio"], strict=True))
-                ratios.append(f"| {seed} | {ratio[50]:.4f} | {ratio[100]:.4f} |")
+            cells = accuracy_cells(acc, mae)
+            rows.append(row(recipe, seed, *cells))
             print(rows[-1], flush=True)
-    print("\n| recipe | seed | " + " | ".join(f"acc {c:,}" for c in SHOW)
-          + " | sizes at 100% | MAE 100 | MAE 10,000 |")
-    print("|---|---:|" + "---:|" * (len(SHOW) + 3))
-    print("\n".join(rows))
-    print("\nhandout recipe, predicted / measured MAE\n")
-    print("| seed | at 50 | at 100 |\n|---:|---:|---:|")
-    print("\n".join(ratios))
+            analysis = read_json(done.run / "analysis.json")
+            if recipe in ABLATION:
+                ablation.setdefault(recipe, []).append(row(recipe, seed, *cells))
+            if recipe == "handout":
+                ratio = dict(zip(analysis["drift"]["cards"], analysis["drift"]["mae_ratio"],
+                                 strict=True))
+                ratios.append(row(seed, f"{ratio[50]:.4f}", f"{ratio[100]:.4f}"))
+            if recipe in ("exact", "padded"):
+                r = analysis["reach"]
+                reach.append(row(recipe, seed, f"{acc[100_000]:.4f}", f"{mae[100_000]:.3g}",
+                                 f"{r['float32']:,}", f"{r['learned']:,}",
+                                 f"{r['check']['predicted_float32'][0]:.2f}",
+                                 f"{r['check']['measured_float32'][0]:.2f}",
+                                 f"{r['check']['predicted_float64'][0]:.2f}",
+                                 f"{r['check']['measured_float64'][0]:.2f}"))
+            if recipe == "padded":  # the refit on the sets as drawn, and as trained
+                model = load_trained(done.run, config, "deepsets")[0]
+                X, y = train_sets(config)
+                for way, (sets, lengths) in (("handout's 10-token sets", (X, None)),
+                                             ("sets as trained", laid_out(config, "deepsets",
+                                                                          X))):
+                    refit = copy.deepcopy(model)
+                    refit_output(refit, sets, y, lengths)
+                    acc_r, mae_r = scores(refit, config)
+                    refits.append(row(f"padded + refit on the {way}", seed,
+                                      *accuracy_cells(acc_r, mae_r)))
+                    print(refits[-1], flush=True)
+    head = row("recipe", "seed", *(f"acc {c:,}" for c in SHOW), "sizes at 100%", "MAE 100",
+               "MAE 100,000")
+    rule = "|---|---:|" + "---:|" * (len(SHOW) + 3)
+    print("\n## Every recipe\n", head, rule, *rows, sep="\n")
+    print("\n## Ablation: the padded recipe's two changes\n", head, rule,
+          *(line for recipe in ABLATION for line in ablation.get(recipe, [])), *refits,
+          sep="\n")
+    print("\n## How far the exact models stay exact\n",
+          row("recipe", "seed", "acc 100,000", "MAE 100,000", "predicted limit float32",
+              "predicted limit float64", "10^6 predicted f32", "10^6 measured f32",
+              "10^6 predicted f64", "10^6 measured f64"),
+          "|---|---:|" + "---:|" * 8, *reach, sep="\n")
+    print("\n## handout recipe, predicted / measured MAE\n",
+          row("seed", "at 50", "at 100"), "|---:|---:|---:|", *ratios, sep="\n")
 
 
 if __name__ == "__main__":

@@ -177,3 +177,19 @@ def test_float32_rounding_error_grows_as_the_predicted_scale():
         assert double(X_big).dtype == torch.float64
         # a first-order estimate of rounding: its order of magnitude, not its digits
         assert scale * n / 4 < rounding < scale * n * 4
+
+
+def test_padding_effect_scores_the_same_sets_unpadded_and_left_padded():
+    from deepsets import LSTM
+    from deepsets.analysis import padding_effect
+
+    model = init_model(LSTM, 0, "lstm", embedding_dim=8, hidden_dim=8)
+    X, y = create_train_dataset(n_train=2_000, seed=0)
+    fit(model, X, y, name="lstm", epochs=1, lr=1e-2, seed=0)
+    p = padding_effect(model, max_card=10, n_sets=300, seed=5)
+    assert p["sizes"] == list(range(1, 11)) and p["sets"] == 300
+    assert p["padded"][-1] == p["unpadded"][-1]  # 10 digits: nothing to pad
+    X_test, y_test = create_test_dataset(300, range(1, 11), seed=5)
+    by_hand = [np.pad(x, ((0, 0), (10 - x.shape[1], 0))) for x in X_test]
+    assert p["padded"] == evaluate(model, by_hand, y_test)["acc"]
+    assert p["unpadded"] == evaluate(model, X_test, y_test)["acc"]

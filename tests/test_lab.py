@@ -10,7 +10,7 @@ from conftest import TINY
 
 from deepsets.config import LabConfig
 from deepsets.lab import run_lab
-from deepsets.runfolder import OUTPUTS, load_checkpoint, prepare_run, read_config
+from deepsets.runfolder import OUTPUTS, load_checkpoint, load_trained, prepare_run, read_config
 
 
 def test_run_folder_holds_every_file(tiny_run):
@@ -196,3 +196,51 @@ def test_worker_failure_reaches_the_parent(tmp_path):
     prepare_run(tmp_path / "r", config)
     with pytest.raises(TrainingDiverged, match="the loss became"):
         train_models(tmp_path / "r", config, jobs=2)
+
+
+def test_each_model_sees_its_own_padding():
+    from deepsets.data import set_sizes
+    from deepsets.pipeline import laid_out, train_sets
+
+    X, _ = train_sets(TINY)
+    config = LabConfig(**{**TINY.to_dict(), "recipe": "padded"})
+    assert laid_out(TINY, "deepsets", X) == (X, None)
+    assert laid_out(config, "lstm", X) == (X, None)  # the recipe is DeepSets' alone
+    same, lengths = laid_out(config, "lstm-unpadded", X)
+    assert same is X and (lengths == set_sizes(X)).all()
+    wide, lengths = laid_out(config, "deepsets", X)
+    assert (wide[:, 10:] == X).all() and ((lengths - set_sizes(X)) <= 10).all()
+
+
+def test_lstm_section_with_the_lstm_trained_unpadded(tmp_path):
+    config = LabConfig(**{**TINY.to_dict(), "models": ["lstm", "lstm-unpadded"],
+                          "cards": [5, 10, 20]})
+    done = run_lab(config, tmp_path / "lstms")
+    text = (tmp_path / "lstms" / "report.md").read_text()
+    p = json.loads((tmp_path / "lstms" / "analysis.json").read_text())["lstm_padding"]
+    assert "## Why the LSTM fails on sets shorter than 10" in text
+    assert f"| 5 | {p['unpadded'][4]:.4f} | {p['padded'][4]:.4f} |" in text
+    acc = done.results["lstm-unpadded"]["acc"]
+    assert f"| 5 | {done.results['lstm']['acc'][0]:.4f} | {acc[0]:.4f} |" in text
+    assert "\nlstm-unpadded,5," in (tmp_path / "lstms" / "results.csv").read_text()
+
+
+def test_images_report_q_from_each_unseen_image_alone(tmp_path):
+    from deepsets.data import digit_images, image_tokens
+
+    config = LabConfig(**{**TINY.to_dict(), "task": "images", "models": ["deepsets"],
+                          "recipe": "exact", "n_train": 500, "cards": [2, 5]})
+    run_lab(config, tmp_path / "images")
+    im = json.loads((tmp_path / "images" / "analysis.json").read_text())["images"]
+    state = load_checkpoint(tmp_path / "images" / "deepsets.pt", "deepsets")
+    assert "refit" not in state  # images: exact is masked only
+    model = load_trained(tmp_path / "images", config, "deepsets")[0]
+    tokens = torch.as_tensor(image_tokens("test")).unsqueeze(1)  # each image, a set alone
+    with torch.no_grad():
+        alone = model(tokens).numpy() - im["b2"]
+    shown = digit_images()[1][image_tokens("test") - 1]
+    assert im["q_test"] == pytest.approx(np.mean(np.round(alone) == shown), abs=1e-9)
+    assert im["predicted_q_power"] == pytest.approx([im["q_test"] ** 2, im["q_test"] ** 5])
+    text = (tmp_path / "images" / "report.md").read_text()
+    assert f"**q = {im['q_test']:.4f}**" in text
+    assert "refit of the `exact` recipe is skipped" in text

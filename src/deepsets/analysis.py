@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepsets.data import PAD, create_test_dataset
+from deepsets.data import PAD, create_test_dataset, digit_images, image_tokens
 from deepsets.evaluate import evaluate
 from deepsets.models import DeepSets, token_counts
 
@@ -189,6 +189,52 @@ def drift(model: DeepSets, cards: Sequence[int], measured: dict[str, list[float]
         "mae_ratio": [p / m if m > 0 else float("nan")
                       for p, m in zip(predicted["mae"], measured["mae"], strict=True)],
     }
+
+
+# --- images: the per-image accuracy behind the set accuracy -----------------------------
+
+
+def per_image_accuracy(model: DeepSets, cards: Sequence[int], measured: Sequence[float],
+                       seed: int | np.random.Generator = 0, draws: int = 20_000) -> dict:
+    """How well a DeepSets trained on image sums reads single images, and what that predicts.
+
+    An image's own contribution ``a_x`` is what it adds to a prediction; rounded, it
+    should be the digit shown. ``q`` is the share of images for which it is: on the
+    training images and on the unseen test images. A set of N unseen images is
+    right about ``q^N`` of the time if one misread image spoils the sum; errors can
+    also cancel, so the sum of N per-image errors ``a_x - digit`` drawn from the test
+    images (plus b2) is the second prediction, by sampling ``draws`` sets per size.
+    """
+    a, b2 = contributions(model)
+    shown = np.concatenate([[0], digit_images()[1]])  # token -> the digit its image shows
+    q = {split: float(np.mean(np.round(a[image_tokens(split)]) == shown[image_tokens(split)]))
+         for split in ("train", "test")}
+    errors = a[image_tokens("test")] - shown[image_tokens("test")]
+    rng = np.random.default_rng(seed)
+    sampled = [float(np.mean(np.abs(b2 + errors[rng.integers(len(errors), size=(draws, n))]
+                                    .sum(axis=1)) < 0.5)) for n in cards]
+    return {"q_train": q["train"], "q_test": q["test"], "b2": b2, "cards": list(cards),
+            "train_images": len(image_tokens("train")), "test_images": len(errors),
+            "predicted_q_power": [q["test"] ** n for n in cards],
+            "predicted_from_errors": sampled, "measured": list(measured),
+            "error_quantiles": {str(k): float(np.quantile(np.abs(errors), k))
+                                for k in (0.5, 0.9, 0.99, 1.0)}}
+
+
+# --- the LSTM and its padding ----------------------------------------------------------
+
+
+def padding_effect(model: nn.Module, max_card: int = 10, max_digit: int = 10,
+                   n_sets: int = 10_000, seed: int | np.random.Generator = 0) -> dict:
+    """A model's accuracy on the same sets of 1..max_card digits, unpadded (as the test
+    sets are) and left-padded with zeros to ``max_card`` tokens (as the training sets were)."""
+    sizes = list(range(1, max_card + 1))
+    X_test, y_test = create_test_dataset(n_sets, sizes, max_digit, seed)
+    padded = [np.concatenate([np.full((len(X), max_card - X.shape[1]), PAD, dtype=X.dtype), X],
+                             axis=1) for X in X_test]
+    return {"sizes": sizes, "sets": n_sets,
+            "unpadded": evaluate(model, X_test, y_test)["acc"],
+            "padded": evaluate(model, padded, y_test)["acc"]}
 
 
 # --- question 1: the exact DeepSets with ReLU ------------------------------------------

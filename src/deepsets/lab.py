@@ -6,7 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from deepsets.analysis import drift, exact_reach, question1, question2
+from deepsets.analysis import (
+    drift,
+    exact_reach,
+    padding_effect,
+    per_image_accuracy,
+    question1,
+    question2,
+)
 from deepsets.checks import derive_seed
 from deepsets.config import LabConfig
 from deepsets.data import create_test_dataset
@@ -78,6 +85,17 @@ def analyze_run(run: Path, config: LabConfig, results: dict,
                        "in float32 and float64")
         check = accuracy_in_float32_and_64(model, config, [REACH_CARD], REACH_SETS)
         analysis["reach"] = exact_reach(model, check)
+    if "deepsets" in config.models and config.task == "images":
+        model, _ = load_trained(run, config, "deepsets")
+        analysis["images"] = per_image_accuracy(model, results["cards"],
+                                                results["deepsets"]["acc"],
+                                                derive_seed(config.seed, "images"))
+    if "lstm" in config.models and config.task == "sum":
+        progress.stage("scoring the LSTM on short sets, unpadded and padded")
+        model, _ = load_trained(run, config, "lstm")
+        analysis["lstm_padding"] = padding_effect(
+            model, config.max_card, config.max_digit, config.n_per_card,
+            derive_seed(config.seed, "data", "lstm padding"))
     write_json(Path(run) / ANALYSIS, analysis)
     return analysis
 

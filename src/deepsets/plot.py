@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 from deepsets.results import model_names
 from deepsets.runfolder import ACCURACY_PNG, DRIFT_PNG, MAE_PNG, atomic_write
 
-LABELS = {"deepsets": "DeepSets", "lstm": "LSTM"}
-MARKERS = "os^vDx"
+LABELS = {"deepsets": "DeepSets", "lstm": "LSTM", "lstm-unpadded": "LSTM (unpadded)"}
+MARKERS = "os^vDx*"
 
 
 def label(model: str) -> str:

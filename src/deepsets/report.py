@@ -53,18 +53,21 @@ def findings(results: dict) -> list[str]:
     cards, lines = results["cards"], []
     for m in model_names(results):
         acc, mae = results[m]["acc"], results[m]["mae"]
-        reach = exact_up_to(cards, acc)
-        good = [c for c, a in zip(cards, acc, strict=True) if a >= 0.99]
-        best = max(range(len(cards)), key=lambda i: acc[i])
-        if reach is not None:
-            reach_text = f"at least 99% accurate at every size from {cards[0]} to {reach} digits"
-        elif good:
-            reach_text = "at least 99% accurate only at " + ", ".join(map(str, good)) + " digits"
-        else:
-            reach_text = f"never 99% accurate; at best {acc[best]:.1%} at {cards[best]} digits"
-        lines.append(f"- **{label(m)}** is {reach_text}; at {cards[-1]} digits its accuracy "
-                     f"is {acc[-1]:.1%} and its MAE {mae[-1]:.3g}.")
+        lines.append(f"- **{label(m)}** is {reach_text(cards, acc)}; at {cards[-1]} digits its "
+                     f"accuracy is {acc[-1]:.1%} and its MAE {mae[-1]:.3g}.")
     return lines
+
+
+def reach_text(cards: list[int], acc: list[float]) -> str:
+    """Where a model is at least 99% accurate, in words."""
+    reach = exact_up_to(cards, acc)
+    good = [c for c, a in zip(cards, acc, strict=True) if a >= 0.99]
+    best = max(range(len(cards)), key=lambda i: acc[i])
+    if reach is not None:
+        return f"at least 99% accurate at every size from {cards[0]} to {reach} digits"
+    if good:
+        return "at least 99% accurate only at " + ", ".join(map(str, good)) + " digits"
+    return f"never 99% accurate; at best {acc[best]:.1%} at {cards[best]} digits"
 
 
 def fmt_cards(cards: list[int]) -> str:
@@ -202,6 +205,75 @@ cosine, so the last steps settle instead of jittering around the solution.
 """
 
 
+def lstm_section(p: dict, results: dict, config: LabConfig) -> str:
+    """Why the LSTM fails on short sets: the same sets scored unpadded and padded, and the
+    LSTM trained unpadded when the run has one."""
+    n = config.max_card
+    rows = "\n".join(f"| {k} | {u:.4f} | {q:.4f} |"
+                     for k, u, q in zip(p["sizes"], p["unpadded"], p["padded"], strict=True))
+    five = p["sizes"].index(min(5, n))
+    text = f"""## Why the LSTM fails on sets shorter than {n}
+
+The LSTM saw sets of 1..{n} digits in training, but always as {n} tokens: a set of
+{p["sizes"][five]} digits was {n - p["sizes"][five]} pad tokens, then its digits. The test
+sets are not padded. The same {p["sets"]:,} sets of each size, scored both ways:
+
+| digits | unpadded (as tested) | left-padded to {n} tokens (as trained) |
+|---:|---:|---:|
+{rows}
+
+Padded as in training, the {p["sizes"][five]}-digit sets are {p["padded"][five]:.1%} right,
+against {p["unpadded"][five]:.1%} unpadded: the LSTM learned to sum sequences of {n} tokens,
+with the pad tokens as part of the input, not sets of any length.
+"""
+    if "lstm-unpadded" not in results:
+        return text + ("\nAn LSTM trained on the sets unpadded (`--models lstm,lstm-unpadded`) "
+                       "shows what that costs.\n")
+    cards, acc = results["cards"], results["lstm-unpadded"]["acc"]
+    padded_acc = results["lstm"]["acc"]
+    rows = "\n".join(f"| {c} | {padded_acc[i]:.4f} | {acc[i]:.4f} |"
+                      for i, c in enumerate(cards) if c <= 4 * n)
+    return text + f"""
+`lstm-unpadded` is the same LSTM trained on the same sets without padding, in batches of
+sets of one length. Its accuracy on the test sets, beside the LSTM trained padded:
+
+| digits | LSTM (padded training) | LSTM (unpadded training) |
+|---:|---:|---:|
+{rows}
+
+Trained unpadded, it is {reach_text(cards, acc)}; trained padded, {reach_text(cards,
+padded_acc)}. Beyond {n} digits both meet lengths they never saw.
+"""
+
+
+def images_section(im: dict, config: LabConfig) -> str:
+    """Set accuracy on images explained by the per-image accuracy q."""
+    rows = "\n".join(
+        f"| {c} | {im['predicted_q_power'][i]:.3f} | {im['predicted_from_errors'][i]:.3f} | "
+        f"{im['measured'][i]:.3f} |" for i, c in enumerate(im["cards"]))
+    quant = im["error_quantiles"]
+    refit = ("" if config.refit or config.recipe not in ("refit", "exact") else
+             "\nThe least-squares refit of the `exact` recipe is skipped on images: it fits the "
+             "training images' own values and unseen images pay for it (docs/recipes.md).\n")
+    return f"""## Images: how well DeepSets reads one image
+
+Each image adds its own contribution `a_x` to a prediction, learned from sums alone: no
+digit label was used in training. Rounded, `a_x` should be the digit the image shows.
+It is for **q = {im["q_test"]:.4f}** of the {im["test_images"]:,} unseen test images
+(and {im["q_train"]:.4f} of the {im["train_images"]:,} training images). The errors
+`|a_x - digit|` on unseen images: median {quant["0.5"]:.3f}, 90% below {quant["0.9"]:.3f}, 99% below
+{quant["0.99"]:.3f}, largest {quant["1.0"]:.2f}.
+
+A set of N unseen images is right about `q^N` of the time if one misread image spoils the
+sum; errors can also cancel, which the sum of N per-image errors drawn from the test
+images (plus b2 = {im["b2"]:+.3g}) predicts:
+{refit}
+| images | predicted q^N | predicted from the errors | measured |
+|---:|---:|---:|---:|
+{rows}
+"""
+
+
 def identified(d: dict, config: LabConfig) -> str:
     """What this run's training sets pin down of a_0 and b2."""
     if config.padding("deepsets") == "free":
@@ -292,7 +364,7 @@ Every setting is in `config.json`.
 ## Accuracy and mean absolute error by set size
 
 {chr(10).join(findings(results))}
-{HANDOUT_PAIR.format(n=config.max_card) if set(config.models) == {"deepsets", "lstm"} else ""}
+{HANDOUT_PAIR.format(n=config.max_card) if {"deepsets", "lstm"} <= set(config.models) else ""}
 
 ![accuracy by set size]({ACCURACY_PNG})
 
@@ -307,6 +379,10 @@ Every setting is in `config.json`.
             text += "\n" + drift_section(analysis["drift"], config)
         if "reach" in analysis:
             text += "\n" + reach_section(analysis["reach"])
+        if "images" in analysis:
+            text += "\n" + images_section(analysis["images"], config)
+        if "lstm_padding" in analysis:
+            text += "\n" + lstm_section(analysis["lstm_padding"], results, config)
     path = Path(run) / REPORT
     write_text(path, text)
     return path
