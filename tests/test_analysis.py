@@ -193,3 +193,21 @@ def test_padding_effect_scores_the_same_sets_unpadded_and_left_padded():
     by_hand = [np.pad(x, ((0, 0), (10 - x.shape[1], 0))) for x in X_test]
     assert p["padded"] == evaluate(model, by_hand, y_test)["acc"]
     assert p["unpadded"] == evaluate(model, X_test, y_test)["acc"]
+
+
+@pytest.mark.parametrize("n", [300_000, 1_000_000, 3_500_000])
+def test_predicted_float32_accuracy_against_rounding_simulated_on_the_float32_grid(n):
+    """Sums near 5.5 n, an error of known mean and spread, the output put on float32's grid
+    there (spacing 1/8, 1/2 and 2) and rounded to an integer, ties to even."""
+    from deepsets.analysis import predicted_accuracy
+
+    a = np.arange(11.0) + np.array([0, 2, -1, 3, 0, 1, 2, -2, 1, 0, 1]) * 1e-8
+    rounding = 2e-7
+    rng = np.random.default_rng(0)
+    e = a[1:] - np.arange(1, 11)
+    sums = rng.integers(int(5.5 * n) - 2_000, int(5.5 * n) + 2_000, size=400_000)
+    spread = math.sqrt(n * e.var() + (rounding * n) ** 2)
+    out = sums + rng.normal(0.01 + n * e.mean(), spread, size=len(sums))
+    on_grid = out.astype(np.float32)  # float32 rounds to its nearest, ties to even
+    simulated = np.mean(np.round(on_grid.astype(np.float64)) == sums)
+    assert predicted_accuracy(a, 0.01, n, rounding) == pytest.approx(simulated, abs=0.01)

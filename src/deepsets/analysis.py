@@ -125,11 +125,34 @@ def float32_error_scale(model: DeepSets) -> float:
     return FLOAT32_ROUNDOFF * float((model.fc2.weight[0].double() * m).abs().sum())
 
 
+def float32_spacing(x: float) -> float:
+    """The gap between neighbouring float32 numbers near ``x`` (2^-23 of its power of 2)."""
+    return 2.0 ** (math.floor(math.log2(abs(x))) - 23) if x else 0.0
+
+
 def predicted_accuracy(a: np.ndarray, b2: float, n: int, rounding: float = 0.0) -> float:
     """The chance a set of ``n`` uniform digits is summed exactly, from the contributions
-    (``predicted_error``) and a rounding error of spread ``rounding * n`` (float32)."""
+    (``predicted_error``), computed exactly (``rounding`` 0) or in float32.
+
+    In float32 the error gains a rounding spread ``rounding * n``, and the output itself
+    lies on float32's grid of spacing g near the sum: an error within ``K g + g / 2`` of
+    0 (K g the largest grid step below 0.5) rounds to the right integer, and one that
+    lands exactly on +-0.5 (when g divides it) is a tie, rounded to even: right half the
+    time. Above 2^24 (g = 2) odd sums cannot be output at all.
+    """
     e = a[1:] - np.arange(1, len(a))
-    return normal_within(b2 + n * e.mean(), math.sqrt(n * e.var() + (rounding * n) ** 2))
+    mu, var = b2 + n * e.mean(), n * e.var()
+    if not rounding:
+        return normal_within(mu, math.sqrt(var))
+    sigma = math.sqrt(var + (rounding * n) ** 2)
+    g = float32_spacing(n * float(np.arange(1, len(a)).mean()))  # at the mean sum
+    if g >= 1:  # only multiples of g exist: a sum is right when it is one and is hit
+        return normal_within(mu, sigma, g / 2) / g
+    steps = math.ceil(0.5 / g) - 1  # grid steps strictly inside (-0.5, 0.5)
+    right = normal_within(mu, sigma, steps * g + g / 2)
+    if (steps + 1) * g == 0.5:  # ties at +-0.5 round to even
+        right += (normal_within(mu, sigma, 0.5 + g / 2) - right) / 2
+    return right
 
 
 def largest_exact_size(a: np.ndarray, b2: float, rounding: float = 0.0,
@@ -153,23 +176,29 @@ def largest_exact_size(a: np.ndarray, b2: float, rounding: float = 0.0,
     return good
 
 
-def exact_reach(model: DeepSets, check: dict[str, list[float]] | None = None,
-                level: float = 0.99) -> dict:
+def exact_reach(model: DeepSets, measured: dict[str, list], level: float = 0.99) -> dict:
     """How far the trained model stays exact (at least ``level`` of the sets right), from
     its two limits: the learned per-digit error alone (float64 arithmetic) and with
-    float32's rounding added; ``check`` holds measured accuracies to set beside them."""
+    float32's rounding added.
+
+    ``measured`` (``pipeline.float32_and_float64``) holds, for a few sizes, the
+    accuracy in float32 and float64 and the spread of their difference. The spread at
+    the first size, divided by the size, is float32's rounding per digit (it grows
+    linearly with N, like ``float32_error_scale``); the other sizes check the prediction.
+    """
     a, b2 = contributions(model)
-    scale = float32_error_scale(model)
+    rounding = measured["rounding_sd"][0] / measured["cards"][0]
     mean_digit = float(np.arange(1, len(a)).mean())
-    out = {"level": level, "float32_scale": scale,
-           "learned": largest_exact_size(a, b2, 0.0, level),
-           "float32": largest_exact_size(a, b2, scale, level),
-           "representable": int(FLOAT32_EXACT_INTEGERS / mean_digit)}
-    if check:
-        out["check"] = {**check, "predicted_float32": [
-            predicted_accuracy(a, b2, n, scale) for n in check["cards"]],
-            "predicted_float64": [predicted_accuracy(a, b2, n) for n in check["cards"]]}
-    return out
+    return {"level": level, "first_order_scale": float32_error_scale(model),
+            "rounding_per_digit": rounding,
+            "learned": largest_exact_size(a, b2, 0.0, level),
+            "float32": largest_exact_size(a, b2, rounding, level),
+            "representable": int(FLOAT32_EXACT_INTEGERS / mean_digit),
+            "check": {**measured,
+                      "predicted_float32": [predicted_accuracy(a, b2, n, rounding)
+                                            for n in measured["cards"]],
+                      "predicted_float64": [predicted_accuracy(a, b2, n)
+                                            for n in measured["cards"]]}}
 
 
 def drift(model: DeepSets, cards: Sequence[int], measured: dict[str, list[float]],

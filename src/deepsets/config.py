@@ -29,7 +29,7 @@ RECIPES = {
     "handout": "the handout as written: pad tokens add phi(0), output layer from Adam",
     "masked": "pad tokens add nothing (phi(PAD) = 0)",
     "refit": "after Adam, the output layer is refit by least squares on the training sets",
-    "exact": "masked + refit: the output layer solves the sum exactly",
+    "exact": "masked + refit: the output layer solves the sum exactly (images: masked only)",
     "pads": "each training set gets 0..max_card pad tokens, drawn apart from its size",
     "cosine": "the learning rate decays to zero on a cosine",
     "padded": "pads + cosine: the handout's model unchanged, exact from its data and schedule",

@@ -155,14 +155,15 @@ def refit_checkpoint(ckpt: Path, model: DeepSets, X: np.ndarray, y: np.ndarray,
 
 # --- evaluation (task 6) ---
 
-def accuracy_in_float32_and_64(model: DeepSets, config: LabConfig, cards: Sequence[int],
-                               n_sets: int) -> dict[str, list]:
-    """The accuracy of a trained DeepSets on ``n_sets`` unpadded sets of each size in
-    ``cards``, computed in float32 as trained and in float64: what float32 costs."""
+def float32_and_float64(model: DeepSets, config: LabConfig, cards: Sequence[int],
+                        n_sets: int) -> dict[str, list]:
+    """A trained DeepSets on ``n_sets`` unpadded sets of each size in ``cards``, computed in
+    float32 as trained and in float64: the accuracy of each, and the spread (standard
+    deviation) of their difference, float32's rounding error."""
     rng = np.random.default_rng(derive_seed(config.seed, "data", "precision"))
     double = copy.deepcopy(model).double()
     out: dict[str, list] = {"cards": list(cards), "sets": n_sets, "measured_float32": [],
-                            "measured_float64": []}
+                            "measured_float64": [], "rounding_sd": []}
     for card in cards:
         targets, preds = [], {"float32": [], "float64": []}
         for X, y in chunked_test_sets(card, n_sets, config.max_digit, rng):
@@ -170,9 +171,11 @@ def accuracy_in_float32_and_64(model: DeepSets, config: LabConfig, cards: Sequen
             for precision, m in (("float32", model), ("float64", double)):
                 preds[precision].append(predict(m, X, batch_tokens=config.eval_batch_tokens,
                                                 device=config.device))
-        for precision, p in preds.items():
-            out[f"measured_{precision}"].append(score(np.concatenate(targets),
-                                                      np.concatenate(p))[0])
+        y = np.concatenate(targets)
+        p32, p64 = np.concatenate(preds["float32"]), np.concatenate(preds["float64"])
+        out["measured_float32"].append(score(y, p32)[0])
+        out["measured_float64"].append(score(y, p64)[0])
+        out["rounding_sd"].append(float(np.std(p32.astype(np.float64) - p64)))
     return out
 
 

@@ -241,8 +241,8 @@ sets of one length. Its accuracy on the test sets, beside the LSTM trained padde
 |---:|---:|---:|
 {rows}
 
-Trained unpadded, it is {reach_text(cards, acc)}; trained padded, {reach_text(cards,
-padded_acc)}. Beyond {n} digits both meet lengths they never saw.
+Trained unpadded, it is {reach_text(cards, acc)}; trained padded, it is
+{reach_text(cards, padded_acc)}. Beyond {n} digits both meet lengths they never saw.
 """
 
 
@@ -293,33 +293,39 @@ def identified(d: dict, config: LabConfig) -> str:
 def reach_section(r: dict) -> str:
     """The largest exact size, predicted from the model's two limits and then measured."""
     level, check = r["level"], r["check"]
+    first = check["cards"][0]
     binds = "float32 rounding" if r["float32"] < r["learned"] else "the learned per-digit error"
     rows = "\n".join(
-        f"| {card:,} | {check['sets']} | {check['predicted_float32'][i]:.2f} | "
-        f"{check['measured_float32'][i]:.2f} | {check['predicted_float64'][i]:.2f} | "
-        f"{check['measured_float64'][i]:.2f} |" for i, card in enumerate(check["cards"]))
+        f"| {card:,} | {check['sets']} | {check['rounding_sd'][i]:.3g} | "
+        f"{check['predicted_float32'][i]:.2f} | {check['measured_float32'][i]:.2f} | "
+        f"{check['predicted_float64'][i]:.2f} | {check['measured_float64'][i]:.2f} |"
+        for i, card in enumerate(check["cards"]))
     return f"""## How far does DeepSets stay exact?
 
-Predicted from this model alone, as the largest set size at which at least {level:.0%} of
-the sets of uniform digits are summed exactly:
+Predicted as the largest set size at which at least {level:.0%} of the sets of uniform
+digits are summed exactly, from two limits:
 
-- **The learned per-digit error** (the contributions above, arithmetic exact): up to
+- **The learned per-digit error** (the contributions above, with exact arithmetic): up to
   **{r["learned"]:,} digits**.
-- **float32 rounding.** The pooled features of N digits grow like N, and float32 keeps each
-  within a relative 2^-24, so a float32 prediction carries a rounding error of about
-  `s N`; for this model `s = 2^-24 sum_j |w2_j m_j|` = {r["float32_scale"]:.3g}, where m_j
-  is the j-th feature's mean over the digits. With it: up to **{r["float32"]:,} digits**.
-  Beyond {r["representable"]:,} digits the average sum passes 2^24, and float32 cannot hold
-  every integer there at all.
+- **float32 rounding.** The pooled features of N digits grow like N and float32 keeps each
+  within a relative 2^-24, so a float32 prediction carries a rounding error that grows like
+  N too: about `s N`. Measured as the spread between this model's float32 and float64
+  predictions on the same {check["sets"]} sets of {first:,} digits, s =
+  {r["rounding_per_digit"]:.3g} (the first-order estimate `2^-24 sum_j |w2_j m_j|`, m_j the
+  j-th feature's mean over the digits, gives {r["first_order_scale"]:.3g}). With it: up to
+  **{r["float32"]:,} digits**. Beyond {r["representable"]:,} digits the average sum passes
+  2^24, where float32 cannot even hold every integer.
 
 The binding limit is **{binds}**: computed in float32, as trained, the model is predicted
 exact up to {min(r["float32"], r["learned"]):,} digits; evaluating in float64 removes the
 rounding and {"moves the limit to " + format(r["learned"], ",") + " digits"
               if r["float32"] < r["learned"] else "does not move it"}.
-Checked on new sets (the share summed exactly, predicted and measured):
+Checked on new sets (the share summed exactly, predicted and measured; the rounding column
+is the spread between float32 and float64 predictions):
 
-| digits | sets | predicted float32 | measured float32 | predicted float64 | measured float64 |
-|---:|---:|---:|---:|---:|---:|
+| digits | sets | rounding | predicted float32 | measured float32 | predicted float64 \
+| measured float64 |
+|---:|---:|---:|---:|---:|---:|---:|
 {rows}
 """
 
