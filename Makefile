@@ -12,8 +12,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,ray]'
 	touch $(STAMP)
 
-run: $(STAMP)  ## the whole handout lab into runs/lab
-	$(BIN)/deepsets lab --out runs/lab $(ARGS)
+run: $(STAMP)  ## the whole handout lab into runs/lab, with an LSTM trained unpadded beside
+	$(BIN)/deepsets lab --out runs/lab --models deepsets,lstm,lstm-unpadded $(ARGS)
 
 test: lint  ## lint, then the test suite
 	$(BIN)/python -m pytest -q $(ARGS)
