@@ -112,7 +112,10 @@ def main() -> None:
 
     def make(**model_args: object) -> DeepSets:
         model = DeepSets(**model_args)
-        model.embedding = Pixels(model.input_dim, model.embedding_dim, args.phi, args.augment)
+        pixels = Pixels(model.input_dim, model.embedding_dim, args.phi, args.augment)
+        if args.phi == "mlp":  # the lab's own MLP and its initial weights
+            pixels.mlp = model.embedding.mlp
+        model.embedding = pixels
         return model
 
     model = init_model(make, args.seed, "deepsets", **config.model_args("deepsets"))

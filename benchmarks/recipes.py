@@ -25,7 +25,7 @@ from deepsets.data import chunked_test_sets
 from deepsets.evaluate import predict, score
 from deepsets.lab import run_lab
 from deepsets.pipeline import laid_out, rng_for_test_sets, train_sets
-from deepsets.runfolder import load_trained, read_json
+from deepsets.runfolder import load_trained, read_config, read_json
 
 CARDS = (*HANDOUT_CARDS, 1_000, 10_000, 100_000)
 SHOW = (100, 1_000, 10_000, 100_000)
@@ -55,26 +55,38 @@ def scores(model, config: LabConfig) -> tuple[dict, dict]:
     return acc, mae
 
 
+def finished(run: Path, config: LabConfig) -> bool:
+    """Whether ``run`` holds a finished lab of these settings (its report written)."""
+    return (run / "report.md").exists() and read_config(run).same_results_as(config)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (default: 5)")
     parser.add_argument("--out", type=Path, default=Path("runs/recipes"),
                         help="folder for the run folders (default: runs/recipes)")
     args = parser.parse_args()
-    rows, ratios, ablation, refits, reach = [], [], {}, [], []
+    rows, ratios, ablation, refits, reach, contributions = [], [], {}, [], [], {}
     for recipe in RECIPES:
         for seed in range(args.seeds):
             config = LabConfig(seed=seed, recipe=recipe, models=("deepsets",), cards=CARDS)
-            done = run_lab(config, args.out / f"{recipe}-{seed}")
-            res = done.results["deepsets"]
-            acc = dict(zip(done.results["cards"], res["acc"], strict=True))
-            mae = dict(zip(done.results["cards"], res["mae"], strict=True))
+            run = args.out / f"{recipe}-{seed}"
+            if not finished(run, config):
+                run_lab(config, run)
+            results = read_json(run / "results.json")
+            acc = dict(zip(results["cards"], results["deepsets"]["acc"], strict=True))
+            mae = dict(zip(results["cards"], results["deepsets"]["mae"], strict=True))
             cells = accuracy_cells(acc, mae)
             rows.append(row(recipe, seed, *cells))
             print(rows[-1], flush=True)
-            analysis = read_json(done.run / "analysis.json")
+            analysis = read_json(run / "analysis.json")
             if recipe in ABLATION:
                 ablation.setdefault(recipe, []).append(row(recipe, seed, *cells))
+                a, b2 = np.array(analysis["drift"]["a"]), analysis["drift"]["b2"]
+                e = a[1:] - np.arange(1, len(a))
+                contributions.setdefault(recipe, []).append(
+                    row(recipe, seed, f"{a[0]:+.2e}", f"{b2:+.2e}", f"{e.mean():+.2e}",
+                        f"{e.std():.2e}"))
             if recipe == "handout":
                 ratio = dict(zip(analysis["drift"]["cards"], analysis["drift"]["mae_ratio"],
                                  strict=True))
@@ -88,7 +100,7 @@ def main() -> None:
                                      "predicted_float32", "measured_float32",
                                      "predicted_float64", "measured_float64"))))
             if recipe == "padded":  # the refit on the sets as drawn, and as trained
-                model = load_trained(done.run, config, "deepsets")[0]
+                model = load_trained(run, config, "deepsets")[0]
                 X, y = train_sets(config)
                 for way, (sets, lengths) in (("handout's 10-token sets", (X, None)),
                                              ("sets as trained", laid_out(config, "deepsets",
@@ -106,6 +118,10 @@ def main() -> None:
     print("\n## Ablation: the padded recipe's two changes\n", head, rule,
           *(line for recipe in ABLATION for line in ablation.get(recipe, [])), *refits,
           sep="\n")
+    print("\n## Contributions: the pad token's a_0, b2, and the per-digit error a_d - d\n",
+          row("recipe", "seed", "a_0", "b2", "mean of a_d - d", "spread of a_d - d"),
+          "|---|---:|---:|---:|---:|---:|",
+          *(line for recipe in ABLATION for line in contributions[recipe]), sep="\n")
     print("\n## How far the exact models stay exact\n",
           row("recipe", "seed", "acc 100,000", "MAE 100,000", "rounding 10^5",
               "rounding 10^6", "99% exact up to, float32", "float64", "10^6 predicted f32",

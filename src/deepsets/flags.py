@@ -12,6 +12,7 @@ from pathlib import Path
 
 from deepsets.config import DEVICES, QUICK, RECIPES, LabConfig
 from deepsets.data import TASKS
+from deepsets.models import MODELS
 from deepsets.runfolder import stored_config
 
 DEFAULTS = LabConfig()
@@ -107,7 +108,9 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
                    help="test set sizes, comma-separated; a leading + adds them to the "
                         "handout's 5,10,...,100 (e.g. +1000,10000)")
     g.add_argument("--models", type=name_list,
-                   help=f"comma-separated models to train (default: {','.join(d.models)})")
+                   help=f"comma-separated models to train (default: {','.join(d.models)}); "
+                        "also " + ", ".join(m for m in MODELS if m not in d.models)
+                        + " (the LSTM trained on its sets without padding)")
     g.add_argument("--recipe", choices=RECIPES, metavar="{" + ",".join(RECIPES) + "}",
                    help="how DeepSets is trained (default: handout): "
                         + "; ".join(f"{k}: {v}" for k, v in RECIPES.items()))

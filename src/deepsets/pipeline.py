@@ -54,8 +54,8 @@ def train_sets(config: LabConfig) -> tuple[np.ndarray, np.ndarray]:
                                 task=config.task, pool=element_pool(config.task, "train"))
 
 
-def laid_out(config: LabConfig, name: str, X: np.ndarray) -> tuple[np.ndarray,
-                                                                    np.ndarray | None]:
+def laid_out(config: LabConfig, name: str,
+             X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The training sets as model ``name`` sees them (``LabConfig.padding``): the sets and
     their lengths, None when every set is as long as the array is wide."""
     padding = config.padding(name)
