@@ -78,12 +78,14 @@ def shifted(pixels: torch.Tensor) -> torch.Tensor:
 
 def measure(model: nn.Module, config: LabConfig) -> dict:
     rng, pool = rng_for_test_sets(config), element_pool("images", "test")
-    acc = []
+    acc, mae = [], []
     for card in CARDS:
         (X, y), = chunked_test_sets(card, config.n_per_card, config.max_digit, rng,
                                     task="images", pool=pool)
-        acc.append(score(y, predict(model, X))[0])
-    return per_image_accuracy(model.eval(), CARDS, acc)
+        right, error = score(y, predict(model, X))
+        acc.append(right)
+        mae.append(error)
+    return {**per_image_accuracy(model.eval(), CARDS, acc), "mae": mae}
 
 
 def show(tag: str, r: dict) -> None:
@@ -91,6 +93,7 @@ def show(tag: str, r: dict) -> None:
           + ", ".join(f"{a:.3f}" for a in r["measured"]) + " at " + "/".join(map(str, CARDS))
           + "; q^N " + ", ".join(f"{p:.3f}" for p in r["predicted_q_power"])
           + "; from the errors " + ", ".join(f"{p:.3f}" for p in r["predicted_from_errors"])
+          + "; MAE " + ", ".join(f"{m:.3f}" for m in r["mae"])
           + f"; |error| 99% below {r['error_quantiles']['0.99']:.3g}, largest "
           + f"{r['error_quantiles']['1.0']:.3g}", flush=True)
 
