@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint notebook clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,12 @@ test: lint  ## lint, then the test suite
 
 bench: $(STAMP)  ## side-by-side speed ratios against a plain implementation
 	$(BIN)/python benchmarks/bench.py $(ARGS)
+
+notebook: $(STAMP)  ## re-execute notebooks/lab.ipynb in place at the handout's settings
+	cd notebooks && ../$(BIN)/python -c "import nbformat, nbclient; \
+	nb = nbformat.read('lab.ipynb', as_version=4); \
+	nbclient.NotebookClient(nb, timeout=1800, coalesce_streams=True).execute(); \
+	nbformat.write(nb, 'lab.ipynb')"  # coalesced: a progress bar keeps its last state
 
 lint: $(STAMP)  ## ruff's rules (the code is laid out by hand, to 100 columns)
 	$(BIN)/ruff check src tests benchmarks examples

@@ -30,12 +30,13 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from queue import Empty
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from deepsets.progress import Progress, QueueProgress, replay
@@ -141,12 +142,19 @@ def run_jobs(jobs: Sequence[Job], workers: int = 1, progress: Progress | None = 
 def _run_local(jobs: Sequence[Job], workers: int, progress: Progress | None
                ) -> Iterator[Outcome]:
     ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    channel = Channel(jobs, progress, queue, Empty)
+    channel = Channel(jobs, progress, None, Empty)
     tries = dict.fromkeys((job.key for job in jobs), 0)
     todo = list(jobs)
     while todo:  # a worker that died takes the pool down: its jobs run again in a new one
         retry: list[Job] = []
+        # A new queue for every pool, read by a thread of its own: a worker killed while
+        # writing leaves half a message, on which a read would wait forever. Only that
+        # thread waits; the pool's jobs run again, with a new queue.
+        queue = ctx.Queue()
+        queue.cancel_join_thread()  # our one message (_END) may wait on a dead writer's lock
+        channel.queue = inbox = SimpleQueue()
+        reader = threading.Thread(target=_forward, args=(queue, inbox), daemon=True)
+        reader.start()
         pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx,
                                    initializer=_start_worker, initargs=(queue,))
         finished = False
@@ -168,6 +176,8 @@ def _run_local(jobs: Sequence[Job], workers: int, progress: Progress | None
             finished = True
         finally:
             pool.shutdown(wait=finished, cancel_futures=True)
+            queue.put(_END)  # after all the workers' messages: the reader stops there
+            reader.join(timeout=5 if finished else 0.5)
             channel.drain()
             if not finished:
                 for pid in channel.pids:  # workers still inside a job: stop them now
@@ -176,6 +186,15 @@ def _run_local(jobs: Sequence[Job], workers: int, progress: Progress | None
                     except ProcessLookupError:
                         pass
         todo = retry
+
+
+_END = "end"  # the last message on a local queue
+
+
+def _forward(queue, inbox: SimpleQueue) -> None:
+    """Move the workers' messages to ``inbox`` until ``_END`` (or, on half a message, wait)."""
+    while (item := queue.get()) != _END:
+        inbox.put(item)
 
 
 def connect_ray(cluster: str, cpus: int | None = None) -> bool:

@@ -100,12 +100,14 @@ def replay(event: tuple, progress: Progress) -> None:
 
 
 class Bars(Progress):
-    """tqdm bars on stderr, one per running loop; without a terminal, only the news lines."""
+    """tqdm bars on stderr, one per running loop; without a terminal, only the news lines
+    unless ``always`` (a notebook: plain-text bars, no widgets)."""
 
-    def __init__(self) -> None:
+    def __init__(self, always: bool = False) -> None:
         from tqdm import tqdm
 
         self.tqdm = tqdm
+        self.disable = False if always else None  # None: tqdm's own test for a terminal
         self.bars: dict[str, object] = {}
         self.loss: dict[str, float] = {}  # running (exponentially averaged) loss per loop
 
@@ -114,7 +116,7 @@ class Bars(Progress):
 
     def start(self, key: str, desc: str, total: int, unit: str) -> None:
         self.bars[key] = self.tqdm(total=total, desc=desc, unit=unit, file=sys.stderr,
-                                   dynamic_ncols=True, disable=None, mininterval=0.25,
+                                   dynamic_ncols=True, disable=self.disable, mininterval=0.25,
                                    position=len(self.bars), leave=True)
 
     def advance(self, key: str, n: int = 1, loss: float | None = None) -> None:
