@@ -45,7 +45,7 @@ def refit_output(model: DeepSets, X: np.ndarray | torch.Tensor, y: np.ndarray | 
 
     The fit is only as identified as the sets are: when every set has the same
     number of tokens, a shift of every token's contribution by t and of b2 by
-    -t x tokens fits them all equally, and least norm picks some t != 0.
+    -t x tokens fits them all equally, and the solver returns one of them, rarely t = 0.
     """
     dev = model.fc2.weight.device
     X = torch.as_tensor(X, dtype=torch.long, device=dev)
