@@ -166,7 +166,8 @@ def float32_and_float64(model: DeepSets, config: LabConfig, cards: Sequence[int]
                             "measured_float64": [], "rounding_sd": []}
     for card in cards:
         targets, preds = [], {"float32": [], "float64": []}
-        for X, y in chunked_test_sets(card, n_sets, config.max_digit, rng):
+        # 4 sets of a million digits at a time: the check needs no more memory than the lab
+        for X, y in chunked_test_sets(card, n_sets, config.max_digit, rng, max_tokens=1 << 22):
             targets.append(y)
             for precision, m in (("float32", model), ("float64", double)):
                 preds[precision].append(predict(m, X, batch_tokens=config.eval_batch_tokens,
