@@ -122,8 +122,9 @@ class LabConfig:
 
     def schedule(self, name: str) -> str:
         """The learning-rate schedule model ``name`` trains with (``train.SCHEDULES``)."""
-        return "cosine" if name == "deepsets" and self.recipe in ("cosine", "padded") else \
-            "constant"
+        if name == "deepsets" and self.recipe in ("cosine", "padded"):
+            return "cosine"
+        return "constant"
 
     def padding(self, name: str) -> str:
         """How model ``name``'s training sets are padded: ``left`` to max_card tokens (the
