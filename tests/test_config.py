@@ -48,3 +48,19 @@ def test_derive_seed_is_stable_and_separates_purposes():
     assert derive_seed(0, "lstm", "init") == derive_seed(0, "lstm", "init")
     seeds = {derive_seed(s, k) for s in range(3) for k in ("a", "b", "c")}
     assert len(seeds) == 9 and all(0 <= s < 2**63 for s in seeds)
+
+
+def test_each_recipe_changes_only_deepsets_and_what_it_names():
+    from deepsets.config import LabConfig
+
+    for recipe, schedule, padding in (("handout", "constant", "left"),
+                                      ("pads", "constant", "free"),
+                                      ("cosine", "cosine", "left"),
+                                      ("padded", "cosine", "free")):
+        config = LabConfig(recipe=recipe)
+        assert (config.schedule("deepsets"), config.padding("deepsets")) == (schedule, padding)
+        assert (config.schedule("lstm"), config.padding("lstm")) == ("constant", "left")
+        assert not config.mask_padding and not config.refit
+        assert config.padding("lstm-unpadded") == "none"
+    assert LabConfig(recipe="exact").refit and not LabConfig(recipe="exact", task="images").refit
+    assert LabConfig(recipe="exact", task="images").mask_padding
