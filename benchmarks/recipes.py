@@ -21,10 +21,8 @@ import numpy as np
 
 from deepsets.analysis import refit_output
 from deepsets.config import HANDOUT_CARDS, RECIPES, LabConfig
-from deepsets.data import chunked_test_sets
-from deepsets.evaluate import predict, score
 from deepsets.lab import run_lab
-from deepsets.pipeline import laid_out, rng_for_test_sets, train_sets
+from deepsets.pipeline import laid_out, score_models, train_sets
 from deepsets.runfolder import load_trained, read_config, read_json
 
 CARDS = (*HANDOUT_CARDS, 1_000, 10_000, 100_000)
@@ -40,19 +38,6 @@ def accuracy_cells(acc: dict, mae: dict) -> list[str]:
     exact = sum(a == 1.0 for a in acc.values())
     return [*(f"{acc[c]:.4f}" for c in SHOW), f"{exact}/{len(acc)}", f"{mae[100]:.3g}",
             f"{mae[100_000]:.3g}"]
-
-
-def scores(model, config: LabConfig) -> tuple[dict, dict]:
-    """Accuracy and MAE of ``model`` on the run's own test sets, by size."""
-    rng = rng_for_test_sets(config)
-    acc, mae = {}, {}
-    for card in config.cards:
-        targets, preds = [], []
-        for X, y in chunked_test_sets(card, config.n_per_card, config.max_digit, rng):
-            targets.append(y)
-            preds.append(predict(model, X))
-        acc[card], mae[card] = score(np.concatenate(targets), np.concatenate(preds))
-    return acc, mae
 
 
 def finished(run: Path, config: LabConfig) -> bool:
@@ -107,7 +92,9 @@ def main() -> None:
                                                                           X))):
                     refit = copy.deepcopy(model)
                     refit_output(refit, sets, y, lengths)
-                    acc_r, mae_r = scores(refit, config)
+                    res = score_models({"deepsets": refit}, config)["deepsets"]
+                    acc_r = dict(zip(config.cards, res["acc"], strict=True))
+                    mae_r = dict(zip(config.cards, res["mae"], strict=True))
                     refits.append(row(f"padded + refit on the {way}", seed,
                                       *accuracy_cells(acc_r, mae_r)))
                     print(refits[-1], flush=True)

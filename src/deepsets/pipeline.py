@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+from torch import nn
 
 from deepsets.analysis import refit_output
 from deepsets.checks import derive_seed
@@ -155,6 +156,36 @@ def refit_checkpoint(ckpt: Path, model: DeepSets, X: np.ndarray, y: np.ndarray,
 
 # --- evaluation (task 6) ---
 
+def score_models(models: dict[str, nn.Module], config: LabConfig,
+                 progress: Progress | None = None) -> dict:
+    """``results.json``'s dict for ``models`` on the run's test sets.
+
+    The test sets of one size are generated and scored a chunk at a time, so
+    sizes like 10,000 digits stay within memory.
+    """
+    progress = progress or Progress()
+    rng = rng_for_test_sets(config)
+    pool = element_pool(config.task, "test")
+    results: dict = {"cards": list(config.cards), **{n: {"acc": [], "mae": []} for n in models}}
+    progress.start("eval", f"evaluating {', '.join(models)} on {config.n_per_card:,} sets "
+                   "per size", len(config.cards), "size")
+    for card in config.cards:
+        targets, preds = [], {name: [] for name in models}
+        for X, y in chunked_test_sets(card, config.n_per_card, config.max_digit, rng,
+                                      task=config.task, pool=pool):
+            targets.append(y)
+            for name, model in models.items():
+                preds[name].append(predict(model, X, batch_tokens=config.eval_batch_tokens,
+                                           device=config.device))
+        for name in models:
+            acc, mae = score(np.concatenate(targets), np.concatenate(preds[name]))
+            results[name]["acc"].append(acc)
+            results[name]["mae"].append(mae)
+        progress.advance("eval")
+    progress.end("eval")
+    return results
+
+
 def float32_and_float64(model: DeepSets, config: LabConfig, cards: Sequence[int],
                         n_sets: int) -> dict[str, list]:
     """A trained DeepSets on ``n_sets`` unpadded sets of each size in ``cards``, computed in
@@ -181,32 +212,10 @@ def float32_and_float64(model: DeepSets, config: LabConfig, cards: Sequence[int]
 
 
 def evaluate_models(run: Path, config: LabConfig, progress: Progress | None = None) -> dict:
-    """Task 6: accuracy and MAE per test size of every trained model -> results.json/csv.
-
-    The test sets of one size are generated and scored a chunk at a time, so
-    sizes like 10,000 digits stay within memory.
-    """
-    progress = progress or Progress()
+    """Task 6: accuracy and MAE per test size of every trained model -> results.json/csv."""
     models = {name: load_trained(run, config, name)[0] for name in config.models}  # fail fast
-    rng = rng_for_test_sets(config)
-    pool = element_pool(config.task, "test")
-    results: dict = {"cards": list(config.cards), **{n: {"acc": [], "mae": []} for n in models}}
-    progress.start("eval", f"evaluating {', '.join(models)} on {config.n_per_card:,} sets "
-                   "per size", len(config.cards), "size")
-    for card in config.cards:
-        targets, preds = [], {name: [] for name in models}
-        for X, y in chunked_test_sets(card, config.n_per_card, config.max_digit, rng,
-                                      task=config.task, pool=pool):
-            targets.append(y)
-            for name, model in models.items():
-                preds[name].append(predict(model, X, batch_tokens=config.eval_batch_tokens,
-                                           device=config.device))
-        for name in models:
-            acc, mae = score(np.concatenate(targets), np.concatenate(preds[name]))
-            results[name]["acc"].append(acc)
-            results[name]["mae"].append(mae)
-        progress.advance("eval")
-    progress.end("eval")
+    progress = progress or Progress()
+    results = score_models(models, config, progress)
     write_json(Path(run) / RESULTS, results)
     write_text(Path(run) / RESULTS_CSV,
                rows_csv(result_rows(results), ["model", "card", "acc", "mae"]))
