@@ -4,7 +4,7 @@ import torch.nn.functional as F
 from oracle import oracle_for
 
 from deepsets import GRU, LSTM, DeepSets, build_model
-from deepsets.models import check_tokens, token_counts
+from deepsets.models import check_tokens, lstm_step, token_counts
 
 
 def sets(batch=8, n=10, seed=0):
@@ -76,10 +76,44 @@ def test_deepsets_token_table_matches_the_plain_deepsets(activation, mask_paddin
 
 @pytest.mark.parametrize("cls", [LSTM, GRU])
 @pytest.mark.parametrize("n", [1, 10, 37])
-def test_recurrent_gate_table_matches_nn_rnn_on_embeddings(cls, n):
+def test_recurrent_gate_table_matches_nn_rnn_on_embeddings(cls, n, lstm_path):
     torch.manual_seed(0)
     model = cls(embedding_dim=32, hidden_dim=16)
     assert_same_function(model, padded_sets(64, n, seed=n), torch.randint(0, 100, (64,)).float())
+
+
+@pytest.fixture(params=["compiled", "fallback"])
+def lstm_path(request, monkeypatch):
+    """The LSTM's training step through the compiled operator, then through PyTorch's kernel
+    (the fallback where the operator cannot be built)."""
+    if request.param == "fallback":
+        monkeypatch.setattr(lstm_step, "applies", lambda table, x: False)
+    elif lstm_step.load() is None:
+        pytest.skip(lstm_step.status())
+    return request.param
+
+
+@pytest.mark.parametrize("n", [1, 2, 10, 37])
+def test_lstm_training_step_matches_nn_lstm_at_the_handouts_sizes(n, lstm_path):
+    # every pad count 0..n-1, a set of padding only, and pad tokens inside a set
+    torch.manual_seed(n)
+    model = LSTM(embedding_dim=128, hidden_dim=64)
+    x = padded_sets(64, n, seed=n)
+    x[-1] = 0
+    if n > 2:
+        x[-2, n // 2] = 0
+    assert_same_function(model, x, torch.randint(0, 100 * n, (64,)).float())
+
+
+def test_lstm_step_keeps_the_order_of_the_rows_whatever_their_starts():
+    # rows sorted by start inside the operator come back in their own order
+    if lstm_step.load() is None:
+        pytest.skip(lstm_step.status())
+    torch.manual_seed(0)
+    model = LSTM(embedding_dim=16, hidden_dim=8)
+    x = padded_sets(64, 10)
+    perm = torch.randperm(64)
+    torch.testing.assert_close(model(x)[perm], model(x[perm]), rtol=0, atol=0)
 
 
 def padded_sets(batch, n, seed=0):

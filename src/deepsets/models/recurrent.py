@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deepsets.models import lstm_step
 from deepsets.models.base import SetModel
 
 
@@ -72,6 +73,9 @@ class LSTM(RecurrentSetModel):
     """
 
     layer, layer_name = nn.LSTM, "lstm"
+    #: The compiled step runs each time step's products on one core: the lab trains
+    #: DeepSets beside it on the other (``pipeline.default_jobs``).
+    train_threads = 1
 
     def gate_table(self) -> torch.Tensor:
         """Every token's input to the four gates, ``W_ih e_x + b_ih + b_hh``: (V, 4H)."""
@@ -80,8 +84,12 @@ class LSTM(RecurrentSetModel):
                            lstm.weight_ih_l0.t())  # (V, E) @ (E, 4H) -> (V, 4H)
 
     def forward_gate_table(self, x: torch.Tensor) -> torch.Tensor:
-        """The fused LSTM kernel on one-hot tokens, the gate table as its input weights."""
+        """Training: the compiled step that skips the padding's shared work
+        (``lstm_step``), where it is built. Otherwise PyTorch's fused LSTM kernel on
+        one-hot tokens, the gate table as its input weights."""
         table = self.gate_table()
+        if lstm_step.applies(table, x):
+            return self.fc(lstm_step.last_hidden(table, self.lstm.weight_hh_l0, x)).squeeze(-1)
         onehot = F.one_hot(x, self.input_dim).to(table.dtype)  # (B, N) -> (B, N, V)
         h0 = table.new_zeros(1, x.shape[0], self.hidden_dim)
         out = run_rnn(torch.lstm, onehot, (h0, h0),
