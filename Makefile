@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## the whole handout lab into runs/lab, with an LSTM trained unpadded beside
 	$(BIN)/deepsets lab --out runs/lab --models deepsets,lstm,lstm-unpadded $(ARGS)
 
-test: lint  ## lint, then the test suite
+test: lint  ## lint, then the test suite (first: which path the LSTM trains through here)
+	$(BIN)/python -c "from deepsets import kernels; print(kernels.status())"
 	$(BIN)/python -m pytest -q $(ARGS)
 
 bench: $(STAMP)  ## side-by-side speed ratios against a plain implementation

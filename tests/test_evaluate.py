@@ -27,6 +27,19 @@ def test_score_rounds_before_accuracy():
     assert mae == pytest.approx((0.4 + 0.4 + 0.5001 + 1.0) / 4)
 
 
+def test_score_is_scikit_learns_accuracy_and_mae():
+    from sklearn.metrics import accuracy_score, mean_absolute_error
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 500, 1_000)
+    for pred in (y + rng.normal(0, 0.6, y.shape), (y + rng.normal(0, 2, y.shape)).astype(
+            np.float32)):
+        acc, mae = score(y, pred)
+        assert acc == accuracy_score(y, np.round(pred).astype(np.int64))
+        # scikit-learn sums float32 predictions in float32; score sums in float64
+        assert mae == pytest.approx(mean_absolute_error(y, pred), rel=1e-6)
+
+
 def test_evaluate_per_size():
     X = [np.full((10, 5), 2), np.full((10, 50), 3)]
     y = [x.sum(1) for x in X]

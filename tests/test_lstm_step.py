@@ -12,18 +12,17 @@ import numpy as np
 import pytest
 import torch
 
-from deepsets import LSTM, create_train_dataset, fit
-from deepsets.models import lstm_step
+from deepsets import LSTM, create_train_dataset, fit, kernels
 
-needs_compiled = pytest.mark.skipif(lstm_step.load() is None, reason=lstm_step.status())
+needs_compiled = pytest.mark.skipif(kernels.load() is None, reason=kernels.status())
 
 
 @needs_compiled
 def test_training_goes_through_the_compiled_step_and_evaluation_does_not(monkeypatch):
     calls = []
-    original = lstm_step.LastHidden.apply
-    monkeypatch.setattr(lstm_step.LastHidden, "apply",
-                        lambda *args: calls.append(args[2].shape) or original(*args))
+    original = kernels.LSTMPrediction.apply
+    monkeypatch.setattr(kernels.LSTMPrediction, "apply",
+                        lambda *args: calls.append(tuple(args[0].shape)) or original(*args))
     X, y = create_train_dataset(n_train=256, seed=0)
     model = LSTM(embedding_dim=16, hidden_dim=8)
     fit(model, X, y, name="lstm", epochs=1)
@@ -35,8 +34,8 @@ def test_training_goes_through_the_compiled_step_and_evaluation_does_not(monkeyp
 
 @needs_compiled
 def test_status_names_the_path_in_one_line():
-    line = lstm_step.status()
-    assert line.startswith("LSTM training step: the compiled C++ step") and "\n" not in line
+    line = kernels.status()
+    assert line.startswith("deepsets training kernels: compiled") and "\n" not in line
 
 
 def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
@@ -46,10 +45,10 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 
 TRAIN_ONE_EPOCH = """
 from deepsets import LSTM, create_train_dataset, fit
-from deepsets.models import lstm_step
+from deepsets import kernels
 X, y = create_train_dataset(n_train=128, seed=0)
 history = fit(LSTM(embedding_dim=8, hidden_dim=4), X, y, name="lstm", epochs=1)
-print(lstm_step.status())
+print(kernels.status())
 print("loss", history[0]["loss"])
 """
 
@@ -60,15 +59,15 @@ def test_without_a_compiler_the_lstm_trains_through_pytorchs_kernel(tmp_path):
                       XDG_CACHE_HOME=str(tmp_path))
     assert done.returncode == 0, done.stderr
     status, loss = done.stdout.splitlines()
-    assert status.startswith("LSTM training step: PyTorch's LSTM kernel (the C++ step did not "
-                             "build")
+    assert status.startswith("deepsets training kernels: PyTorch's kernels (the compiled ones "
+                             "did not build")
     assert np.isfinite(float(loss.split()[1]))
-    warnings = [line for line in done.stderr.splitlines() if "LSTM trains through" in line]
+    warnings = [line for line in done.stderr.splitlines() if "training goes through" in line]
     assert len(warnings) == 1
 
 
 def test_the_switch_turns_the_compiled_step_off():
-    done = run_python(TRAIN_ONE_EPOCH, DEEPSETS_LSTM_STEP="off")
+    done = run_python(TRAIN_ONE_EPOCH, DEEPSETS_KERNELS="off")
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0] == ("LSTM training step: PyTorch's LSTM kernel "
-                                           "(DEEPSETS_LSTM_STEP=off)")
+    assert done.stdout.splitlines()[0] == ("deepsets training kernels: PyTorch's kernels "
+                                           "(DEEPSETS_KERNELS=off)")

@@ -3,8 +3,8 @@ import torch
 import torch.nn.functional as F
 from oracle import oracle_for
 
-from deepsets import GRU, LSTM, DeepSets, build_model
-from deepsets.models import check_tokens, lstm_step, token_counts
+from deepsets import GRU, LSTM, DeepSets, build_model, kernels
+from deepsets.models import check_tokens, token_counts
 
 
 def sets(batch=8, n=10, seed=0):
@@ -87,9 +87,9 @@ def lstm_path(request, monkeypatch):
     """The LSTM's training step through the compiled operator, then through PyTorch's kernel
     (the fallback where the operator cannot be built)."""
     if request.param == "fallback":
-        monkeypatch.setattr(lstm_step, "applies", lambda table, x: False)
-    elif lstm_step.load() is None:
-        pytest.skip(lstm_step.status())
+        monkeypatch.setattr(kernels, "trains_lstm", lambda model, x: False)
+    elif kernels.load() is None:
+        pytest.skip(kernels.status())
     return request.param
 
 
@@ -107,8 +107,8 @@ def test_lstm_training_step_matches_nn_lstm_at_the_handouts_sizes(n, lstm_path):
 
 def test_lstm_step_keeps_the_order_of_the_rows_whatever_their_starts():
     # rows sorted by start inside the operator come back in their own order
-    if lstm_step.load() is None:
-        pytest.skip(lstm_step.status())
+    if kernels.load() is None:
+        pytest.skip(kernels.status())
     torch.manual_seed(0)
     model = LSTM(embedding_dim=16, hidden_dim=8)
     x = padded_sets(64, 10)

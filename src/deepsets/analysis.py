@@ -19,6 +19,7 @@ from torch import nn
 from deepsets.data import PAD, create_test_dataset, digit_images, image_tokens
 from deepsets.evaluate import evaluate
 from deepsets.models import DeepSets, token_counts
+from deepsets.optim import make_adam
 
 # --- the drift of a trained DeepSets --------------------------------------------------
 
@@ -369,7 +370,7 @@ def question2(seed: int = 0, steps: int = 500) -> dict:
             model = PhiSum(phi)
         with torch.no_grad():
             init_gap = min_pairwise_distance(model.represent(sets).numpy())
-        opt = torch.optim.Adam(model.parameters(), lr=0.01)
+        opt = make_adam(model.parameters(), lr=0.01)
         for _ in range(steps):
             loss = ((model(sets) - targets) ** 2).mean()
             opt.zero_grad()

@@ -26,6 +26,7 @@ from deepsets.data import create_test_dataset, create_train_dataset, element_poo
 from deepsets.devices import torch_threads
 from deepsets.evaluate import predict
 from deepsets.models import build_model
+from deepsets.optim import make_adam
 from deepsets.progress import Progress
 from deepsets.runfolder import HISTORY, read_json
 from deepsets.train import init_model
@@ -40,7 +41,7 @@ def measure_rates(config: LabConfig, steps: int = 20) -> tuple[float, float]:
     X, y = torch.as_tensor(X), torch.as_tensor(y, dtype=torch.float32)
     with torch_threads(1):
         model = init_model(partial(build_model, name), 0, name, **config.model_args(name))
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, fused=True)
+        optimizer = make_adam(model.parameters(), config.lr)  # as fit trains
         batches = torch.arange(len(X)).split(config.batch_size)
         began = time.perf_counter()
         for i, idx in enumerate(batches):

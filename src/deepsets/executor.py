@@ -10,10 +10,13 @@ filesystem, and a run cut off mid-way keeps its last checkpoint.
 
 Results come back as jobs finish, each an ``Outcome`` holding the value or
 the exception the job raised (its own type), so the caller decides whether
-one failure stops the others. Two back ends, one interface (``run_jobs``):
+one failure stops the others. Three back ends, one interface (``run_jobs``):
 
 - ``cluster=None``: local worker processes (``spawn``: no inherited threads
   or locks); embedded, no server, no Ray import.
+- ``threads=True``: threads of this process, for jobs whose work runs outside
+  Python's lock (torch's kernels): no start-up, no second copy of torch in
+  memory. A job stops at its next reported step when the caller leaves.
 - a Ray cluster: ``"auto"`` or ``"ray://HOST:PORT"`` connects to a running
   one, ``"local-ray"`` starts one on this machine, bound to 127.0.0.1 with
   Ray's token authentication on. Each job asks Ray for its CPUs and GPUs;
@@ -32,7 +35,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,18 +128,66 @@ class Channel:
 
 
 def run_jobs(jobs: Sequence[Job], workers: int = 1, progress: Progress | None = None,
-             cluster: str | None = None) -> Iterator[Outcome]:
+             cluster: str | None = None, threads: bool = False) -> Iterator[Outcome]:
     """Run ``jobs``; yield each ``Outcome`` as it finishes.
 
-    Locally in up to ``workers`` processes, or on the Ray ``cluster``. With
-    ``progress``, the jobs' own reports are replayed on it; without, they run
-    silently. Leaving early (an exception, Ctrl-C) cancels the jobs not
-    started and stops the ones running.
+    Locally in up to ``workers`` processes (or, with ``threads``, threads), or
+    on the Ray ``cluster``. With ``progress``, the jobs' own reports are
+    replayed on it; without, they run silently. Leaving early (an exception,
+    Ctrl-C) cancels the jobs not started and stops the ones running.
     """
-    if cluster is None:
+    if threads:
+        yield from _run_threads(jobs, workers, progress)
+    elif cluster is None:
         yield from _run_local(jobs, workers, progress)
     else:
         yield from _run_ray(jobs, cluster, progress)
+
+
+class StoppableProgress(QueueProgress):
+    """A thread job's progress: once ``stop`` is set, its next step raises
+    KeyboardInterrupt, which the job handles as Ctrl-C (a trainer keeps its
+    last checkpoint)."""
+
+    def __init__(self, queue: SimpleQueue, stop: threading.Event, tag: str,
+                 report: bool) -> None:
+        super().__init__(queue, tag=tag, report=report)
+        self.stop = stop
+
+    def advance(self, key: str, n: int = 1, loss: float | None = None) -> None:
+        if self.stop.is_set():
+            raise KeyboardInterrupt
+        super().advance(key, n, loss)
+
+
+def _run_threads(jobs: Sequence[Job], workers: int, progress: Progress | None
+                 ) -> Iterator[Outcome]:
+    inbox: SimpleQueue = SimpleQueue()
+    channel = Channel(jobs, progress, inbox, Empty)
+    stop = threading.Event()
+
+    def call(job: Job) -> Any:
+        job_progress = StoppableProgress(inbox, stop, job.key, report=progress is not None)
+        try:
+            return job.fn(*job.args, progress=job_progress)
+        finally:
+            job_progress.flush()
+
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
+    try:
+        futures = {pool.submit(call, job): job for job in jobs}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+            channel.drain()
+            for future in done:
+                job, error = futures[future], future.exception()
+                channel.finished.add(job.key)
+                yield Outcome(job.key, None if error else future.result(), error)
+    finally:
+        stop.set()  # the jobs still running stop at their next step
+        pool.shutdown(wait=True, cancel_futures=True)
+        channel.drain()
 
 
 def _run_local(jobs: Sequence[Job], workers: int, progress: Progress | None

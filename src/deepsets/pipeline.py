@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
+from deepsets import kernels
 from deepsets.analysis import refit_output
 from deepsets.checks import derive_seed
 from deepsets.config import LabConfig
@@ -30,7 +31,7 @@ from deepsets.data import (
 from deepsets.devices import torch_threads
 from deepsets.evaluate import predict, score
 from deepsets.executor import Job, run_jobs
-from deepsets.models import DeepSets, build_model, model_class
+from deepsets.models import LSTM, DeepSets, build_model, model_class
 from deepsets.progress import Progress
 from deepsets.results import result_rows, rows_csv
 from deepsets.runfolder import (
@@ -80,36 +81,43 @@ def threads_for(name: str) -> int:
 
 
 def default_jobs(config: LabConfig) -> int:
-    """Train the models side by side only when there is a core for every thread they use."""
-    if config.device != "cpu" or len(config.models) < 2:
+    """Train the models side by side when each trains on one thread and there is a core for
+    each; else one after another."""
+    if config.device != "cpu" or any(threads_for(m) > 1 for m in config.models):
         return 1
-    enough = sum(threads_for(m) for m in config.models) <= (os.cpu_count() or 1)
-    return len(config.models) if enough else 1
+    return max(1, min(len(config.models), os.cpu_count() or 1))
 
 
 def train_models(run: Path, config: LabConfig, progress: Progress | None = None,
                  jobs: int | None = None, threads: int | None = None) -> dict:
     """Task 5: train every model of the config into ``run/<model>.pt``; returns the history.
 
-    With ``jobs`` > 1 the models train side by side in worker processes; each
-    model uses the same thread count either way, so the numbers are the same.
+    With ``jobs`` > 1 the models train side by side, in threads of this
+    process with one intra-op thread each (their kernels run outside
+    Python's lock); models that train on more threads train one after
+    another. Each model uses the same thread count either way, so the
+    numbers are the same.
     """
     progress = progress or Progress()
     jobs = default_jobs(config) if jobs is None else jobs
+    if any(threads_for(m) > 1 for m in config.models) or threads not in (None, 1):
+        jobs = 1  # torch's thread count is one for the whole process
+    progress.stage(f"generating {config.n_train:,} training sets")
+    data = train_sets(config)
     if jobs > 1 and len(config.models) > 1:
-        progress.stage(f"training {', '.join(config.models)} side by side in {jobs} processes")
+        progress.stage(f"training {', '.join(config.models)} side by side, one core each")
+        if any(issubclass(model_class(m), LSTM) for m in config.models):
+            kernels.load()  # compiled (once) before the threads start
         history = {}
-        work = [Job(name, train_model, (str(run), config.to_dict(), name))
+        work = [Job(name, partial(train_model, data=data), (run, config, name))
                 for name in config.models]
-        with closing(run_jobs(work, jobs, progress)) as outcomes:  # no worker outlives it
+        with torch_threads(1), closing(run_jobs(work, jobs, progress, threads=True)) as outcomes:
             for outcome in outcomes:
                 if outcome.error is not None:
                     raise outcome.error
                 history[outcome.key] = outcome.value
         history = {name: history[name] for name in config.models}
     else:
-        progress.stage(f"generating {config.n_train:,} training sets")
-        data = train_sets(config)
         history = {name: train_model(run, config, name, progress=progress, data=data,
                                      threads=threads) for name in config.models}
     write_json(Path(run) / HISTORY, history)
@@ -123,7 +131,7 @@ def train_model(run: Path | str, config: LabConfig | dict, name: str, *, progres
     """Train (or finish training) one model of the run; returns its history.
 
     Takes plain arguments (a path string, the config as a dict) so that it can
-    run as a job in a worker process; the data is generated there if not given.
+    run as a job in a worker process; the data is generated if not given.
     """
     config = config if isinstance(config, LabConfig) else LabConfig.from_dict(config)
     X, y = data if data is not None else train_sets(config)

@@ -160,12 +160,11 @@ def load_trained(run: Path, config: LabConfig, name: str) -> tuple[nn.Module, di
 # --- the run's settings: config.json ---
 
 def versions() -> dict[str, str]:
-    import matplotlib
-    import sklearn
+    from importlib.metadata import version  # without importing scikit-learn (0.8 s)
 
     return {"python": platform.python_version(), "torch": torch.__version__,
-            "numpy": np.__version__, "scikit-learn": sklearn.__version__,
-            "matplotlib": matplotlib.__version__}
+            "numpy": np.__version__, "scikit-learn": version("scikit-learn"),
+            "matplotlib": version("matplotlib")}
 
 
 def read_config(run: Path) -> LabConfig:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,10 +24,15 @@ from torch import nn
 from deepsets.checks import derive_seed
 from deepsets.devices import resolve_device
 from deepsets.models import check_tokens
+from deepsets.optim import make_adam
 from deepsets.progress import Progress
 from deepsets.runfolder import load_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
+
+
+#: Models built in threads side by side take torch's global generator in turns.
+_INIT = threading.Lock()
 
 
 class TrainingDiverged(ValueError):
@@ -41,7 +47,7 @@ def init_model(make: Callable[..., nn.Module], seed: int, name: str,
                **model_args: object) -> nn.Module:
     """``make(**model_args)`` (a model class, or a builder) with initial weights that depend
     only on ``seed`` and ``name``."""
-    with torch.random.fork_rng(devices=[]):
+    with _INIT, torch.random.fork_rng(devices=[]):  # torch's generator is the process's
         torch.manual_seed(derive_seed(seed, name, "init"))
         return make(**model_args)
 
@@ -79,7 +85,7 @@ SCHEDULES = {
 }
 
 
-def train_epoch(model: nn.Module, optimizer: torch.optim.Optimizer, X: torch.Tensor,
+def train_epoch(model: nn.Module, optimizer, X: torch.Tensor,
                 y: torch.Tensor, batches: list[torch.Tensor], lengths: torch.Tensor | None,
                 rate: Callable[[int], float], first_step: int, name: str, epoch: int,
                 progress: Progress, kept: str) -> dict[str, float]:
@@ -147,7 +153,7 @@ def fit(
     vocab = getattr(model, "input_dim", None)  # a plug-in model may not say
     X = check_tokens(torch.as_tensor(X), vocab).to(dev, torch.long)  # (n, N)
     y = torch.as_tensor(y, dtype=torch.float32, device=dev)  # (n,)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # one kernel a step
+    optimizer = make_adam(model.parameters(), lr)  # one compiled call a step, where built
     history: list[dict[str, float]] = []
     start = 0
     if checkpoint is not None and Path(checkpoint).exists():

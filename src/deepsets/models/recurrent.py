@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepsets.models import lstm_step
+from deepsets import kernels
 from deepsets.models.base import SetModel
 
 
@@ -85,11 +85,11 @@ class LSTM(RecurrentSetModel):
 
     def forward_gate_table(self, x: torch.Tensor) -> torch.Tensor:
         """Training: the compiled step that skips the padding's shared work
-        (``lstm_step``), where it is built. Otherwise PyTorch's fused LSTM kernel on
+        (``kernels``), where it is built. Otherwise PyTorch's fused LSTM kernel on
         one-hot tokens, the gate table as its input weights."""
+        if kernels.trains_lstm(self, x):
+            return kernels.lstm_prediction(self, x)
         table = self.gate_table()
-        if lstm_step.applies(table, x):
-            return self.fc(lstm_step.last_hidden(table, self.lstm.weight_hh_l0, x)).squeeze(-1)
         onehot = F.one_hot(x, self.input_dim).to(table.dtype)  # (B, N) -> (B, N, V)
         h0 = table.new_zeros(1, x.shape[0], self.hidden_dim)
         out = run_rnn(torch.lstm, onehot, (h0, h0),

@@ -1,16 +1,18 @@
-// The LSTM's training step over left-padded sets, skipping the padding's shared work.
+// Compiled kernels of the training step: the LSTM over left-padded sets, skipping the
+// padding's shared work, and Adam's update in one call.
 //
-// A row of x (B, N) is a run of pad tokens (0) followed by its digits. From a zero state,
+// The LSTM. A row of x (B, N) is a run of pad tokens (0) followed by its digits. From a zero state,
 // the state after j pad tokens depends only on j and the weights: one trajectory, the
 // same for every row. So the pad trajectory is computed once (one row), and each row
 // starts from its state at the row's own pad count and runs over its digits only. Rows
 // are sorted by their start, so at time step t the active rows are a prefix of the batch
 // and each step multiplies only those. A token's input to the gates is a row of the
-// gate table (V, 4H): W_ih e_x + b_ih + b_hh, computed by the caller.
+// gate table (V, 4H): W_ih e_x + b_ih + b_hh.
 //
-// forward(table, w_hh, x) returns h at the last step (B, H) and what backward needs;
-// backward returns the gradients of table and w_hh. Gates are in nn.LSTM's order
-// (i, f, g, o). float32, CPU, contiguous; the Python side checks and falls back.
+// lstm_forward takes the model's parameters (the embedding, nn.LSTM's four, the linear
+// readout) and the tokens, and returns the predictions (B,) and what lstm_backward needs
+// to return every parameter's gradient. Gates are in nn.LSTM's order (i, f, g, o).
+// float32, CPU, contiguous: the Python side checks, and falls back to PyTorch.
 
 #include <torch/extension.h>
 
@@ -323,10 +325,111 @@ std::vector<at::Tensor> lstm_last_backward(
   return {d_table, d_w};
 }
 
+// The model's predictions: the gate table, the recurrence, the readout fc(h_last).
+// Returns {pred (B,), table, h_last, and lstm_last_forward's buffers}.
+std::vector<at::Tensor> lstm_forward(const at::Tensor& emb, const at::Tensor& w_ih,
+                                     const at::Tensor& b_ih, const at::Tensor& b_hh,
+                                     const at::Tensor& w_hh, const at::Tensor& fc_w,
+                                     const at::Tensor& fc_b, const at::Tensor& x) {
+  const int64_t V = emb.size(0), E = emb.size(1), G = w_ih.size(0), H = w_hh.size(1);
+  at::Tensor table = at::empty({V, G}, emb.options());
+  float* tab = table.data_ptr<float>();
+  matmul(V, G, E, emb.data_ptr<float>(), w_ih.data_ptr<float>(), true, 0.0f, tab);
+  const float* bi = b_ih.data_ptr<float>();
+  const float* bh = b_hh.data_ptr<float>();
+  for (int64_t v = 0; v < V; ++v) {
+    for (int64_t k = 0; k < G; ++k) {
+      tab[v * G + k] += bi[k] + bh[k];
+    }
+  }
+  std::vector<at::Tensor> out = lstm_last_forward(table, w_hh, x);
+  const at::Tensor& h_last = out[0];
+  const int64_t B = h_last.size(0);
+  at::Tensor pred = at::empty({B}, emb.options());
+  const float* h = h_last.data_ptr<float>();
+  const float* fw = fc_w.data_ptr<float>();
+  float* p = pred.data_ptr<float>();
+  for (int64_t b = 0; b < B; ++b) {
+    float sum = 0.0f;
+    for (int64_t j = 0; j < H; ++j) {
+      sum += h[b * H + j] * fw[j];
+    }
+    p[b] = sum + fc_b.data_ptr<float>()[0];
+  }
+  out.insert(out.begin(), {pred, table});
+  return out;
+}
+
+// Every parameter's gradient from that of the predictions: {d_emb, d_w_ih, d_b_ih, d_b_hh,
+// d_w_hh, d_fc_w, d_fc_b}. ``saved`` is lstm_forward's output after pred and table.
+std::vector<at::Tensor> lstm_backward(const at::Tensor& grad, const at::Tensor& emb,
+                                      const at::Tensor& w_ih, const at::Tensor& w_hh,
+                                      const at::Tensor& fc_w, const at::Tensor& x,
+                                      const at::Tensor& table, std::vector<at::Tensor> saved) {
+  const int64_t V = emb.size(0), E = emb.size(1), G = w_ih.size(0), H = w_hh.size(1);
+  const at::Tensor& h_last = saved[0];
+  const int64_t B = h_last.size(0);
+  const float* g = grad.data_ptr<float>();
+  const float* h = h_last.data_ptr<float>();
+  const float* fw = fc_w.data_ptr<float>();
+  at::Tensor d_fc_w = at::zeros_like(fc_w), d_fc_b = at::zeros({1}, emb.options());
+  at::Tensor d_h = at::empty({B, H}, emb.options());
+  float* dfw = d_fc_w.data_ptr<float>();
+  float* dh = d_h.data_ptr<float>();
+  float gsum = 0.0f;
+  for (int64_t b = 0; b < B; ++b) {  // the readout: pred = h_last fc_w^T + fc_b
+    gsum += g[b];
+    for (int64_t j = 0; j < H; ++j) {
+      dfw[j] += g[b] * h[b * H + j];
+      dh[b * H + j] = g[b] * fw[j];
+    }
+  }
+  d_fc_b.data_ptr<float>()[0] = gsum;
+  std::vector<at::Tensor> d = lstm_last_backward(
+      d_h, table, w_hh, x, saved[1], saved[2], saved[3], saved[4], saved[5], saved[6],
+      saved[7], saved[8], saved[9], saved[10]);
+  const at::Tensor& d_table = d[0];
+  // the gate table: table = emb w_ih^T + b_ih + b_hh
+  at::Tensor d_emb = at::empty_like(emb), d_w_ih = at::empty_like(w_ih);
+  at::Tensor d_b = d_table.sum(0);
+  matmul(V, E, G, d_table.data_ptr<float>(), w_ih.data_ptr<float>(), false, 0.0f,
+         d_emb.data_ptr<float>());
+  // d_w_ih (G, E) = d_table^T (G, V) @ emb (V, E); column-major: d_w_ih^T = emb^T d_table
+  gemm(false, true, E, G, V, emb.data_ptr<float>(), E, d_table.data_ptr<float>(), G, 0.0f,
+       d_w_ih.data_ptr<float>(), E);
+  return {d_emb, d_w_ih, d_b, d_b.clone(), d[1], d_fc_w, d_fc_b};
+}
+
+// Adam's update of every tensor in one call, as torch.optim.Adam's fused kernel computes
+// it, tensor i at its own step t: m = lerp(m, g, 1 - beta1); v = beta2 v + (1 - beta2) g^2;
+// p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps).
+void adam_step(const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& grads,
+               const std::vector<at::Tensor>& exp_avgs,
+               const std::vector<at::Tensor>& exp_avg_sqs, const std::vector<double>& steps,
+               double lr, double beta1, double beta2, double eps) {
+  const float b1 = static_cast<float>(beta1), b2 = static_cast<float>(beta2);
+  const float e = static_cast<float>(eps);
+  for (size_t i = 0; i < params.size(); ++i) {
+    const float step_size = static_cast<float>(lr / (1.0 - std::pow(beta1, steps[i])));
+    const float correction2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, steps[i])));
+    float* __restrict p = params[i].data_ptr<float>();
+    const float* __restrict g = grads[i].data_ptr<float>();
+    float* __restrict m = exp_avgs[i].data_ptr<float>();
+    float* __restrict v = exp_avg_sqs[i].data_ptr<float>();
+    const int64_t n = params[i].numel();
+    for (int64_t k = 0; k < n; ++k) {
+      m[k] += (1.0f - b1) * (g[k] - m[k]);
+      v[k] = b2 * v[k] + (1.0f - b2) * g[k] * g[k];
+      p[k] -= step_size * m[k] / (std::sqrt(v[k]) / correction2_sqrt + e);
+    }
+  }
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   // plain C++ on tensors: other Python threads run meanwhile
-  m.def("forward", &lstm_last_forward, "LSTM over left-padded sets: h at the last step",
-        py::call_guard<py::gil_scoped_release>());
-  m.def("backward", &lstm_last_backward, "gradients of the gate table and w_hh",
-        py::call_guard<py::gil_scoped_release>());
+  const auto no_gil = py::call_guard<py::gil_scoped_release>();
+  m.def("lstm_forward", &lstm_forward, "the LSTM's predictions over left-padded sets", no_gil);
+  m.def("lstm_backward", &lstm_backward, "every parameter's gradient", no_gil);
+  m.def("adam_step", &adam_step, "Adam's update of every tensor, as torch's fused Adam",
+        no_gil);
 }
