@@ -4,8 +4,10 @@ Prints speed ratios (reference time / package time) for one training epoch
 of each model, the evaluation of the 200,000 test sets, and the whole lab end
 to end with peak memory. Each epoch and evaluation measure runs ``--repeat``
 times, reference and package in turns, and compares the medians; the whole
-labs run as processes, a user's way, ``--lab-rounds`` times each in turns,
-each with its own peak memory (VmHWM), and their medians are compared. It also
+labs run as processes, a user's way, ``--lab-rounds`` times each in turns
+(round k with seed k), each with its peak memory (its own and its
+children's); their median times are compared, and their accuracies at 10
+digits show each side's seed spread. It also
 measures how the cost of evaluating one set grows with its size and saves
 that as ``benchmarks/out/scaling.png``. Absolute times are printed for
 context only: they depend on the machine, the ratios much less.
@@ -95,46 +97,71 @@ def evaluation(X_test, y_test, repeat: int) -> list[tuple[str, float, float]]:
                          repeat) for name, r, p in MODELS]
 
 
-def run_measured(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak resident memory (MiB) of one child process.
+def tree(pid: int) -> list[int]:
+    """``pid`` and every process below it."""
+    pids, i = [pid], 0
+    while i < len(pids):
+        for task in Path(f"/proc/{pids[i]}/task").glob("*/children"):
+            try:
+                pids += [int(child) for child in task.read_text().split()]
+            except OSError:
+                pass
+        i += 1
+    return pids
 
-    The peak is the child's own VmHWM, read while it runs: the rusage of a
-    child would also count this (large) process's memory at the fork.
+
+def status_kib(pid: int, field: str) -> int:
+    """A ``/proc/<pid>/status`` memory field in KiB (0 once the process is gone)."""
+    try:
+        line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines()
+                    if x.startswith(field))
+        return int(line.split()[1])
+    except (OSError, StopIteration):
+        return 0
+
+
+def run_measured(cmd: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak resident memory (MiB) of one command as a user runs it.
+
+    The peak is the larger of the process's own high-water mark (VmHWM) and
+    the largest sum of resident memory over it and its children, sampled
+    every 50 ms: worker processes count too. (The rusage of a child would
+    also count this large process's memory at the fork.)
     """
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    status, peak_kib = Path(f"/proc/{proc.pid}/status"), 0
+    own_kib = tree_kib = 0
     while proc.poll() is None:
-        try:
-            line = next(x for x in status.read_text().splitlines() if x.startswith("VmHWM"))
-            peak_kib = max(peak_kib, int(line.split()[1]))
-        except (OSError, StopIteration):
-            pass
+        own_kib = max(own_kib, status_kib(proc.pid, "VmHWM"))
+        tree_kib = max(tree_kib, sum(status_kib(pid, "VmRSS") for pid in tree(proc.pid)))
         time.sleep(0.05)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"benchmark command failed: {' '.join(cmd)}")
-    return seconds, peak_kib / 1024
+    return seconds, max(own_kib, tree_kib) / 1024
 
 
-def whole_lab(epochs: int, rounds: int = 2) -> tuple[tuple[str, float, float], dict]:
+def whole_lab(epochs: int, rounds: int = 3) -> tuple[tuple[str, float, float], dict]:
     """The reference lab and ``deepsets lab`` as whole processes, in turns, ``rounds`` times
-    each: median wall seconds, and each run's own peak memory, so the noise shows."""
+    each, round k with seed k: median wall seconds, each run's peak memory (so the noise
+    shows), and each side's accuracy at 10 digits over the seeds (its seed spread)."""
     runs: dict[str, list[tuple[float, float]]] = {"reference": [], "package": []}
+    acc10: dict[str, list[tuple[float, float]]] = {"reference": [], "package": []}
     with tempfile.TemporaryDirectory() as tmp:
         for k in range(rounds):
             runs["reference"].append(run_measured([sys.executable, str(HERE / "reference.py"),
-                                                   f"{tmp}/ref{k}", str(epochs)]))
+                                                   f"{tmp}/ref{k}", str(epochs), str(k)]))
             runs["package"].append(run_measured([sys.executable, "-m", "deepsets", "lab",
                                                  "--out", f"{tmp}/pkg{k}", "--epochs",
-                                                 str(epochs)]))
-        ref = json.loads(Path(f"{tmp}/ref0/results.json").read_text())
-        pkg = json.loads(Path(f"{tmp}/pkg0/results.json").read_text())
-    i = pkg["cards"].index(10)
+                                                 str(epochs), "--seed", str(k)]))
+            for side, folder in (("reference", f"{tmp}/ref{k}"), ("package", f"{tmp}/pkg{k}")):
+                results = json.loads(Path(folder, "results.json").read_text())
+                i = results["cards"].index(10)
+                acc10[side].append((results["deepsets"]["acc"][i], results["lstm"]["acc"][i]))
     extra = {f"{side} runs (wall s, peak MiB)": [(round(t, 1), round(m)) for t, m in done]
              for side, done in runs.items()}
-    extra.update({"acc@10 reference": (ref["deepsets"]["acc"][i], ref["lstm"]["acc"][i]),
-                  "acc@10 package": (pkg["deepsets"]["acc"][i], pkg["lstm"]["acc"][i])})
+    extra.update({f"acc@10 {side}, (DeepSets, LSTM) for seeds 0-{rounds - 1}": values
+                  for side, values in acc10.items()})
     median = {side: statistics.median(t for t, _ in done) for side, done in runs.items()}
     return (f"whole lab, {epochs} epochs, median of {rounds}", median["reference"],
             median["package"]), extra
@@ -179,8 +206,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs of each epoch and evaluation measure, medians compared "
                              "(default 3)")
-    parser.add_argument("--lab-rounds", type=int, default=2,
-                        help="whole-lab processes of each side, run in turns (default 2)")
+    parser.add_argument("--lab-rounds", type=int, default=3,
+                        help="whole-lab processes of each side, run in turns, round k with "
+                             "seed k (default 3)")
     args = parser.parse_args()
     n_train, n_per_card = (5_000, 500) if args.quick else (100_000, 10_000)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "

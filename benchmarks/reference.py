@@ -4,7 +4,7 @@ Only for comparison in ``make bench``; the package never uses it. Numpy
 arrays are converted to tensors batch by batch, phi runs on every token,
 ``nn.LSTM`` runs every step, and evaluation goes in batches of 64.
 
-Run alone it is the whole reference lab: ``python benchmarks/reference.py OUT``.
+Run alone it is the whole reference lab: ``python benchmarks/reference.py OUT [EPOCHS [SEED]]``.
 """
 
 from __future__ import annotations
@@ -100,14 +100,14 @@ def evaluate(model, X_test, y_test, batch_size=64):
     return results
 
 
-def main(out: Path, epochs: int = 20) -> None:
+def main(out: Path, epochs: int = 20, seed: int = 0) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    np.random.seed(0)
-    torch.manual_seed(0)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
     out.mkdir(parents=True, exist_ok=True)
     X_train, y_train = create_train_dataset()
     X_test, y_test = create_test_dataset()
@@ -130,4 +130,4 @@ def main(out: Path, epochs: int = 20) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 20)
+    main(Path(sys.argv[1]), *(int(arg) for arg in sys.argv[2:4]))  # OUT [EPOCHS [SEED]]

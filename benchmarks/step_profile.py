@@ -18,6 +18,7 @@ from torch import profiler
 
 from deepsets import LSTM, DeepSets, SetTransformer, create_train_dataset
 from deepsets.devices import torch_threads
+from deepsets.optim import make_adam
 from deepsets.pipeline import threads_for
 
 
@@ -34,7 +35,7 @@ def per_step(fn, batches) -> float:
 
 def parts(model, X, y, batches) -> dict[str, float]:
     """Cumulative step times: each entry does one more part of the step than the last."""
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    opt = make_adam(model.parameters(), lr=1e-3)  # as train.fit
 
     def loss(idx):
         return F.l1_loss(model(X[idx]), y[idx])

@@ -27,3 +27,13 @@ def test_step_profile_times_every_part_of_both_steps():
         assert len(rows) == 5  # header + four parts, each with a time
         assert all(float(row.rsplit("|", 2)[1]) > 0 for row in rows[1:])
     assert "aten::" in proc.stdout  # the profiler's operator table
+
+
+def test_whole_lab_memory_counts_the_worker_processes_too():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench
+
+    child = "b = b'x' * (300 << 20); import time; time.sleep(1)"  # 300 MiB, touched
+    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    seconds, peak_mib = bench.run_measured([sys.executable, "-c", parent])
+    assert peak_mib > 300 and seconds >= 1

@@ -120,9 +120,9 @@ def uninterrupted(tmp_path_factory):
     return out
 
 
-def started_gru(out):
+def started_gru(out, *flags):
     """A sweep of ``SMALL`` into ``out``, once its GRU run has a checkpoint (mid-run)."""
-    proc = sweep(out)
+    proc = sweep(out, *flags)
     end = time.monotonic() + 120
     while epoch_of(out / "sum-gru-seed0" / "gru.pt") < 1 and time.monotonic() < end \
             and proc.poll() is None:
@@ -202,11 +202,7 @@ def ray_workers():
 def test_ray_worker_killed_mid_run_is_retried(tmp_path, uninterrupted):
     pytest.importorskip("ray")
     out = tmp_path / "cmp"
-    proc = sweep(out, "--cluster", "local-ray")
-    end = time.monotonic() + 120
-    while not ray_workers() and time.monotonic() < end and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.5)  # inside a run
+    proc = started_gru(out, "--cluster", "local-ray")
     killed = ray_workers()
     assert killed, "no Ray worker was running a job"
     os.kill(killed[0], signal.SIGKILL)

@@ -45,7 +45,7 @@ from deepsets.runfolder import (
     write_json,
     write_text,
 )
-from deepsets.train import fit, init_model
+from deepsets.train import Interrupted, fit, init_model
 
 # --- data (tasks 1 and 2) ---
 
@@ -108,14 +108,25 @@ def train_models(run: Path, config: LabConfig, progress: Progress | None = None,
         progress.stage(f"training {', '.join(config.models)} side by side, one core each")
         if any(issubclass(model_class(m), LSTM) for m in config.models):
             kernels.load()  # compiled (once) before the threads start
-        history = {}
-        work = [Job(name, partial(train_model, data=data), (run, config, name))
-                for name in config.models]
-        with torch_threads(1), closing(run_jobs(work, jobs, progress, threads=True)) as outcomes:
-            for outcome in outcomes:
-                if outcome.error is not None:
-                    raise outcome.error
-                history[outcome.key] = outcome.value
+        history, stopped = {}, []
+
+        def train(name: str, *, progress: Progress) -> list[dict]:
+            try:
+                return train_model(run, config, name, progress=progress, data=data)
+            except Interrupted as err:  # what it saved, for the message below
+                stopped.append(str(err))
+                raise
+
+        work = [Job(name, train, (name,)) for name in config.models]
+        try:
+            with torch_threads(1), closing(run_jobs(work, jobs, progress,
+                                                    threads=True)) as outcomes:
+                for outcome in outcomes:
+                    if outcome.error is not None:
+                        raise outcome.error
+                    history[outcome.key] = outcome.value
+        except KeyboardInterrupt:  # the jobs have stopped (closing): say what each saved
+            raise Interrupted("; ".join(stopped) or "interrupted") from None
         history = {name: history[name] for name in config.models}
     else:
         history = {name: train_model(run, config, name, progress=progress, data=data,
