@@ -4,19 +4,24 @@
 
 Times the parts of one training step (batch 64, handout sizes) by running
 loops that stop after each part, then prints torch.profiler's busiest
-operators for each model's step. The numbers behind docs/speed.md.
+operators for each model's step. Then, side by side in turns: each step with
+``torch.optim.Adam`` (fused) against the package's ``optim.Adam``, and the
+LSTM's forward and backward alone through the compiled kernel, PyTorch's
+fused kernel (the fallback) and ``nn.LSTM`` on the embeddings (the
+reference). The numbers behind docs/speed.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from unittest.mock import patch
 
 import torch
 import torch.nn.functional as F
 from torch import profiler
 
-from deepsets import LSTM, DeepSets, SetTransformer, create_train_dataset
+from deepsets import LSTM, DeepSets, SetTransformer, create_train_dataset, kernels
 from deepsets.devices import torch_threads
 from deepsets.optim import make_adam
 from deepsets.pipeline import threads_for
@@ -78,6 +83,77 @@ def main() -> None:
             if label != "profile":
                 print(f"| {label} | {value:.0f} |")
         print(f"\n```\n{times['profile']}```")
+    optimizers(X, y, batches)
+    lstm_paths(X, y, batches)
+
+
+def step_with(model, optimizer, X, y):
+    """The training step as train.fit takes it, with ``optimizer``."""
+    def step(idx):
+        optimizer.zero_grad(set_to_none=True)
+        value = F.l1_loss(model(X[idx]), y[idx])
+        value.backward()
+        value.item()
+        optimizer.step()
+    return step
+
+
+def optimizers(X, y, batches) -> None:
+    """Each model's step with torch.optim.Adam (fused) and with optim.Adam, in turns."""
+    print("\n## the step with each Adam, microseconds (best of 3, in turns)\n")
+    print("| model | torch.optim.Adam | optim.Adam |\n|---|---:|---:|")
+    for name, cls in (("deepsets", DeepSets), ("lstm", LSTM)):
+        torch.manual_seed(0)
+        model = cls()
+        with torch_threads(threads_for(name)):
+            ours = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True), make_adam(
+                model.parameters(), lr=1e-3)
+            times = [per_step(step_with(model, opt, X, y), batches) for opt in ours]
+        print(f"| {name} | {times[0]:.0f} | {times[1]:.0f} |")
+
+
+def lstm_paths(X, y, batches) -> None:
+    """The LSTM's forward and backward alone (no optimizer), through each path."""
+    torch.manual_seed(0)
+    model = LSTM()
+    plain = PlainLSTM()
+    plain.load_state_dict(model.state_dict())
+
+    def compiled(idx):
+        F.l1_loss(model(X[idx]), y[idx]).backward()
+
+    def fallback(idx):
+        with patch.object(kernels, "trains_lstm", lambda *_: False):
+            F.l1_loss(model(X[idx]), y[idx]).backward()
+
+    def reference(idx):
+        F.l1_loss(plain(X[idx]), y[idx]).backward()
+
+    print("\n## the LSTM's forward and backward, microseconds per batch of 64\n")
+    print(f"{kernels.status()}\n")
+    print("| path | 1 thread | 2 threads |\n|---|---:|---:|")
+    for label, fn in (("compiled kernel (kernels.cpp)", compiled),
+                      ("PyTorch's fused kernel on the gate table (the fallback)", fallback),
+                      ("nn.LSTM on the embeddings (the reference)", reference)):
+        times = []
+        for threads in (1, 2):
+            with torch_threads(threads):
+                times.append(per_step(fn, batches))
+        print(f"| {label} | {times[0]:.0f} | {times[1]:.0f} |")
+
+
+class PlainLSTM(torch.nn.Module):
+    """The handout's LSTM: nn.LSTM on the embeddings, as benchmarks/reference.py has it."""
+
+    def __init__(self):
+        super().__init__()
+        self.embedding = torch.nn.Embedding(11, 128)
+        self.lstm = torch.nn.LSTM(128, 64, batch_first=True)
+        self.fc = torch.nn.Linear(64, 1)
+
+    def forward(self, x):
+        out, _ = self.lstm(self.embedding(x))
+        return self.fc(out[:, -1]).squeeze(-1)
 
 
 if __name__ == "__main__":

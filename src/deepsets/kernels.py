@@ -29,6 +29,7 @@ import hashlib
 import logging
 import os
 import platform
+import shutil
 import sys
 import time
 from functools import lru_cache
@@ -90,6 +91,10 @@ def load():
     try:
         from torch.utils.cpp_extension import load as compile_and_load
 
+        if shutil.which("ninja") is None:  # the ninja package's, when the venv is not on PATH
+            import ninja
+
+            os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
         if fresh:
             log.warning("deepsets: compiling the training kernels (once; about 20 s) into %s",
                         directory)
