@@ -1,13 +1,13 @@
 // Compiled kernels of the training step: the LSTM over left-padded sets, skipping the
 // padding's shared work, and Adam's update in one call.
 //
-// The LSTM. A row of x (B, N) is a run of pad tokens (0) followed by its digits. From a zero state,
-// the state after j pad tokens depends only on j and the weights: one trajectory, the
-// same for every row. So the pad trajectory is computed once (one row), and each row
-// starts from its state at the row's own pad count and runs over its digits only. Rows
-// are sorted by their start, so at time step t the active rows are a prefix of the batch
-// and each step multiplies only those. A token's input to the gates is a row of the
-// gate table (V, 4H): W_ih e_x + b_ih + b_hh.
+// The LSTM. A row of x (B, N) is a run of pad tokens (0) followed by its digits. From a
+// zero state, the state after j pad tokens depends only on j and the weights: one
+// trajectory, the same for every row. So the pad trajectory is computed once (one row),
+// and each row starts from its state at the row's own pad count and runs over its digits
+// only. Rows are sorted by their start, so at time step t the active rows are a prefix
+// of the batch and each step multiplies only those. A token's input to the gates is a row
+// of the gate table (V, 4H): W_ih e_x + b_ih + b_hh.
 //
 // lstm_forward takes the model's parameters (the embedding, nn.LSTM's four, the linear
 // readout) and the tokens, and returns the predictions (B,) and what lstm_backward needs
@@ -146,7 +146,8 @@ void add_rows(int64_t rows, int64_t n, const float* __restrict src, float* __res
 // Buffers are time-major: step t's rows follow those of step t - 1, and within a step the
 // rows that ran at t - 1 come first, then those that start at t. A row that starts at t
 // has the pad trajectory's state as its input, so its hidden-to-gates product is the
-// trajectory's, computed once: only the rows that ran before go through the GEMM.
+// trajectory's, computed once: only the rows that ran before go through the GEMM, and
+// only their h is kept (h_in, one block a step).
 //
 // Returns {h_last (B, H), order (B), active (N + 1), acts, c_in, tanh_c, h_in, pad_h,
 // pad_c, pad_acts, pad_tanh_c}.
@@ -177,23 +178,26 @@ std::vector<at::Tensor> lstm_last_forward(const at::Tensor& table, const at::Ten
   }
   at::Tensor active = at::empty({N + 1}, x.options());  // active[t]: rows running at step t
   int64_t* act = active.data_ptr<int64_t>();
-  int64_t total = 0;
+  int64_t total = 0, continuing = 0;  // row-steps; those of rows that ran the step before
   for (int64_t t = 0; t <= N; ++t) {
     act[t] = count[t + 1];
     total += t < N ? act[t] : 0;
+    continuing += t > 0 && t < N ? act[t - 1] : 0;
   }
 
   const auto opts = table.options();
   at::Tensor acts = at::empty({total, G}, opts), c_in = at::empty({total, H}, opts);
-  at::Tensor tanh_c = at::empty({total, H}, opts), h_in = at::empty({total, H}, opts);
-  at::Tensor pad_h = at::zeros({pad_steps + 1, H}, opts), pad_c = at::zeros({pad_steps + 1, H}, opts);
+  at::Tensor tanh_c = at::empty({total, H}, opts), h_in = at::empty({continuing, H}, opts);
+  at::Tensor pad_h = at::zeros({pad_steps + 1, H}, opts);
+  at::Tensor pad_c = at::zeros({pad_steps + 1, H}, opts);
   at::Tensor pad_acts = at::empty({pad_steps, G}, opts);
   at::Tensor pad_tanh_c = at::empty({pad_steps, H}, opts);
   const float* tab = table.data_ptr<float>();
   const float* w = w_hh.data_ptr<float>();
 
-  // the pad trajectory: pad_h[j], pad_c[j] are the state after j pad tokens; pad_acts[j]
-  // first holds pad_h[j] @ w_hh^T, the part of the gates every row starting at j shares
+  // the pad trajectory: pad_h[j], pad_c[j] are the state after j pad tokens; shared[j] is
+  // pad_h[j] @ w_hh^T, the part of the gates that the trajectory's step j and every row
+  // starting at j share
   float* ph = pad_h.data_ptr<float>();
   float* pc = pad_c.data_ptr<float>();
   float* pa = pad_acts.data_ptr<float>();
@@ -216,10 +220,10 @@ std::vector<at::Tensor> lstm_last_forward(const at::Tensor& table, const at::Ten
   float* ac = acts.data_ptr<float>();
   float* tc = tanh_c.data_ptr<float>();
   std::vector<float> h_next(B * H), c_next(B * H);
-  int64_t offset = 0;
+  int64_t offset = 0, ran_offset = 0;
   for (int64_t t = 0; t < N; ++t) {
     const int64_t n = act[t], ran = t > 0 ? act[t - 1] : 0;
-    float* h = hi + offset * H;
+    float* h = hi + ran_offset * H;
     float* c = ci + offset * H;
     float* g = ac + offset * G;
     std::memcpy(h, h_next.data(), ran * H * sizeof(float));
@@ -230,7 +234,6 @@ std::vector<at::Tensor> lstm_last_forward(const at::Tensor& table, const at::Ten
         std::memcpy(g + r * G, input, G * sizeof(float));
         continue;
       }
-      std::memcpy(h + r * H, ph + t * H, H * sizeof(float));
       std::memcpy(c + r * H, pc + t * H, H * sizeof(float));
       for (int64_t k = 0; k < G; ++k) {
         g[r * G + k] = input[k] + shared[t * G + k];
@@ -239,6 +242,7 @@ std::vector<at::Tensor> lstm_last_forward(const at::Tensor& table, const at::Ten
     matmul(ran, G, H, h, w, true, 1.0f, g);
     cell_forward(n, H, g, c, c_next.data(), h_next.data(), tc + offset * H);
     offset += n;
+    ran_offset += ran;
   }
 
   at::Tensor h_last = at::empty({B, H}, opts);
@@ -259,7 +263,7 @@ std::vector<at::Tensor> lstm_last_backward(
     const at::Tensor& h_in, const at::Tensor& pad_h, const at::Tensor& pad_c,
     const at::Tensor& pad_acts, const at::Tensor& pad_tanh_c) {
   const int64_t B = x.size(0), N = x.size(1), G = w_hh.size(0), H = w_hh.size(1);
-  const int64_t total = acts.size(0), pad_steps = pad_tanh_c.size(0);
+  const int64_t total = acts.size(0), continuing = h_in.size(0), pad_steps = pad_tanh_c.size(0);
   const int64_t* tokens = x.data_ptr<int64_t>();
   const int64_t* ord = order.data_ptr<int64_t>();
   const int64_t* act = active.data_ptr<int64_t>();
@@ -268,7 +272,10 @@ std::vector<at::Tensor> lstm_last_backward(
   at::Tensor d_table = at::zeros_like(table), d_w = at::zeros_like(w_hh);
   float* dt = d_table.data_ptr<float>();
   float* dw = d_w.data_ptr<float>();
-  std::vector<float> dgates(B * G), dh(B * H), dc(B * H, 0.0f), dh_in(B * H), dc_in(B * H);
+  // the gates' gradients: of the rows that ran the step before, kept for one GEMM into
+  // d_w at the end; of the rows that start at the step, summed into the trajectory's
+  at::Tensor d_ran = at::empty({continuing, G}, table.options());
+  std::vector<float> d_start(B * G), dh(B * H), dc(B * H, 0.0f), dc_in(B * H);
   // what reaches the pad trajectory's state after j pad tokens, and the gradient of the
   // gates shared at j: the trajectory's own step j and the rows that start at j
   std::vector<float> pad_dh((pad_steps + 1) * H, 0.0f), pad_dc((pad_steps + 1) * H, 0.0f);
@@ -281,27 +288,34 @@ std::vector<at::Tensor> lstm_last_backward(
       to[j] = (r < last ? 0.0f : to[j]) + gh[ord[r] * H + j];
     }
   }
-  int64_t offset = total;
+  int64_t offset = total, ran_offset = continuing;
   for (int64_t t = N - 1; t >= 0; --t) {
     const int64_t n = act[t], ran = t > 0 ? act[t - 1] : 0;
     offset -= n;
-    float* d = dgates.data();
-    cell_backward(n, H, acts.data_ptr<float>() + offset * G, c_in.data_ptr<float>() + offset * H,
-                  tanh_c.data_ptr<float>() + offset * H, dh.data(), dc.data(), d, dc_in.data());
+    ran_offset -= ran;
+    float* d = d_ran.data_ptr<float>() + ran_offset * G;
+    const float* a = acts.data_ptr<float>() + offset * G;
+    const float* ci = c_in.data_ptr<float>() + offset * H;
+    const float* tc = tanh_c.data_ptr<float>() + offset * H;
+    cell_backward(ran, H, a, ci, tc, dh.data(), dc.data(), d, dc_in.data());
+    cell_backward(n - ran, H, a + ran * G, ci + ran * H, tc + ran * H, dh.data() + ran * H,
+                  dc.data() + ran * H, d_start.data(), dc_in.data() + ran * H);
     for (int64_t r = 0; r < n; ++r) {  // the input projection: a row of the table per token
       float* __restrict row = dt + tokens[ord[r] * N + t] * G;
+      const float* __restrict src = r < ran ? d + r * G : d_start.data() + (r - ran) * G;
       for (int64_t k = 0; k < G; ++k) {
-        row[k] += d[r * G + k];
+        row[k] += src[k];
       }
     }
     // the rows that ran before: back through the GEMM; those that started here: to the
     // trajectory's state after t pad tokens
     matmul(ran, H, G, d, w, false, 0.0f, dh.data());
-    gemm(false, true, H, G, ran, h_in.data_ptr<float>() + offset * H, H, d, G, 1.0f, dw, H);
     std::memcpy(dc.data(), dc_in.data(), ran * H * sizeof(float));
-    add_rows(n - ran, G, d + ran * G, pad_dg.data() + t * G);
+    add_rows(n - ran, G, d_start.data(), pad_dg.data() + t * G);
     add_rows(n - ran, H, dc_in.data() + ran * H, pad_dc.data() + t * H);
   }
+  gemm(false, true, H, G, continuing, h_in.data_ptr<float>(), H, d_ran.data_ptr<float>(), G,
+       1.0f, dw, H);
 
   // back along the pad trajectory, one row
   std::vector<float> own(G), own_dc(H);
