@@ -105,6 +105,26 @@ def test_lstm_training_step_matches_nn_lstm_at_the_handouts_sizes(n, lstm_path):
     assert_same_function(model, x, torch.randint(0, 100 * n, (64,)).float())
 
 
+def test_lstm_training_step_is_as_close_to_float64_as_pytorchs_kernel(lstm_path):
+    # the same model in float64 through nn.LSTM: the truth both float32 paths round
+    torch.manual_seed(0)
+    model = LSTM(embedding_dim=128, hidden_dim=64)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(3)  # saturating gates, as after training
+    x, y = padded_sets(64, 10), torch.randint(0, 100, (64,)).float()
+    exact = oracle_for(model).double()
+    truth = exact(x)
+    F.l1_loss(truth, y.double()).backward()
+    out = model(x)
+    F.l1_loss(out, y).backward()
+    assert float((out.double() - truth).abs().max() / truth.abs().max()) < 2e-6
+    grads = dict(exact.named_parameters())
+    for name, param in model.named_parameters():
+        want = grads[name].grad
+        assert float((param.grad.double() - want).abs().max() / want.abs().max()) < 2e-6, name
+
+
 def test_lstm_step_keeps_the_order_of_the_rows_whatever_their_starts():
     # rows sorted by start inside the operator come back in their own order
     if kernels.load() is None:
