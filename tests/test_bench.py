@@ -37,3 +37,15 @@ def test_whole_lab_memory_counts_the_worker_processes_too():
     parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
     seconds, peak_mib = bench.run_measured([sys.executable, "-c", parent])
     assert peak_mib > 300 and seconds >= 1
+
+
+def test_kernel_calls_times_both_directions():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "kernel_calls.py"),
+                           "--calls", "20"], capture_output=True, text=True, timeout=300)
+    if "kernels: PyTorch's kernels" in proc.stdout + proc.stderr:  # not built here: says so
+        assert proc.returncode != 0
+        return
+    assert proc.returncode == 0, proc.stderr
+    first, second = proc.stdout.splitlines()[-2:]
+    assert first.startswith("lstm_forward ") and "lstm_backward " in first
+    assert second.startswith("a 2048^3 matrix product: ") and second.endswith("(one thread)")
