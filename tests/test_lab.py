@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 
 import numpy as np
 import pytest
@@ -175,17 +176,27 @@ def test_padded_recipe_trains_the_handout_model_on_freely_padded_sets(tmp_path):
     assert f"**{reach['float32']:,} digits**" in text
 
 
-def test_side_by_side_training_gives_the_same_numbers(tiny_run, tmp_path):
-    from deepsets.pipeline import train_models
+def test_side_by_side_training_gives_the_same_numbers(tmp_path):
+    from deepsets.pipeline import default_jobs, train_models
 
-    run = tmp_path / "parallel"
-    prepare_run(run, TINY)
-    history = train_models(run, TINY, jobs=2)
-    assert list(history) == ["deepsets", "lstm"]
+    assert default_jobs(TINY) == min(2, os.cpu_count() or 1)  # side by side, in threads
+    runs = {}
+    for jobs in (1, 2):
+        runs[jobs] = tmp_path / f"jobs{jobs}"
+        prepare_run(runs[jobs], TINY)
+        history = train_models(runs[jobs], TINY, jobs=jobs)
+        assert list(history) == ["deepsets", "lstm"]
     for name in ("deepsets", "lstm"):
-        a = torch.load(run / f"{name}.pt", weights_only=True)["model"]
-        b = torch.load(tiny_run.run / f"{name}.pt", weights_only=True)["model"]
+        a = torch.load(runs[1] / f"{name}.pt", weights_only=True)["model"]
+        b = torch.load(runs[2] / f"{name}.pt", weights_only=True)["model"]
         assert all(torch.equal(a[k], b[k]) for k in a), name
+
+
+def test_plug_in_models_train_one_after_another():
+    from deepsets.pipeline import default_jobs
+
+    config = LabConfig(**{**TINY.to_dict(), "models": ("deepsets", "examples.sum_mlp:SumMLP")})
+    assert default_jobs(config) == 1
 
 
 def test_worker_failure_reaches_the_parent(tmp_path):

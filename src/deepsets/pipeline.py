@@ -31,7 +31,7 @@ from deepsets.data import (
 from deepsets.devices import torch_threads
 from deepsets.evaluate import predict, score
 from deepsets.executor import Job, run_jobs
-from deepsets.models import LSTM, DeepSets, build_model, model_class
+from deepsets.models import LSTM, DeepSets, build_model, is_plugin, model_class
 from deepsets.progress import Progress
 from deepsets.results import result_rows, rows_csv
 from deepsets.runfolder import (
@@ -82,8 +82,10 @@ def threads_for(name: str) -> int:
 
 def default_jobs(config: LabConfig) -> int:
     """Train the models side by side when each trains on one thread and there is a core for
-    each; else one after another."""
-    if config.device != "cpu" or any(threads_for(m) > 1 for m in config.models):
+    each; else one after another. Plug-ins train one after another: one that draws random
+    numbers while training (dropout) would share torch's generator with the others."""
+    if (config.device != "cpu" or any(threads_for(m) > 1 for m in config.models)
+            or any(is_plugin(m) for m in config.models)):
         return 1
     return max(1, min(len(config.models), os.cpu_count() or 1))
 
