@@ -33,6 +33,14 @@ def test_training_goes_through_the_compiled_step_and_evaluation_does_not(monkeyp
 
 
 @needs_compiled
+def test_tokens_outside_the_vocabulary_are_refused_not_read():
+    model = LSTM(embedding_dim=8, hidden_dim=4)
+    x = torch.full((2, 3), 11)  # the vocabulary is 0..10
+    with pytest.raises(RuntimeError, match="tokens must lie in 0..10, got 11"):
+        kernels.lstm_prediction(model, x)
+
+
+@needs_compiled
 def test_status_names_the_path_in_one_line():
     line = kernels.status()
     assert line.startswith("deepsets training kernels: compiled") and "\n" not in line

@@ -346,6 +346,13 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& emb, const at::Tensor& w_
                                      const at::Tensor& w_hh, const at::Tensor& fc_w,
                                      const at::Tensor& fc_b, const at::Tensor& x) {
   const int64_t V = emb.size(0), E = emb.size(1), G = w_ih.size(0), H = w_hh.size(1);
+  TORCH_CHECK(x.dim() == 2 && x.scalar_type() == at::kLong && x.is_contiguous(),
+              "tokens must be a contiguous 2-D int64 tensor");
+  const int64_t* tokens = x.data_ptr<int64_t>();
+  for (int64_t i = 0; i < x.numel(); ++i) {  // a token indexes the gate table's rows
+    TORCH_CHECK(tokens[i] >= 0 && tokens[i] < V, "tokens must lie in 0..", V - 1, ", got ",
+                tokens[i]);
+  }
   at::Tensor table = at::empty({V, G}, emb.options());
   float* tab = table.data_ptr<float>();
   matmul(V, G, E, emb.data_ptr<float>(), w_ih.data_ptr<float>(), true, 0.0f, tab);
