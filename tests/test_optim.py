@@ -1,0 +1,65 @@
+"""optim.Adam against torch.optim.Adam: the same updates, the same state, either way round."""
+
+import pytest
+import torch
+
+from deepsets import kernels
+from deepsets.optim import Adam, make_adam
+
+pytestmark = pytest.mark.skipif(kernels.load() is None, reason=kernels.status())
+
+
+def pair(seed=0):
+    torch.manual_seed(seed)
+    ours = [torch.nn.Parameter(torch.randn(50, 7)), torch.nn.Parameter(torch.randn(3))]
+    theirs = [torch.nn.Parameter(p.detach().clone()) for p in ours]
+    return ours, theirs
+
+
+def steps(opt_a, a, opt_b, b, n, start=0, skip_second_at=()):
+    """``n`` steps of both with the same gradients and learning rates."""
+    for t in range(start, start + n):
+        for p, q in zip(a, b, strict=True):
+            g = torch.randn_like(p)
+            p.grad, q.grad = g.clone(), g.clone()
+        if t in skip_second_at:  # a parameter without a gradient skips its step
+            a[1].grad = b[1].grad = None
+        for opt in (opt_a, opt_b):
+            opt.param_groups[0]["lr"] = 1e-2 * (1 - t / 40)
+            opt.step()
+
+
+def test_twenty_steps_are_torchs_fused_adam():
+    a, b = pair()
+    ours, torchs = Adam(a, lr=1e-2), torch.optim.Adam(b, lr=1e-2, fused=True)
+    steps(ours, a, torchs, b, 20, skip_second_at=(3, 7))
+    for p, q in zip(a, b, strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-6)
+    theirs = torchs.state_dict()
+    assert ours.state_dict()["param_groups"] == theirs["param_groups"]
+    assert [int(s["step"]) for s in ours.state_dict()["state"].values()] == [20, 18]
+
+
+def test_state_loads_both_ways_and_training_goes_on_the_same():
+    a, b = pair(1)
+    ours, torchs = Adam(a, lr=1e-2), torch.optim.Adam(b, lr=1e-2, fused=True)
+    steps(ours, a, torchs, b, 5)
+    # swap: torch's state into ours, ours into torch's, as a checkpoint would carry them
+    ours2, torchs2 = Adam(a, lr=1.0), torch.optim.Adam(b, lr=1.0, fused=True)
+    ours2.load_state_dict(torchs.state_dict())
+    torchs2.load_state_dict(ours.state_dict())
+    steps(ours2, a, torchs2, b, 5, start=5)
+    for p, q in zip(a, b, strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-6)
+
+
+def test_make_adam_falls_back_to_torch_where_the_kernel_cannot_run():
+    assert isinstance(make_adam([torch.nn.Parameter(torch.zeros(3))], 1e-3), Adam)
+    double = make_adam([torch.nn.Parameter(torch.zeros(3, dtype=torch.float64))], 1e-3)
+    assert isinstance(double, torch.optim.Adam)
+
+
+def test_a_state_for_another_model_is_refused():
+    a, _ = pair()
+    with pytest.raises(ValueError, match="holds 1 parameters; the model has 2"):
+        Adam(a).load_state_dict({"state": {}, "param_groups": [{"lr": 1e-3, "params": [0]}]})
