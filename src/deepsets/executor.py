@@ -35,7 +35,13 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +150,16 @@ def run_jobs(jobs: Sequence[Job], workers: int = 1, progress: Progress | None = 
         yield from _run_ray(jobs, cluster, progress)
 
 
+def _completed(futures: dict[Future, Job], channel: Channel) -> Iterator[tuple[Job, Future]]:
+    """Each future with its job as it completes; the jobs' reports handled meanwhile."""
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+        channel.drain()
+        for future in done:
+            yield futures[future], future
+
+
 class StoppableProgress(QueueProgress):
     """A thread job's progress: once ``stop`` is set, its next step raises
     KeyboardInterrupt, which the job handles as Ctrl-C (a trainer keeps its
@@ -175,15 +191,10 @@ def _run_threads(jobs: Sequence[Job], workers: int, progress: Progress | None
 
     pool = ThreadPoolExecutor(max_workers=max(1, workers))
     try:
-        futures = {pool.submit(call, job): job for job in jobs}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-            channel.drain()
-            for future in done:
-                job, error = futures[future], future.exception()
-                channel.finished.add(job.key)
-                yield Outcome(job.key, None if error else future.result(), error)
+        for job, future in _completed({pool.submit(call, job): job for job in jobs}, channel):
+            error = future.exception()
+            channel.finished.add(job.key)
+            yield Outcome(job.key, None if error else future.result(), error)
     finally:
         stop.set()  # the jobs still running stop at their next step
         pool.shutdown(wait=True, cancel_futures=True)
@@ -212,18 +223,14 @@ def _run_local(jobs: Sequence[Job], workers: int, progress: Progress | None
         try:
             futures = {pool.submit(_call, job.fn, job.args, job.key, progress is not None,
                                    job.folder is not None): job for job in todo}
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-                channel.drain()
-                for future in done:
-                    job, error = futures[future], future.exception()
-                    if isinstance(error, BrokenProcessPool) and tries[job.key] < RETRIES:
-                        tries[job.key] += 1
-                        retry.append(job)
-                        continue
-                    channel.finished.add(job.key)
-                    yield Outcome(job.key, None if error else future.result(), error)
+            for job, future in _completed(futures, channel):
+                error = future.exception()
+                if isinstance(error, BrokenProcessPool) and tries[job.key] < RETRIES:
+                    tries[job.key] += 1
+                    retry.append(job)
+                    continue
+                channel.finished.add(job.key)
+                yield Outcome(job.key, None if error else future.result(), error)
             finished = True
         finally:
             pool.shutdown(wait=finished, cancel_futures=True)
