@@ -31,7 +31,7 @@ from deepsets.data import (
 from deepsets.devices import torch_threads
 from deepsets.evaluate import predict, score
 from deepsets.executor import Job, run_jobs
-from deepsets.models import LSTM, DeepSets, build_model, is_plugin, model_class
+from deepsets.models import DeepSets, build_model, is_plugin, model_class
 from deepsets.progress import Progress
 from deepsets.results import result_rows, rows_csv
 from deepsets.runfolder import (
@@ -108,8 +108,7 @@ def train_models(run: Path, config: LabConfig, progress: Progress | None = None,
     data = train_sets(config)
     if jobs > 1 and len(config.models) > 1:
         progress.stage(f"training {', '.join(config.models)} side by side, one core each")
-        if any(issubclass(model_class(m), LSTM) for m in config.models):
-            kernels.load()  # compiled (once) before the threads start
+        kernels.load()  # built (once) before the threads start: every model's Adam uses them
         history, stopped = {}, []
 
         def train(name: str, *, progress: Progress) -> list[dict]:
