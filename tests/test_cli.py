@@ -185,3 +185,10 @@ def test_every_flag_has_help():
                           ("--n-train", "100,000"), ("--n-per-card", "10,000")):
         assert f"{flag} " in lab_help and f"(default: {default})" in lab_help, flag
     assert "--resume" in lab_help and "added to the command that started it" in lab_help
+
+
+def test_an_error_quoting_a_line_break_stays_one_line(capsys, tmp_path):
+    # the module name holds a carriage return, and so does Python's ImportError about it
+    code = main(["lab", "--models", "0\r:Model", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot import" in err

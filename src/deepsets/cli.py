@@ -258,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as err:  # user errors; a bug's traceback stays visible
         if args.debug:
             raise
-        print(f"deepsets {args.command}: error: {err}", file=sys.stderr)
+        message = " ".join(str(err).splitlines())  # one line, whatever the input held
+        print(f"deepsets {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 
