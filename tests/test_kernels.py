@@ -1,4 +1,4 @@
-"""The LSTM's compiled training step: used when built, and a clean fallback when not.
+"""The compiled kernels: the LSTM step used when built, and a clean fallback when not.
 
 Its values and gradients are checked against ``nn.LSTM`` in test_models.py
 (``test_lstm_training_step_matches_nn_lstm_at_the_handouts_sizes``).
