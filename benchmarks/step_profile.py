@@ -14,17 +14,22 @@ reference). The numbers behind docs/speed.md.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 from unittest.mock import patch
 
 import torch
 import torch.nn.functional as F
 from torch import profiler
 
-from deepsets import LSTM, DeepSets, SetTransformer, create_train_dataset, kernels
-from deepsets.devices import torch_threads
-from deepsets.optim import make_adam
-from deepsets.pipeline import threads_for
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import reference  # noqa: E402
+
+from deepsets import LSTM, DeepSets, SetTransformer, create_train_dataset, kernels  # noqa: E402
+from deepsets.devices import torch_threads  # noqa: E402
+from deepsets.optim import make_adam  # noqa: E402
+from deepsets.pipeline import threads_for  # noqa: E402
 
 
 def per_step(fn, batches) -> float:
@@ -116,7 +121,7 @@ def lstm_paths(X, y, batches) -> None:
     """The LSTM's forward and backward alone (no optimizer), through each path."""
     torch.manual_seed(0)
     model = LSTM()
-    plain = PlainLSTM()
+    plain = reference.LSTM(11, 128, 64)  # the handout's: nn.LSTM on the embeddings
     plain.load_state_dict(model.state_dict())
 
     def compiled(idx):
@@ -126,7 +131,7 @@ def lstm_paths(X, y, batches) -> None:
         with patch.object(kernels, "trains_lstm", lambda *_: False):
             F.l1_loss(model(X[idx]), y[idx]).backward()
 
-    def reference(idx):
+    def handout(idx):
         F.l1_loss(plain(X[idx]), y[idx]).backward()
 
     print("\n## the LSTM's forward and backward, microseconds per batch of 64\n")
@@ -134,26 +139,12 @@ def lstm_paths(X, y, batches) -> None:
     print("| path | 1 thread | 2 threads |\n|---|---:|---:|")
     for label, fn in (("compiled kernel (kernels.cpp)", compiled),
                       ("PyTorch's fused kernel on the gate table (the fallback)", fallback),
-                      ("nn.LSTM on the embeddings (the reference)", reference)):
+                      ("nn.LSTM on the embeddings (the reference)", handout)):
         times = []
         for threads in (1, 2):
             with torch_threads(threads):
                 times.append(per_step(fn, batches))
         print(f"| {label} | {times[0]:.0f} | {times[1]:.0f} |")
-
-
-class PlainLSTM(torch.nn.Module):
-    """The handout's LSTM: nn.LSTM on the embeddings, as benchmarks/reference.py has it."""
-
-    def __init__(self):
-        super().__init__()
-        self.embedding = torch.nn.Embedding(11, 128)
-        self.lstm = torch.nn.LSTM(128, 64, batch_first=True)
-        self.fc = torch.nn.Linear(64, 1)
-
-    def forward(self, x):
-        out, _ = self.lstm(self.embedding(x))
-        return self.fc(out[:, -1]).squeeze(-1)
 
 
 if __name__ == "__main__":

@@ -255,9 +255,9 @@ std::vector<at::Tensor> lstm_last_forward(const at::Tensor& table, const at::Ten
   return {h_last, order, active, acts, c_in, tanh_c, h_in, pad_h, pad_c, pad_acts, pad_tanh_c};
 }
 
-// The gradients of table (V, 4H) and w_hh (4H, H) given that of h_last (B, H).
+// The gradients of the gate table (V, 4H) and w_hh (4H, H) given that of h_last (B, H).
 std::vector<at::Tensor> lstm_last_backward(
-    const at::Tensor& grad_h, const at::Tensor& table, const at::Tensor& w_hh,
+    const at::Tensor& grad_h, int64_t V, const at::Tensor& w_hh,
     const at::Tensor& x, const at::Tensor& order, const at::Tensor& active,
     const at::Tensor& acts, const at::Tensor& c_in, const at::Tensor& tanh_c,
     const at::Tensor& h_in, const at::Tensor& pad_h, const at::Tensor& pad_c,
@@ -269,12 +269,12 @@ std::vector<at::Tensor> lstm_last_backward(
   const int64_t* act = active.data_ptr<int64_t>();
   const float* w = w_hh.data_ptr<float>();
   const float* gh = grad_h.data_ptr<float>();
-  at::Tensor d_table = at::zeros_like(table), d_w = at::zeros_like(w_hh);
+  at::Tensor d_table = at::zeros({V, G}, w_hh.options()), d_w = at::zeros_like(w_hh);
   float* dt = d_table.data_ptr<float>();
   float* dw = d_w.data_ptr<float>();
   // the gates' gradients: of the rows that ran the step before, kept for one GEMM into
   // d_w at the end; of the rows that start at the step, summed into the trajectory's
-  at::Tensor d_ran = at::empty({continuing, G}, table.options());
+  at::Tensor d_ran = at::empty({continuing, G}, w_hh.options());
   std::vector<float> d_start(B * G), dh(B * H), dc(B * H, 0.0f), dc_in(B * H);
   // what reaches the pad trajectory's state after j pad tokens, and the gradient of the
   // gates shared at j: the trajectory's own step j and the rows that start at j
@@ -340,7 +340,7 @@ std::vector<at::Tensor> lstm_last_backward(
 }
 
 // The model's predictions: the gate table, the recurrence, the readout fc(h_last).
-// Returns {pred (B,), table, h_last, and lstm_last_forward's buffers}.
+// Returns {pred (B,), h_last, and lstm_last_forward's buffers}.
 std::vector<at::Tensor> lstm_forward(const at::Tensor& emb, const at::Tensor& w_ih,
                                      const at::Tensor& b_ih, const at::Tensor& b_hh,
                                      const at::Tensor& w_hh, const at::Tensor& fc_w,
@@ -377,16 +377,16 @@ std::vector<at::Tensor> lstm_forward(const at::Tensor& emb, const at::Tensor& w_
     }
     p[b] = sum + fc_b.data_ptr<float>()[0];
   }
-  out.insert(out.begin(), {pred, table});
+  out.insert(out.begin(), pred);
   return out;
 }
 
 // Every parameter's gradient from that of the predictions: {d_emb, d_w_ih, d_b_ih, d_b_hh,
-// d_w_hh, d_fc_w, d_fc_b}. ``saved`` is lstm_forward's output after pred and table.
+// d_w_hh, d_fc_w, d_fc_b}. ``saved`` is lstm_forward's output after pred.
 std::vector<at::Tensor> lstm_backward(const at::Tensor& grad, const at::Tensor& emb,
                                       const at::Tensor& w_ih, const at::Tensor& w_hh,
                                       const at::Tensor& fc_w, const at::Tensor& x,
-                                      const at::Tensor& table, std::vector<at::Tensor> saved) {
+                                      std::vector<at::Tensor> saved) {
   const int64_t V = emb.size(0), E = emb.size(1), G = w_ih.size(0), H = w_hh.size(1);
   const at::Tensor& h_last = saved[0];
   const int64_t B = h_last.size(0);
@@ -407,7 +407,7 @@ std::vector<at::Tensor> lstm_backward(const at::Tensor& grad, const at::Tensor& 
   }
   d_fc_b.data_ptr<float>()[0] = gsum;
   std::vector<at::Tensor> d = lstm_last_backward(
-      d_h, table, w_hh, x, saved[1], saved[2], saved[3], saved[4], saved[5], saved[6],
+      d_h, V, w_hh, x, saved[1], saved[2], saved[3], saved[4], saved[5], saved[6],
       saved[7], saved[8], saved[9], saved[10]);
   const at::Tensor& d_table = d[0];
   // the gate table: table = emb w_ih^T + b_ih + b_hh
@@ -432,7 +432,8 @@ void adam_step(const std::vector<at::Tensor>& params, const std::vector<at::Tens
   const float e = static_cast<float>(eps);
   for (size_t i = 0; i < params.size(); ++i) {
     const float step_size = static_cast<float>(lr / (1.0 - std::pow(beta1, steps[i])));
-    const float correction2_sqrt = static_cast<float>(std::sqrt(1.0 - std::pow(beta2, steps[i])));
+    const float correction2_sqrt =
+        static_cast<float>(std::sqrt(1.0 - std::pow(beta2, steps[i])));
     float* __restrict p = params[i].data_ptr<float>();
     const float* __restrict g = grads[i].data_ptr<float>();
     float* __restrict m = exp_avgs[i].data_ptr<float>();

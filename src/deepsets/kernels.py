@@ -123,15 +123,14 @@ class LSTMPrediction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, emb, w_ih, b_ih, b_hh, w_hh, fc_w, fc_b):
-        pred, table, *saved = load().lstm_forward(emb, w_ih, b_ih, b_hh, w_hh, fc_w, fc_b, x)
-        ctx.save_for_backward(x, emb, w_ih, w_hh, fc_w, table, *saved)
+        pred, *saved = load().lstm_forward(emb, w_ih, b_ih, b_hh, w_hh, fc_w, fc_b, x)
+        ctx.save_for_backward(x, emb, w_ih, w_hh, fc_w, *saved)
         return pred
 
     @staticmethod
     def backward(ctx, grad):
-        x, emb, w_ih, w_hh, fc_w, table, *saved = ctx.saved_tensors
-        return None, *load().lstm_backward(grad.contiguous(), emb, w_ih, w_hh, fc_w, x, table,
-                                           saved)
+        x, emb, w_ih, w_hh, fc_w, *saved = ctx.saved_tensors
+        return None, *load().lstm_backward(grad.contiguous(), emb, w_ih, w_hh, fc_w, x, saved)
 
 
 def trains_lstm(model: torch.nn.Module, x: torch.Tensor) -> bool:
