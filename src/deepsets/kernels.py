@@ -15,27 +15,26 @@ Adam. ``optim.Adam`` updates every parameter in one call instead of
 ``torch.optim.Adam``'s Python bookkeeping around its fused kernel.
 
 The kernels are compiled on first use with ``torch.utils.cpp_extension``
-(a C++ compiler and ninja; about 20 s) and cached in
-``~/.cache/deepsets/kernels-<key>``, the key naming the source, torch,
-Python and the CPU. Where they cannot be built, or with
+(a C++ compiler and ninja; under a minute), once per torch installation, and
+cached in ``~/.cache/deepsets`` (``kernel_cache``: shared safely by every
+environment and process, whichever of them is killed). Where they cannot be
+had (no compiler, a failed build, a missing source, another process's build
+that outlasts ``DEEPSETS_KERNELS_WAIT`` seconds) or with
 ``DEEPSETS_KERNELS=off``, training goes through PyTorch's own kernels
-instead (``nn.LSTM``'s fused kernel, ``torch.optim.Adam``): the same
-numbers up to float rounding, slower. ``status()`` says which, in one line.
+instead (``nn.LSTM``'s fused kernel, ``torch.optim.Adam``): the same numbers
+up to float rounding, slower. ``status()`` says which, in one line.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import platform
-import shutil
-import sys
-import time
 from functools import lru_cache
 from pathlib import Path
 
 import torch
+
+from deepsets import kernel_cache
 
 log = logging.getLogger(__name__)
 
@@ -44,31 +43,9 @@ SOURCE = Path(__file__).with_name("kernels.cpp")
 CFLAGS = ["-O3", "-march=native", "-fno-trapping-math", "-fno-math-errno"]
 #: Set to ``off`` to train through PyTorch's kernels.
 SWITCH = "DEEPSETS_KERNELS"
-
-
-def cpu_signature() -> str:
-    """What the compiled code depends on about this CPU: its model and instruction sets."""
-    lines = []
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith(("model name", "flags")):
-                    lines.append(line.strip())
-                if len(lines) == 2:
-                    break
-    except OSError:
-        pass
-    return platform.machine() + "|" + "|".join(lines)
-
-
-def build_directory() -> Path:
-    """Where the build for this source, torch, Python and CPU lives."""
-    key = hashlib.sha256("\n".join([
-        SOURCE.read_text(), torch.__version__, sys.version, cpu_signature(), *CFLAGS,
-    ]).encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "deepsets" / f"kernels-{key}"
-
+#: How long a run waits for another process's build of the kernels, in seconds.
+WAIT = "DEEPSETS_KERNELS_WAIT"
+DEFAULT_WAIT = 180.0
 
 #: What ``load`` found, for ``status``: None before the first call.
 _status: str | None = None
@@ -79,36 +56,33 @@ def load():
     """The compiled kernels (built on the first call, then cached), or None.
 
     None, with the reason logged once, when ``DEEPSETS_KERNELS=off`` or the
-    build or import fails.
+    kernels cannot be had; it never raises, except KeyboardInterrupt (Ctrl-C
+    stops a build as it stops everything else, and the next call tries again).
     """
     global _status
     if os.environ.get(SWITCH, "").lower() in ("off", "0", "no"):
         _status = f"PyTorch's kernels ({SWITCH}=off)"
         return None
-    directory = build_directory()
-    began = time.perf_counter()
-    fresh = not any(directory.glob("*.so"))
     try:
-        from torch.utils.cpp_extension import load as compile_and_load
-
-        if shutil.which("ninja") is None:  # the ninja package's, when the venv is not on PATH
-            import ninja
-
-            os.environ["PATH"] = ninja.BIN_DIR + os.pathsep + os.environ.get("PATH", "")
-        if fresh:
-            log.warning("deepsets: compiling the training kernels (once; about 20 s) into %s",
-                        directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        module = compile_and_load("deepsets_kernels", [str(SOURCE)], extra_cflags=CFLAGS,
-                                  build_directory=str(directory), verbose=False)
-    except Exception as err:  # no compiler, no ninja, a failed build: train without them
-        reason = " ".join(str(err).split())[:200]
-        _status = f"PyTorch's kernels (the compiled ones did not build: {reason})"
+        module, how = kernel_cache.load_or_build("deepsets_kernels", SOURCE, CFLAGS,
+                                                 wait=wait_seconds())
+    except Exception as err:  # whatever went wrong, training goes on without them
+        reason = str(err) if isinstance(err, kernel_cache.Unavailable) else (
+            f"the compiled ones did not load: {type(err).__name__}: {err}")
+        _status = f"PyTorch's kernels ({' '.join(reason.split())[:240]})"
         log.warning("deepsets: training goes through %s", _status)
         return None
-    built = f"built in {time.perf_counter() - began:.0f} s" if fresh else "cached"
-    _status = f"compiled ({built} in {directory})"
+    _status = f"compiled ({how})"
     return module
+
+
+def wait_seconds() -> float:
+    """``DEEPSETS_KERNELS_WAIT``, or the default."""
+    text = os.environ.get(WAIT) or str(DEFAULT_WAIT)
+    try:
+        return float(text)
+    except ValueError:
+        raise kernel_cache.Unavailable(f"{WAIT}={text!r} is not a number of seconds") from None
 
 
 def status() -> str:

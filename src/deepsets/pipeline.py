@@ -106,9 +106,10 @@ def train_models(run: Path, config: LabConfig, progress: Progress | None = None,
         jobs = 1  # torch's thread count is one for the whole process
     progress.stage(f"generating {config.n_train:,} training sets")
     data = train_sets(config)
+    if config.device == "cpu":  # built (once) before any thread starts: every Adam uses them
+        progress.stage(kernels.status())
     if jobs > 1 and len(config.models) > 1:
         progress.stage(f"training {', '.join(config.models)} side by side, one core each")
-        kernels.load()  # built (once) before the threads start: every model's Adam uses them
         history, stopped = {}, []
 
         def train(name: str, *, progress: Progress) -> list[dict]:
