@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint notebook clean
+.PHONY: run test bench lint notebook dist clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -31,5 +31,10 @@ notebook: $(STAMP)  ## re-execute notebooks/lab.ipynb in place at the handout's 
 lint: $(STAMP)  ## ruff's rules (the code is laid out by hand, to 100 columns)
 	$(BIN)/ruff check src tests benchmarks examples
 
+dist: $(STAMP)  ## the sdist and the wheel into dist/ (the wheel built from the sdist)
+	rm -rf dist
+	$(BIN)/python -m build --no-isolation --outdir dist .
+	rm -rf src/*.egg-info  # what the sdist step leaves beside the package
+
 clean:
-	rm -rf $(VENV) build src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
