@@ -1,4 +1,5 @@
 import os
+import signal
 
 import pytest
 import torch
@@ -7,6 +8,12 @@ from hypothesis import settings
 from deepsets import kernels
 from deepsets.config import LabConfig
 from deepsets.lab import run_lab
+
+# Tests press Ctrl-C (SIGINT) in the commands they start. A shell without job control
+# starts `make test &` with SIGINT ignored, and every child would inherit that; a handler
+# of our own is reset to the default in each child instead.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_report_header(config):
