@@ -1,5 +1,6 @@
 """The lab notebook, run top to bottom in a fresh kernel at its quick setting."""
 
+import base64
 import json
 from pathlib import Path
 
@@ -8,23 +9,41 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "lab.ipynb"
+#: Each figure cell's tag, and the PNGs it shows, in order, from the run's folder.
+FIGURES = {
+    "sizes-figure": ["training-sizes.png"],
+    "loss-figure": ["loss.png"],
+    "by-size-figure": ["accuracy.png", "mae.png"],
+    "drift-figure": ["drift.png"],
+    "reach-figure": ["padded-reach.png"],
+}
 
 
 def tagged(nb, tag: str):
     return next(c for c in nb.cells if tag in c.metadata.get("tags", []))
 
 
+def pngs(cell) -> list[bytes]:
+    return [base64.b64decode(o["data"]["image/png"]) for o in cell.outputs
+            if "image/png" in o.get("data", {})]
+
+
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     """The notebook with ``quick = True`` injected after its parameters cell, as papermill
-    does, executed in a new kernel in a folder of its own; raises on the first error."""
+    does, executed in a new kernel in a folder of its own; raises on the first error.
+
+    The kernel starts with matplotlib's Agg backend, which displays nothing by itself: the
+    figures must render whatever backend a kernel has."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     at = nb.cells.index(tagged(nb, "parameters"))
     nb.cells.insert(at + 1, nbformat.v4.new_code_cell(
         "quick = True", metadata={"tags": ["injected-parameters"]}))
     folder = tmp_path_factory.mktemp("notebook")
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MPLBACKEND", "agg")
+        NotebookClient(nb, timeout=300, kernel_name="python3",
+                       resources={"metadata": {"path": str(folder)}}).execute()
     return nb, folder / "runs" / "notebook"
 
 
@@ -35,11 +54,12 @@ def test_every_cell_ran_without_an_error(executed):
     assert not [o for c in code for o in c.outputs if o.output_type == "error"]
 
 
-def test_the_accuracy_figure_is_drawn_inline(executed):
+@pytest.mark.parametrize("tag", FIGURES)
+def test_each_figure_is_shown_as_the_png_it_saved(executed, tag):
     nb, folder = executed
-    shown = [o for o in tagged(nb, "accuracy-figure").outputs if "image/png" in o.get("data", {})]
-    assert len(shown) == 1
-    assert (folder / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = [(folder / name).read_bytes() for name in FIGURES[tag]]
+    assert all(png[:8] == b"\x89PNG\r\n\x1a\n" for png in saved)
+    assert pngs(tagged(nb, tag)) == saved
 
 
 def test_the_table_shows_the_quick_runs_numbers(executed):
@@ -71,4 +91,7 @@ def test_the_committed_notebook_carries_a_full_run():
     assert "quick = False" in params and "epochs = 20" in params and "n_train = 100_000" in params
     outputs = [c.outputs for c in nb.cells if c.cell_type == "code"]
     assert sum(bool(o) for o in outputs) >= len(outputs) - 2  # the install cell prints nothing
-    assert any("image/png" in o.get("data", {}) for o in tagged(nb, "accuracy-figure").outputs)
+    for tag, names in FIGURES.items():
+        assert len(pngs(tagged(nb, tag))) == len(names), tag
+        assert not [o for o in tagged(nb, tag).outputs
+                    if "<Figure size" in str(o.get("data", {}).get("text/plain", ""))], tag
