@@ -1,12 +1,14 @@
 """Adam, as ``torch.optim.Adam(fused=True)`` computes it, in one compiled call a step.
 
-``torch.optim.Adam``'s fused kernel takes about a fifth of its step; the rest
-is Python bookkeeping (measured in docs/speed.md), and building the first
-one imports ``torch._dynamo``. ``Adam`` here keeps the same state under the
-same names, so a checkpoint's optimizer state loads into either, and updates
-every parameter in one call of ``kernels.adam_step``. ``make_adam`` returns it
-where the compiled kernels are built and every parameter is float32 on the
-CPU, else ``torch.optim.Adam`` itself.
+``torch.optim.Adam``'s fused kernel is a small part of its step; the rest is
+Python bookkeeping (docs/speed.md), and building the first one imports
+``torch._dynamo``. ``Adam`` here keeps the same state under the same names, so
+a checkpoint's optimizer state loads into either, and updates every parameter
+in one call of ``kernels.adam_step``, which follows the fused kernel's
+arithmetic operation for operation: the same floats where torch runs its AVX2
+kernel, within an ulp elsewhere. ``make_adam`` returns it where the compiled
+kernels are built and every parameter is float32 on the CPU, else
+``torch.optim.Adam`` itself.
 """
 
 from __future__ import annotations
