@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench lint notebook dist clean
+.PHONY: run test bench docs-check lint notebook dist clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ test: lint  ## lint, then the test suite (first: which path the LSTM trains thro
 
 bench: $(STAMP)  ## side-by-side speed ratios against a plain implementation
 	$(BIN)/python benchmarks/bench.py $(ARGS)
+
+docs-check: $(STAMP)  ## re-run the README's quick figures (the lab, images seeds 0-2); fail on a mismatch
+	$(BIN)/python benchmarks/docs_check.py $(ARGS)
 
 notebook: $(STAMP)  ## re-execute notebooks/lab.ipynb in place at the handout's settings
 	cd notebooks && ../$(BIN)/python -c "import nbformat, nbclient; \
