@@ -85,7 +85,7 @@ def image_figures(runs: Path) -> list[tuple[Path, str]]:
     q = sorted(im["q_test"] for im in images)
     sentence = (f"{by_size[0]} at 5 images, {by_size[1]} at 10, {by_size[2]} at 25 and "
                 f"{by_size[3]} at 50 (MAE at 5: {mae5[0]:.2f}-{mae5[-1]:.2f})")
-    figures = [(README, sentence), (README, f"q = {q[0]:.3f}-{q[-1]:.3f}")]
+    figures = [(README, sentence), (README, f"q = {q[0]:.4f}-{q[-1]:.4f}")]
     for seed, r, im in zip(IMAGE_SEEDS, results, images, strict=True):
         pred = im["predicted_from_errors"]
         figures.append((RECIPES, f"| {seed} | {im['q_test']:.4f} | " + " | ".join(
