@@ -9,17 +9,17 @@ docs print them, and looks for each figure, word for word, in its page:
 - ``lab``: ``make run``'s lab (``deepsets lab --models
   deepsets,lstm,lstm-unpadded``): its results.json equals
   docs/example-run/results.json byte for byte, and the README's table holds
-  its rows (about a minute on 2 cores);
+  its rows (one to two minutes on 2 cores);
 - ``images``: ``deepsets lab --task images --models deepsets --recipe exact
-  --cards 5,10,25,50 --n-per-card 1000 --seed K`` for seeds 0-2 (about 3 min
+  --cards 5,10,25,50 --n-per-card 1000 --seed K`` for seeds 0-2 (3-5 min
   each, two at a time): the README's figures and docs/recipes.md's table of
   them.
 
 The figures are those of the machine they were measured on: another CPU
-rounds differently, and a mismatch there may be only that (see the README's
-"Floating-point results" notes); the check prints what it found beside what
-the page says. ``--keep DIR`` keeps the runs there, and a second call reuses
-the finished ones. Exit code 0 when every figure matches, 1 otherwise.
+rounds differently, and a mismatch there may be only that; the check prints
+what it found beside what the page says. ``--keep DIR`` keeps the runs
+there, and a second call reuses the finished ones. Exit code 0 when every
+figure matches, 1 otherwise.
 """
 
 from __future__ import annotations
