@@ -55,8 +55,9 @@ def ulps_apart(a: torch.Tensor, b: torch.Tensor, scale: torch.Tensor) -> float:
 def test_every_step_on_the_image_models_own_parameters_is_torchs():
     """From the same state, each step of the lab's image DeepSets (real gradients of image
     sums, every parameter shape the model has) lands where torch's fused Adam lands: within
-    an ulp anywhere, and to the bit where torch runs its AVX2 kernel, whose arithmetic
-    kernels.cpp follows. (Computing 1 - beta2 in float put some values 179 ulps away.)"""
+    an ulp anywhere, and to the bit where torch 2.13 runs its AVX2 kernel, whose arithmetic
+    kernels.cpp follows (other versions and vector widths order a few operations
+    otherwise). Computing 1 - beta2 in float put some values 179 ulps away."""
     config = LabConfig(task="images", models=("deepsets",), recipe="exact", n_train=1_920)
     X, y = (torch.as_tensor(a) for a in train_sets(config))
     model = init_model(lambda **kw: build_model("deepsets", **kw), 0, "deepsets",
@@ -64,7 +65,8 @@ def test_every_step_on_the_image_models_own_parameters_is_torchs():
     params = list(model.parameters())
     twins = [torch.nn.Parameter(p.detach().clone()) for p in params]
     ours, torchs = Adam(params, lr=1e-3), torch.optim.Adam(twins, lr=1e-3, fused=True)
-    bit_for_bit = torch.backends.cpu.get_cpu_capability() == "AVX2"
+    bit_for_bit = (torch.__version__.startswith("2.13.")
+                   and torch.backends.cpu.get_cpu_capability() == "AVX2")
     for idx in torch.arange(len(X)).split(64):
         for p in params:
             p.grad = None

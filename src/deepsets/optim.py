@@ -5,7 +5,7 @@ Python bookkeeping (docs/speed.md), and building the first one imports
 ``torch._dynamo``. ``Adam`` here keeps the same state under the same names, so
 a checkpoint's optimizer state loads into either, and updates every parameter
 in one call of ``kernels.adam_step``, which follows the fused kernel's
-arithmetic operation for operation: the same floats where torch runs its AVX2
+arithmetic operation for operation: the same floats where torch 2.13 runs its AVX2
 kernel, within an ulp elsewhere. ``make_adam`` returns it where the compiled
 kernels are built and every parameter is float32 on the CPU, else
 ``torch.optim.Adam`` itself.
