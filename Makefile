@@ -16,7 +16,7 @@ run: $(STAMP)  ## the whole handout lab into runs/lab, with an LSTM trained unpa
 	$(BIN)/deepsets lab --out runs/lab --models deepsets,lstm,lstm-unpadded $(ARGS)
 
 test: lint  ## lint, then the test suite (first: which path the LSTM trains through here)
-	$(BIN)/python -c "from deepsets import kernels; print(kernels.status())"
+	$(BIN)/python -c "from deepsets.core import kernels; print(kernels.status())"
 	$(BIN)/python -m pytest -q $(ARGS)
 
 bench: $(STAMP)  ## side-by-side speed ratios against a plain implementation

@@ -24,11 +24,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepsets.config import LabConfig
-from deepsets.models import build_model
-from deepsets.optim import Adam
-from deepsets.pipeline import train_sets
-from deepsets.train import init_model
+from deepsets.core.config import LabConfig
+from deepsets.core.models import build_model
+from deepsets.core.optim import Adam
+from deepsets.core.pipeline import train_sets
+from deepsets.core.train import init_model
 
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 

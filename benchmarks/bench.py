@@ -36,10 +36,10 @@ sys.path.insert(0, str(HERE))
 import reference  # noqa: E402
 
 from deepsets import LSTM, DeepSets, create_test_dataset, create_train_dataset  # noqa: E402
-from deepsets.devices import torch_threads  # noqa: E402
-from deepsets.evaluate import predict  # noqa: E402
-from deepsets.pipeline import threads_for  # noqa: E402
-from deepsets.train import fit  # noqa: E402
+from deepsets.core.devices import torch_threads  # noqa: E402
+from deepsets.core.evaluate import predict  # noqa: E402
+from deepsets.core.pipeline import threads_for  # noqa: E402
+from deepsets.core.train import fit  # noqa: E402
 
 
 def timed(fn, *args, **kwargs) -> tuple[float, object]:

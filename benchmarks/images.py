@@ -25,14 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepsets.analysis import per_image_accuracy, refit_output
-from deepsets.config import LabConfig
-from deepsets.data import chunked_test_sets, digit_images, element_pool, image_tokens
-from deepsets.evaluate import predict, score
-from deepsets.models import DeepSets
-from deepsets.models.base import PixelEmbedding
-from deepsets.pipeline import rng_for_test_sets, train_sets
-from deepsets.train import fit, init_model
+from deepsets.core.config import LabConfig
+from deepsets.core.data import chunked_test_sets, digit_images, element_pool, image_tokens
+from deepsets.core.evaluate import predict, score
+from deepsets.core.models import DeepSets
+from deepsets.core.models.base import PixelEmbedding
+from deepsets.core.pipeline import rng_for_test_sets, train_sets
+from deepsets.core.train import fit, init_model, refit_output
+from deepsets.lab.analysis import per_image_accuracy
 
 CARDS = (5, 10, 25, 50)
 

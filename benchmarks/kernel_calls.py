@@ -16,7 +16,8 @@ import time
 
 import torch
 
-from deepsets import LSTM, create_train_dataset, kernels
+from deepsets import LSTM, create_train_dataset
+from deepsets.core import kernels
 
 
 def main() -> None:

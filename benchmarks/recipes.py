@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from deepsets.analysis import refit_output
-from deepsets.config import HANDOUT_CARDS, RECIPES, LabConfig
-from deepsets.lab import run_lab
-from deepsets.pipeline import laid_out, score_models, train_sets
-from deepsets.runfolder import load_trained, read_config, read_json
+from deepsets.core.config import HANDOUT_CARDS, RECIPES, LabConfig
+from deepsets.core.pipeline import laid_out, score_models, train_sets
+from deepsets.core.runfolder import load_trained, read_config, read_json
+from deepsets.core.train import refit_output
+from deepsets.lab.run import run_lab
 
 CARDS = (*HANDOUT_CARDS, 1_000, 10_000, 100_000)
 SHOW = (100, 1_000, 10_000, 100_000)

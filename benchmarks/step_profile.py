@@ -26,10 +26,11 @@ from torch import profiler
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference  # noqa: E402
 
-from deepsets import LSTM, DeepSets, SetTransformer, create_train_dataset, kernels  # noqa: E402
-from deepsets.devices import torch_threads  # noqa: E402
-from deepsets.optim import make_adam  # noqa: E402
-from deepsets.pipeline import threads_for  # noqa: E402
+from deepsets import LSTM, DeepSets, SetTransformer, create_train_dataset  # noqa: E402
+from deepsets.core import kernels  # noqa: E402
+from deepsets.core.devices import torch_threads  # noqa: E402
+from deepsets.core.optim import make_adam  # noqa: E402
+from deepsets.core.pipeline import threads_for  # noqa: E402
 
 
 def per_step(fn, batches) -> float:

@@ -5,9 +5,9 @@ import pytest
 import torch
 from hypothesis import settings
 
-from deepsets import kernels
-from deepsets.config import LabConfig
-from deepsets.lab import run_lab
+from deepsets.core import kernels
+from deepsets.core.config import LabConfig
+from deepsets.lab.run import run_lab
 
 # Tests press Ctrl-C (SIGINT) in the commands they start. A shell without job control
 # starts `make test &` with SIGINT ignored, and every child would inherit that; a handler

@@ -9,7 +9,7 @@ import pytest
 from conftest import TINY
 
 from deepsets.cli import build_parser, main
-from deepsets.runfolder import OUTPUTS
+from deepsets.core.runfolder import OUTPUTS
 
 SMALL_FLAGS = ["--n-train", "2000", "--n-per-card", "100", "--epochs", "2",
                "--embedding-dim", "16", "--hidden-dim", "8", "--cards", "5,10,20"]

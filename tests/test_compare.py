@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from deepsets.cli import main
-from deepsets.compare import CompareConfig
-from deepsets.costs import wall_time
-from deepsets.summary import stats, summary
+from deepsets.sweep.compare import CompareConfig
+from deepsets.sweep.costs import wall_time
+from deepsets.sweep.summary import stats, summary
 
 ROOT = Path(__file__).resolve().parents[1]
 # small enough for seconds, long enough (several epochs) to be cut off in the middle

@@ -1,7 +1,7 @@
 import pytest
 
-from deepsets.checks import derive_seed
-from deepsets.config import HANDOUT_CARDS, LabConfig
+from deepsets.core.checks import derive_seed
+from deepsets.core.config import HANDOUT_CARDS, LabConfig
 
 
 def test_defaults_are_the_handouts():
@@ -51,7 +51,7 @@ def test_derive_seed_is_stable_and_separates_purposes():
 
 
 def test_each_recipe_changes_only_deepsets_and_what_it_names():
-    from deepsets.config import LabConfig
+    from deepsets.core.config import LabConfig
 
     for recipe, schedule, padding in (("handout", "constant", "left"),
                                       ("pads", "constant", "free"),

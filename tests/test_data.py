@@ -93,7 +93,7 @@ def test_test_bad_arguments(kwargs, field):
 
 
 def test_task_targets():
-    from deepsets.data import task_targets
+    from deepsets.core.data import task_targets
 
     X = np.array([[0, 0, 3, 3, 5], [1, 2, 3, 4, 5], [0, 0, 0, 0, 7], [9, 9, 9, 9, 9]])
     assert task_targets("sum", X).tolist() == [11, 15, 7, 45]
@@ -104,7 +104,7 @@ def test_task_targets():
 
 
 def test_image_tokens_split_and_sums():
-    from deepsets.data import digit_images, image_sums, image_tokens
+    from deepsets.core.data import digit_images, image_sums, image_tokens
 
     pixels, labels = digit_images()
     assert pixels.shape == (1797, 64) and 0 <= pixels.min() and pixels.max() <= 1
@@ -116,9 +116,9 @@ def test_image_tokens_split_and_sums():
 
 
 def test_image_task_draws_test_sets_from_unseen_images():
-    from deepsets.config import LabConfig
-    from deepsets.data import image_sums, image_tokens
-    from deepsets.pipeline import rng_for_test_sets, train_sets
+    from deepsets.core.config import LabConfig
+    from deepsets.core.data import image_sums, image_tokens
+    from deepsets.core.pipeline import rng_for_test_sets, train_sets
 
     config = LabConfig(task="images", n_train=500, n_per_card=40, cards=(5, 30))
     X, y = train_sets(config)
@@ -131,7 +131,7 @@ def test_image_task_draws_test_sets_from_unseen_images():
 
 
 def test_free_padding_draws_the_pad_count_apart_from_the_set_size():
-    from deepsets.data import free_padding, set_sizes
+    from deepsets.core.data import free_padding, set_sizes
 
     X, _ = create_train_dataset(n_train=20_000, seed=0)
     wide, lengths = free_padding(X, 10, seed=4)

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from deepsets import LSTM, DeepSets, evaluate, predict
-from deepsets.evaluate import score
+from deepsets.core.evaluate import score
 
 
 class ExactSum(nn.Module):

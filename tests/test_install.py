@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from deepsets import kernels
+from deepsets.core import kernels
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "lab.ipynb"
@@ -111,7 +111,7 @@ def test_the_installed_package_runs_the_lab_and_a_sweep_from_elsewhere(installed
                 elsewhere)
     assert Path(where.stdout.strip()).is_relative_to(installed.parent), where
     status = run([installed / "python", "-c",
-                  "from deepsets import kernels; print(kernels.status())"], elsewhere)
+                  "from deepsets.core import kernels; print(kernels.status())"], elsewhere)
     assert status.returncode == 0, status.stderr
     expected = kernels.status().split(" (")[0]  # compiled where this machine compiles them
     assert status.stdout.startswith(expected), (status.stdout, expected)
@@ -128,7 +128,7 @@ def test_the_installed_package_runs_the_lab_and_a_sweep_from_elsewhere(installed
 def test_without_its_kernel_source_it_falls_back_to_the_same_numbers(
         tmp_path, dist, dependencies, installed, elsewhere):
     hidden = fresh_venv(tmp_path / "venv", dependencies, dist[1])
-    source = Path(run([hidden / "python", "-c", "from deepsets import kernels; "
+    source = Path(run([hidden / "python", "-c", "from deepsets.core import kernels; "
                        "print(kernels.SOURCE)"], elsewhere).stdout.strip())
     assert source.is_relative_to(hidden.parent)
     source.unlink()
@@ -150,7 +150,7 @@ def test_the_notebooks_first_cell_installs_the_package_where_it_is_missing(
     missing = run([bare / "python", "-c", "import deepsets"], elsewhere)
     assert "No module named 'deepsets'" in missing.stderr
     first = next(c for c in json.loads(NOTEBOOK.read_text())["cells"] if c["cell_type"] == "code")
-    check = "\nprint(deepsets.__file__)\nfrom deepsets import kernels; print(kernels.status())"
+    check = "\nprint(deepsets.__file__)\nfrom deepsets.core import kernels; print(kernels.status())"
     done = run([bare / "python", "-c", "".join(first["source"]) + check], elsewhere,
                DEEPSETS_REPOSITORY=str(dist[1]))
     assert done.returncode == 0, done.stderr

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from deepsets import kernel_cache, kernels
+from deepsets.core import kernel_cache, kernels
 
 HOLD_LOCK = """
 import fcntl, sys, time
@@ -140,7 +140,7 @@ def test_a_missing_or_unreadable_source_falls_back_with_the_one_line(tmp_path):
     for source in (tmp_path / "missing.cpp", folder):
         done = run_python(f"""
 from pathlib import Path
-from deepsets import kernels
+from deepsets.core import kernels
 kernels.SOURCE = Path({str(source)!r})
 print(kernels.load())
 print(kernels.status())
@@ -157,7 +157,7 @@ print(kernels.status())
 
 
 def test_a_bad_wait_setting_falls_back_and_names_it():
-    done = run_python("from deepsets import kernels; print(kernels.status())",
+    done = run_python("from deepsets.core import kernels; print(kernels.status())",
                       DEEPSETS_KERNELS_WAIT="soon")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ("deepsets training kernels: PyTorch's kernels "
@@ -167,7 +167,7 @@ def test_a_bad_wait_setting_falls_back_and_names_it():
 # --- killed builds (these compile the kernels) ---
 
 needs_compiled = pytest.mark.skipif(kernels.load() is None, reason=kernels.status())
-LOAD = "from deepsets import kernels; print(kernels.status())"
+LOAD = "from deepsets.core import kernels; print(kernels.status())"
 
 
 def start_build(python, cache, *argv):

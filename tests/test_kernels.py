@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from deepsets import LSTM, create_train_dataset, fit, kernels
+from deepsets import LSTM, create_train_dataset, fit
+from deepsets.core import kernels
 
 needs_compiled = pytest.mark.skipif(kernels.load() is None, reason=kernels.status())
 
@@ -53,7 +54,7 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 
 TRAIN_ONE_EPOCH = """
 from deepsets import LSTM, create_train_dataset, fit
-from deepsets import kernels
+from deepsets.core import kernels
 X, y = create_train_dataset(n_train=128, seed=0)
 history = fit(LSTM(embedding_dim=8, hidden_dim=4), X, y, name="lstm", epochs=1)
 print(kernels.status())

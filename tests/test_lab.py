@@ -9,9 +9,9 @@ import pytest
 import torch
 from conftest import TINY
 
-from deepsets.config import LabConfig
-from deepsets.lab import run_lab
-from deepsets.runfolder import OUTPUTS, load_checkpoint, load_trained, prepare_run, read_config
+from deepsets.core.config import LabConfig
+from deepsets.core.runfolder import OUTPUTS, load_checkpoint, load_trained, prepare_run, read_config
+from deepsets.lab.run import run_lab
 
 
 def test_run_folder_holds_every_file(tiny_run):
@@ -117,7 +117,7 @@ def test_resume_without_a_run_is_an_error(tmp_path):
 
 @pytest.mark.parametrize("task", ["sum", "images"])
 def test_chunked_test_sets_equal_one_call_for_all_sizes(task):
-    from deepsets.data import chunked_test_sets, create_test_dataset, element_pool
+    from deepsets.core.data import chunked_test_sets, create_test_dataset, element_pool
 
     pool = element_pool(task, "test")
     X_whole, y_whole = create_test_dataset(50, (5, 30), seed=np.random.default_rng(7),
@@ -177,7 +177,7 @@ def test_padded_recipe_trains_the_handout_model_on_freely_padded_sets(tmp_path):
 
 
 def test_side_by_side_training_gives_the_same_numbers(tmp_path):
-    from deepsets.pipeline import default_jobs, train_models
+    from deepsets.core.pipeline import default_jobs, train_models
 
     assert default_jobs(TINY) == min(2, os.cpu_count() or 1)  # side by side, in threads
     runs = {}
@@ -193,15 +193,15 @@ def test_side_by_side_training_gives_the_same_numbers(tmp_path):
 
 
 def test_plug_in_models_train_one_after_another():
-    from deepsets.pipeline import default_jobs
+    from deepsets.core.pipeline import default_jobs
 
     config = LabConfig(**{**TINY.to_dict(), "models": ("deepsets", "examples.sum_mlp:SumMLP")})
     assert default_jobs(config) == 1
 
 
 def test_worker_failure_reaches_the_parent(tmp_path):
-    from deepsets.pipeline import train_models
-    from deepsets.train import TrainingDiverged
+    from deepsets.core.pipeline import train_models
+    from deepsets.core.train import TrainingDiverged
 
     config = LabConfig(**{**TINY.to_dict(), "lr": 1e36})  # weights of 1e36: the outputs overflow
     prepare_run(tmp_path / "r", config)
@@ -210,8 +210,8 @@ def test_worker_failure_reaches_the_parent(tmp_path):
 
 
 def test_each_model_sees_its_own_padding():
-    from deepsets.data import set_sizes
-    from deepsets.pipeline import laid_out, train_sets
+    from deepsets.core.data import set_sizes
+    from deepsets.core.pipeline import laid_out, train_sets
 
     X, _ = train_sets(TINY)
     config = LabConfig(**{**TINY.to_dict(), "recipe": "padded"})
@@ -237,7 +237,7 @@ def test_lstm_section_with_the_lstm_trained_unpadded(tmp_path):
 
 
 def test_images_report_q_from_each_unseen_image_alone(tmp_path):
-    from deepsets.data import digit_images, image_tokens
+    from deepsets.core.data import digit_images, image_tokens
 
     config = LabConfig(**{**TINY.to_dict(), "task": "images", "models": ["deepsets"],
                           "recipe": "exact", "n_train": 500, "cards": [2, 5]})

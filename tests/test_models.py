@@ -3,8 +3,9 @@ import torch
 import torch.nn.functional as F
 from oracle import oracle_for
 
-from deepsets import GRU, LSTM, DeepSets, build_model, kernels
-from deepsets.models import check_tokens, token_counts
+from deepsets import GRU, LSTM, DeepSets, build_model
+from deepsets.core import kernels
+from deepsets.core.models import check_tokens, token_counts
 
 
 def sets(batch=8, n=10, seed=0):
@@ -250,7 +251,7 @@ def test_set_transformer_matches_multihead_attention_on_every_row(n):
 def test_attention_weights_are_a_softmax_over_the_kept_elements_only():
     """Kept scores far below a pad's (which would underflow a softmax shifted by the pad's
     score to 0 / 0) still give the softmax over the kept elements."""
-    from deepsets.models import MAB
+    from deepsets.core.models import MAB
 
     torch.manual_seed(0)
     mab = MAB(dim=8, heads=2)

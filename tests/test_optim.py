@@ -5,12 +5,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from deepsets import kernels
-from deepsets.config import LabConfig
-from deepsets.models import build_model
-from deepsets.optim import Adam, make_adam
-from deepsets.pipeline import train_sets
-from deepsets.train import init_model
+from deepsets.core import kernels
+from deepsets.core.config import LabConfig
+from deepsets.core.models import build_model
+from deepsets.core.optim import Adam, make_adam
+from deepsets.core.pipeline import train_sets
+from deepsets.core.train import init_model
 
 pytestmark = pytest.mark.skipif(kernels.load() is None, reason=kernels.status())
 

@@ -18,13 +18,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deepsets import create_test_dataset, create_train_dataset, fit, predict
-from deepsets.analysis import contributions
 from deepsets.cli import main
-from deepsets.config import LabConfig
-from deepsets.models import DeepSets
-from deepsets.pipeline import evaluate_models, train_sets
-from deepsets.runfolder import load_checkpoint, load_trained, prepare_run, read_config, read_json
-from deepsets.train import TrainingDiverged, init_model
+from deepsets.core.config import LabConfig
+from deepsets.core.models import DeepSets
+from deepsets.core.pipeline import evaluate_models, train_sets
+from deepsets.core.runfolder import (
+    load_checkpoint,
+    load_trained,
+    prepare_run,
+    read_config,
+    read_json,
+)
+from deepsets.core.train import TrainingDiverged, init_model
+from deepsets.lab.analysis import contributions
 
 SMALL = ["--n-train", "20000", "--n-per-card", "100", "--epochs", "6", "--embedding-dim", "16",
          "--hidden-dim", "8", "--cards", "5,10,20"]
@@ -203,7 +209,7 @@ def no_lab(monkeypatch):
         seen.append(config)
         raise SystemExit(0)
 
-    monkeypatch.setattr("deepsets.lab.run_lab", fake_run_lab)
+    monkeypatch.setattr("deepsets.lab.run.run_lab", fake_run_lab)
     return seen
 
 

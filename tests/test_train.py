@@ -3,9 +3,9 @@ import pytest
 import torch
 
 from deepsets import LSTM, DeepSets, create_train_dataset, fit
-from deepsets.progress import Progress
-from deepsets.runfolder import CheckpointError, load_checkpoint, load_model, save_checkpoint
-from deepsets.train import TrainingDiverged, epoch_order, init_model
+from deepsets.core.progress import Progress
+from deepsets.core.runfolder import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from deepsets.core.train import TrainingDiverged, epoch_order, init_model
 
 SMALL = {"input_dim": 11, "embedding_dim": 16, "hidden_dim": 8}
 
@@ -131,7 +131,7 @@ def test_progress_reports_every_step(data):
 def test_queue_progress_bunches_steps_and_replays():
     import queue
 
-    from deepsets.progress import QueueProgress, replay
+    from deepsets.core.progress import QueueProgress, replay
 
     q = queue.Queue()
     sender = QueueProgress(q, every=3600)  # flush only at news or the end
@@ -207,7 +207,7 @@ class BatchRecorder(torch.nn.Module):
 
 
 def test_batches_of_one_length_show_each_set_its_own_tokens():
-    from deepsets.data import free_padding
+    from deepsets.core.data import free_padding
 
     X, y = create_train_dataset(n_train=500, seed=3)
     wide, lengths = free_padding(X, 10, np.random.default_rng(1))
@@ -221,7 +221,7 @@ def test_batches_of_one_length_show_each_set_its_own_tokens():
 
 
 def test_epoch_batches_cover_every_set_once_in_a_new_order_each_epoch():
-    from deepsets.train import epoch_batches
+    from deepsets.core.train import epoch_batches
 
     lengths = torch.as_tensor(np.random.default_rng(0).integers(1, 6, size=300))
     first = epoch_batches(300, 8, 0, "m", 0, lengths)
@@ -236,7 +236,7 @@ def test_epoch_batches_cover_every_set_once_in_a_new_order_each_epoch():
 
 
 def test_cosine_schedule_decays_the_rate_to_zero_and_resumes_exactly(data, tmp_path):
-    from deepsets.train import SCHEDULES
+    from deepsets.core.train import SCHEDULES
 
     rates = [SCHEDULES["cosine"](t, 10) for t in range(10)]
     assert rates[0] == 1.0 and rates == sorted(rates, reverse=True) and rates[-1] < 0.03

@@ -15,7 +15,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from deepsets.config import LabConfig
+from deepsets.core.config import LabConfig
+from deepsets.core.progress import Bars
+from deepsets.core.runfolder import read_config
 from deepsets.flags import (
     add_compare_flags,
     add_config_flags,
@@ -23,8 +25,6 @@ from deepsets.flags import (
     compare_config_from,
     config_from,
 )
-from deepsets.progress import Bars
-from deepsets.runfolder import read_config
 
 
 class Parser(argparse.ArgumentParser):
@@ -35,8 +35,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def print_results(results: dict) -> None:
-    from deepsets.plot import label
-    from deepsets.results import model_names
+    from deepsets.core.results import model_names
+    from deepsets.lab.plot import label
 
     models = model_names(results)
     print(f"{'digits':>6}  " + "  ".join(f"{label(m) + ' acc':>13} {label(m) + ' MAE':>13}"
@@ -56,7 +56,7 @@ def print_files(files: list[Path]) -> None:
 # --- subcommands ---
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    from deepsets.lab import run_lab
+    from deepsets.lab.run import run_lab
 
     done = run_lab(config_from(args), args.out, resume=args.resume, force=args.force,
                    progress=Bars())
@@ -66,8 +66,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from deepsets.pipeline import train_models
-    from deepsets.runfolder import CONFIG, HISTORY, checkpoint_path, prepare_run
+    from deepsets.core.pipeline import train_models
+    from deepsets.core.runfolder import CONFIG, HISTORY, checkpoint_path, prepare_run
 
     config = prepare_run(args.out, config_from(args), resume=args.resume, force=args.force)
     history = train_models(args.out, config, Bars())
@@ -85,8 +85,8 @@ def run_config(args: argparse.Namespace) -> LabConfig:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from deepsets.pipeline import evaluate_models
-    from deepsets.runfolder import RESULTS, RESULTS_CSV
+    from deepsets.core.pipeline import evaluate_models
+    from deepsets.core.runfolder import RESULTS, RESULTS_CSV
 
     results = evaluate_models(args.run, run_config(args), Bars())
     print_results(results)
@@ -95,25 +95,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from deepsets.lab import plot_run
+    from deepsets.lab.run import plot_run
 
     print_files(plot_run(args.run, run_config(args)))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from deepsets.lab import report_run
+    from deepsets.lab.run import report_run
 
     print_files(report_run(args.run, run_config(args), Bars()))
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from deepsets.compare import run_compare, run_name
+    from deepsets.sweep.compare import run_compare, run_name
 
     config = compare_config_from(args)
     if args.dry_run:
-        from deepsets.costs import dry_run
+        from deepsets.sweep.costs import dry_run
 
         runs = {run_name(r): r for r in config.runs()}
         print(dry_run(runs, args.out, cpus_for(args), Bars()), end="")
@@ -138,7 +138,7 @@ def cpus_for(args: argparse.Namespace) -> int:
         return args.jobs
     import ray
 
-    from deepsets.executor import connect_ray
+    from deepsets.core.executor import connect_ray
 
     connect_ray(args.cluster)
     return int(ray.cluster_resources().get("CPU", 1))
@@ -147,9 +147,9 @@ def cpus_for(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from deepsets.evaluate import predict
-    from deepsets.plot import label
-    from deepsets.runfolder import checkpoint_path, load_trained
+    from deepsets.core.evaluate import predict
+    from deepsets.core.runfolder import checkpoint_path, load_trained
+    from deepsets.lab.plot import label
 
     config = run_config(args)
     bad = sorted({d for d in args.digits if not 1 <= d <= config.max_digit})

@@ -10,10 +10,10 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from deepsets.config import DEVICES, QUICK, RECIPES, LabConfig
-from deepsets.data import TASKS
-from deepsets.models import MODELS
-from deepsets.runfolder import stored_config
+from deepsets.core.config import DEVICES, QUICK, RECIPES, LabConfig
+from deepsets.core.data import TASKS
+from deepsets.core.models import MODELS
+from deepsets.core.runfolder import stored_config
 
 DEFAULTS = LabConfig()
 DEFAULT_RUN = Path("runs/lab")
@@ -154,7 +154,7 @@ def config_from(args: argparse.Namespace) -> LabConfig | None:
 
 
 def add_compare_flags(p: argparse.ArgumentParser) -> None:
-    from deepsets.compare import CompareConfig
+    from deepsets.sweep.compare import CompareConfig
 
     d = CompareConfig()
     p.add_argument("--out", type=Path, default=Path("runs/compare"),
@@ -208,7 +208,7 @@ def add_compare_flags(p: argparse.ArgumentParser) -> None:
 
 def compare_config_from(args: argparse.Namespace):
     """The sweep the flags describe: the defaults, a preset, then every flag given."""
-    from deepsets.compare import CompareConfig
+    from deepsets.sweep.compare import CompareConfig
 
     config = CompareConfig()
     config = config.quick() if args.quick else config

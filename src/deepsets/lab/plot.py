@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from deepsets.results import model_names
-from deepsets.runfolder import ACCURACY_PNG, DRIFT_PNG, MAE_PNG, atomic_write
+from deepsets.core.results import model_names
+from deepsets.core.runfolder import ACCURACY_PNG, DRIFT_PNG, MAE_PNG, atomic_write
 
 LABELS = {"deepsets": "DeepSets", "lstm": "LSTM", "lstm-unpadded": "LSTM (unpadded)"}
 MARKERS = "os^vDx*"

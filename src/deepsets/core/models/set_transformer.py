@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepsets.data import PAD
-from deepsets.models.base import SetModel
+from deepsets.core.data import PAD
+from deepsets.core.models.base import SetModel
 
 
 class MAB(nn.Module):

@@ -17,10 +17,10 @@ import sys
 
 from torch import nn
 
-from deepsets.models.base import PixelEmbedding, SetModel, check_tokens, token_counts
-from deepsets.models.deep_sets import DeepSets
-from deepsets.models.recurrent import GRU, LSTM, run_rnn
-from deepsets.models.set_transformer import MAB, SetTransformer
+from deepsets.core.models.base import PixelEmbedding, SetModel, check_tokens, token_counts
+from deepsets.core.models.deep_sets import DeepSets
+from deepsets.core.models.recurrent import GRU, LSTM, run_rnn
+from deepsets.core.models.set_transformer import MAB, SetTransformer
 
 #: The models by the names the CLI and the run folder use.
 MODELS: dict[str, type[SetModel]] = {

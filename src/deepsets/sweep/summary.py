@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deepsets.config import LabConfig
-from deepsets.plot import plot_by_size
+from deepsets.core.config import LabConfig
+from deepsets.lab.plot import plot_by_size
 
 #: The largest training set of every run of a sweep (the handout's).
 MAX_TRAIN_CARD = LabConfig().max_card

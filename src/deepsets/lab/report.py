@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepsets.config import LabConfig
-from deepsets.plot import label
-from deepsets.results import model_names
-from deepsets.runfolder import ACCURACY_PNG, MAE_PNG, REPORT, write_text
+from deepsets.core.config import LabConfig
+from deepsets.core.results import model_names
+from deepsets.core.runfolder import ACCURACY_PNG, MAE_PNG, REPORT, write_text
+from deepsets.lab.plot import label
 
 #: The report's and the figures' title for each task.
 TITLES = {"sum": "Sum of digits", "max": "Largest digit", "unique": "Number of distinct digits",

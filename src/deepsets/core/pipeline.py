@@ -17,35 +17,32 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from deepsets import kernels
-from deepsets.analysis import refit_output
-from deepsets.checks import derive_seed
-from deepsets.config import LabConfig
-from deepsets.data import (
+from deepsets.core import kernels
+from deepsets.core.checks import derive_seed
+from deepsets.core.config import LabConfig
+from deepsets.core.data import (
     chunked_test_sets,
     create_train_dataset,
     element_pool,
     free_padding,
     set_sizes,
 )
-from deepsets.devices import torch_threads
-from deepsets.evaluate import predict, score
-from deepsets.executor import Job, run_jobs
-from deepsets.models import DeepSets, build_model, is_plugin, model_class
-from deepsets.progress import Progress
-from deepsets.results import result_rows, rows_csv
-from deepsets.runfolder import (
+from deepsets.core.devices import torch_threads
+from deepsets.core.evaluate import predict, score
+from deepsets.core.executor import Job, run_jobs
+from deepsets.core.models import DeepSets, build_model, is_plugin, model_class
+from deepsets.core.progress import Progress
+from deepsets.core.results import result_rows, rows_csv
+from deepsets.core.runfolder import (
     HISTORY,
     RESULTS,
     RESULTS_CSV,
     checkpoint_path,
-    load_checkpoint,
     load_trained,
-    save_checkpoint,
     write_json,
     write_text,
 )
-from deepsets.train import Interrupted, fit, init_model
+from deepsets.core.train import Interrupted, fit, init_model, refit_checkpoint
 
 # --- data (tasks 1 and 2) ---
 
@@ -160,19 +157,6 @@ def train_model(run: Path | str, config: LabConfig | dict, name: str, *, progres
         if name == "deepsets" and config.refit:
             refit_checkpoint(ckpt, model, sets, y, lengths, progress)
     return history
-
-
-def refit_checkpoint(ckpt: Path, model: DeepSets, X: np.ndarray, y: np.ndarray,
-                     lengths: np.ndarray | None, progress: Progress) -> None:
-    """Recipes refit/exact: the least-squares output layer, once, saved in the checkpoint."""
-    state = load_checkpoint(ckpt, "deepsets")
-    if "refit" in state:  # already done; fit() loaded the refit weights
-        return
-    progress.stage("refitting the DeepSets output layer by least squares")
-    info = refit_output(model, X, y, lengths)
-    extra = {k: v for k, v in state.items() if k not in ("model", "model_name", "model_args")}
-    save_checkpoint(ckpt, model, "deepsets", **extra, refit=info)
-    progress.saved(ckpt)
 
 
 # --- evaluation (task 6) ---

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 
-from deepsets import kernel_cache
+from deepsets.core import kernel_cache
 
 log = logging.getLogger(__name__)
 

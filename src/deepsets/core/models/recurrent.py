@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepsets import kernels
-from deepsets.models.base import SetModel
+from deepsets.core import kernels
+from deepsets.core.models.base import SetModel
 
 
 def run_rnn(kernel, inputs: torch.Tensor, hx, weights: list[torch.Tensor], *,

@@ -17,14 +17,14 @@ from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from deepsets.checks import check_choice, check_names, check_positive_int, check_sizes
-from deepsets.config import ARCHITECTURES, DEVICES, RECIPES, LabConfig, check_models
-from deepsets.data import HANDOUT_CARDS, TASKS
-from deepsets.executor import Job, run_jobs
-from deepsets.pipeline import evaluate_models, train_models
-from deepsets.progress import Progress
-from deepsets.results import result_rows, rows_csv
-from deepsets.runfolder import (
+from deepsets.core.checks import check_choice, check_names, check_positive_int, check_sizes
+from deepsets.core.config import ARCHITECTURES, DEVICES, RECIPES, LabConfig, check_models
+from deepsets.core.data import HANDOUT_CARDS, TASKS
+from deepsets.core.executor import Job, run_jobs
+from deepsets.core.pipeline import evaluate_models, train_models
+from deepsets.core.progress import Progress
+from deepsets.core.results import result_rows, rows_csv
+from deepsets.core.runfolder import (
     RESULTS,
     checkpoint_path,
     prepare_run,
@@ -33,7 +33,7 @@ from deepsets.runfolder import (
     write_bytes,
     write_text,
 )
-from deepsets.summary import plot_tasks, summary
+from deepsets.sweep.summary import plot_tasks, summary
 
 COLUMNS = ("task", "model", "seed", "card", "acc", "mae", "status", "error")
 

@@ -48,8 +48,8 @@ from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import Any
 
-from deepsets.progress import Progress, QueueProgress, replay
-from deepsets.runfolder import write_bytes
+from deepsets.core.progress import Progress, QueueProgress, replay
+from deepsets.core.runfolder import write_bytes
 
 #: How often a job runs again whose worker process died (killed, node lost).
 RETRIES = 3

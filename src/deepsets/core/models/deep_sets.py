@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deepsets.data import PAD
-from deepsets.models.base import SetModel, token_counts
+from deepsets.core.data import PAD
+from deepsets.core.models.base import SetModel, token_counts
 
 
 class DeepSets(SetModel):

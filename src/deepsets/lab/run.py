@@ -6,28 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from deepsets.analysis import (
-    drift,
-    exact_reach,
-    padding_effect,
-    per_image_accuracy,
-    question1,
-    question2,
-)
-from deepsets.checks import derive_seed
-from deepsets.config import LabConfig
-from deepsets.data import create_test_dataset
-from deepsets.pipeline import (
+from deepsets.core.checks import derive_seed
+from deepsets.core.config import LabConfig
+from deepsets.core.data import create_test_dataset
+from deepsets.core.pipeline import (
     evaluate_models,
     float32_and_float64,
     rng_for_test_sets,
     train_models,
     train_sets,
 )
-from deepsets.plot import plot_drift, plot_results
-from deepsets.progress import Progress
-from deepsets.report import TITLES, write_report
-from deepsets.runfolder import (
+from deepsets.core.progress import Progress
+from deepsets.core.runfolder import (
     ANALYSIS,
     HISTORY,
     OUTPUTS,
@@ -39,6 +29,16 @@ from deepsets.runfolder import (
     read_json,
     write_json,
 )
+from deepsets.lab.analysis import (
+    drift,
+    exact_reach,
+    padding_effect,
+    per_image_accuracy,
+    question1,
+    question2,
+)
+from deepsets.lab.plot import plot_drift, plot_results
+from deepsets.lab.report import TITLES, write_report
 
 #: Where the report measures float32's rounding (the first size) and checks its predicted
 #: largest exact size (the second): 100 sets each.

@@ -21,15 +21,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepsets.config import LabConfig
-from deepsets.data import create_test_dataset, create_train_dataset, element_pool
-from deepsets.devices import torch_threads
-from deepsets.evaluate import predict
-from deepsets.models import build_model
-from deepsets.optim import make_adam
-from deepsets.progress import Progress
-from deepsets.runfolder import HISTORY, read_json
-from deepsets.train import init_model
+from deepsets.core.config import LabConfig
+from deepsets.core.data import create_test_dataset, create_train_dataset, element_pool
+from deepsets.core.devices import torch_threads
+from deepsets.core.evaluate import predict
+from deepsets.core.models import build_model
+from deepsets.core.optim import make_adam
+from deepsets.core.progress import Progress
+from deepsets.core.runfolder import HISTORY, read_json
+from deepsets.core.train import init_model
 
 
 def measure_rates(config: LabConfig, steps: int = 20) -> tuple[float, float]:

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepsets.devices import resolve_device, torch_threads
-from deepsets.models import check_tokens
-from deepsets.progress import Progress
+from deepsets.core.devices import resolve_device, torch_threads
+from deepsets.core.models import check_tokens
+from deepsets.core.progress import Progress
 
 
 def predict(model: nn.Module, X: np.ndarray | torch.Tensor, *, batch_tokens: int = 1 << 14,

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import torch
 
-from deepsets import kernels
+from deepsets.core import kernels
 
 
 class Adam:

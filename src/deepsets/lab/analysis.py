@@ -16,10 +16,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepsets.data import PAD, create_test_dataset, digit_images, image_tokens
-from deepsets.evaluate import evaluate
-from deepsets.models import DeepSets, token_counts
-from deepsets.optim import make_adam
+from deepsets.core.data import PAD, create_test_dataset, digit_images, image_tokens
+from deepsets.core.evaluate import evaluate
+from deepsets.core.models import DeepSets
+from deepsets.core.optim import make_adam
 
 # --- the drift of a trained DeepSets --------------------------------------------------
 
@@ -29,42 +29,6 @@ def contributions(model: DeepSets) -> tuple[np.ndarray, float]:
     """``a`` (V,): what each token adds to the prediction (pad first), and the bias b2."""
     a = model.phi_table().double() @ model.fc2.weight[0].double()  # (V, H) @ (H,) -> (V,)
     return a.cpu().numpy(), float(model.fc2.bias)
-
-
-@torch.no_grad()
-def refit_output(model: DeepSets, X: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor,
-                 lengths: np.ndarray | torch.Tensor | None = None) -> dict[str, float]:
-    """Replace DeepSets' output layer by the least-squares fit on the training sets.
-
-    Given phi, the prediction ``w2 . sum_x phi(x) + b2`` is linear in the output
-    layer, so the output layer that best fits the training sets has a closed
-    form (handout question 1 exposes this structure). The fit runs in float64
-    on the token counts, since a set's pooled features are ``counts @ phi``; of
-    all best fits it takes the one of least norm. ``lengths`` are the sets'
-    lengths as the model was trained on them (``train.fit``): set i is the last
-    ``lengths[i]`` columns of ``X``. Returns the training MAE before and after.
-
-    The fit is only as identified as the sets are: when every set has the same
-    number of tokens, a shift of every token's contribution by t and of b2 by
-    -t x tokens fits them all equally, and the solver returns one of them, rarely t = 0.
-    """
-    dev = model.fc2.weight.device
-    X = torch.as_tensor(X, dtype=torch.long, device=dev)
-    y = torch.as_tensor(y, dtype=torch.float64, device=dev)
-    counts = token_counts(X, model.input_dim).double()  # (n, V)
-    if lengths is not None:  # a set holds only its own pads
-        counts[:, PAD] -= X.shape[1] - torch.as_tensor(lengths, dtype=torch.float64, device=dev)
-    table = model.phi_table().double()  # (V, H)
-    features = counts @ table  # (n, V) @ (V, H) -> (n, H)
-    design = torch.cat([features, torch.ones_like(features[:, :1])], dim=1)  # (n, H + 1)
-    before = (design @ torch.cat([model.fc2.weight[0], model.fc2.bias]).double() - y)
-    solution = torch.linalg.lstsq(design.cpu(), y.cpu().unsqueeze(1), driver="gelsd").solution
-    solution = solution.squeeze(1).to(dev)  # (H + 1,)
-    model.fc2.weight.copy_(solution[:-1].unsqueeze(0))
-    model.fc2.bias.copy_(solution[-1:])
-    after = design @ solution - y
-    return {"train_mae_before": float(before.abs().mean()),
-            "train_mae_after": float(after.abs().mean())}
 
 
 def normal_abs_mean(mu: float, sigma: float) -> float:

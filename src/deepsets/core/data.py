@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from deepsets.checks import check_positive_int, check_seed
+from deepsets.core.checks import check_positive_int, check_seed
 
 PAD = 0  # the padding token; elements are 1..max_digit (or image tokens)
 #: Handout section 2.1: test sets of 5, 10, ..., 100 digits.

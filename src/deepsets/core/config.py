@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-from deepsets.checks import (
+from deepsets.core.checks import (
     check_choice,
     check_names,
     check_positive_float,
@@ -16,8 +16,8 @@ from deepsets.checks import (
     check_seed,
     check_sizes,
 )
-from deepsets.data import HANDOUT_CARDS, TASKS, vocabulary_size
-from deepsets.models import MODELS, VARIANTS, constructor_args, is_plugin, model_class
+from deepsets.core.data import HANDOUT_CARDS, TASKS, vocabulary_size
+from deepsets.core.models import MODELS, VARIANTS, constructor_args, is_plugin, model_class
 
 #: The models of the handout (tasks 3 and 4), in the order they are trained.
 HANDOUT_MODELS = ("deepsets", "lstm")
