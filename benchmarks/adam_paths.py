@@ -24,10 +24,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepsets.core.config import LabConfig
 from deepsets.core.models import build_model
 from deepsets.core.optim import Adam
 from deepsets.core.pipeline import train_sets
+from deepsets.core.settings import LabConfig
 from deepsets.core.train import init_model
 
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8

@@ -25,12 +25,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepsets.core.config import LabConfig
-from deepsets.core.data import chunked_test_sets, digit_images, element_pool, image_tokens
+from deepsets.core.data import chunked_test_sets, element_pool
 from deepsets.core.evaluate import predict, score
 from deepsets.core.models import DeepSets
 from deepsets.core.models.base import PixelEmbedding
 from deepsets.core.pipeline import rng_for_test_sets, train_sets
+from deepsets.core.settings import LabConfig
+from deepsets.core.tasks import digit_images, image_tokens
 from deepsets.core.train import fit, init_model, refit_output
 from deepsets.lab.analysis import per_image_accuracy
 

@@ -19,9 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from deepsets.core.config import HANDOUT_CARDS, RECIPES, LabConfig
+from deepsets.core.data import HANDOUT_CARDS
 from deepsets.core.pipeline import laid_out, score_models, train_sets
+from deepsets.core.recipes import RECIPES
 from deepsets.core.runfolder import load_trained, read_config, read_json
+from deepsets.core.settings import LabConfig
 from deepsets.core.train import refit_output
 from deepsets.lab.run import run_lab
 

@@ -6,7 +6,7 @@ import torch
 from hypothesis import settings
 
 from deepsets.core import kernels
-from deepsets.core.config import LabConfig
+from deepsets.core.settings import LabConfig
 from deepsets.lab.run import run_lab
 
 # Tests press Ctrl-C (SIGINT) in the commands they start. A shell without job control

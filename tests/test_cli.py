@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from conftest import TINY
+from helpers import expect_error, run_cli, run_main
 
 from deepsets.cli import build_parser, main
 from deepsets.core.runfolder import OUTPUTS
@@ -33,25 +34,6 @@ def test_lab_quick_end_to_end(tmp_path):
                            "3", "5", "7"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "true sum 15" in proc.stdout and "DeepSets" in proc.stdout
-
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def expect_error(capsys, argv, pattern):
-    try:
-        code = main(argv)
-    except SystemExit as exit_:  # argparse errors exit directly
-        code = exit_.code
-    out, err = capsys.readouterr()
-    assert code == 2, (argv, out, err)
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert pattern in lines[0], lines[0]
 
 
 @pytest.mark.parametrize("argv, pattern", [
@@ -189,6 +171,6 @@ def test_every_flag_has_help():
 
 def test_an_error_quoting_a_line_break_stays_one_line(capsys, tmp_path):
     # the module name holds a carriage return, and so does Python's ImportError about it
-    code = main(["lab", "--models", "0\r:Model", "--out", str(tmp_path / "r")])
+    code = run_main(["lab", "--models", "0\r:Model", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot import" in err

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import checkpoint_epoch, run_main
 
 from deepsets.cli import main
-from deepsets.sweep.compare import CompareConfig
+from deepsets.core.settings import CompareConfig
 from deepsets.sweep.costs import wall_time
 from deepsets.sweep.summary import stats, summary
 
@@ -28,13 +29,6 @@ SMALL = ["--tasks", "sum", "--models", "deepsets,gru", "--seeds", "1", "--epochs
 def read_rows(path):
     with open(path) as f:
         return list(csv.DictReader(f))
-
-
-def run_cli(argv):
-    try:
-        return main(argv)
-    except SystemExit as stop:
-        return stop.code
 
 
 def test_quick_sweep(tmp_path, capsys):
@@ -68,7 +62,7 @@ def test_quick_sweep(tmp_path, capsys):
 
 def test_a_failing_run_fails_alone(tmp_path, capsys):
     out = tmp_path / "cmp"
-    code = run_cli(["compare", "--quick", "--seeds", "1", "--tasks", "sum,images", "--models",
+    code = run_main(["compare", "--quick", "--seeds", "1", "--tasks", "sum,images", "--models",
                     "deepsets", "--model", "plugins:DigitsOnly", "--out", str(out)])
     stdout = capsys.readouterr().out
     assert code == 1
@@ -104,15 +98,8 @@ def sweep(out, *extra):
                             stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 
-def epoch_of(path):
-    try:
-        return torch.load(path, weights_only=True)["epoch"]
-    except Exception:  # not there yet, or being replaced
-        return 0
-
-
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
+def straight_sweep(tmp_path_factory):
     out = tmp_path_factory.mktemp("straight")
     proc = sweep(out)
     _, err = proc.communicate(timeout=300)
@@ -124,20 +111,20 @@ def started_gru(out, *flags):
     """A sweep of ``SMALL`` into ``out``, once its GRU run has a checkpoint (mid-run)."""
     proc = sweep(out, *flags)
     end = time.monotonic() + 120
-    while epoch_of(out / "sum-gru-seed0" / "gru.pt") < 1 and time.monotonic() < end \
+    while checkpoint_epoch(out / "sum-gru-seed0" / "gru.pt") < 1 and time.monotonic() < end \
             and proc.poll() is None:
         time.sleep(0.02)
     return proc
 
 
-def test_interrupted_sweep_continues_from_checkpoints(tmp_path, uninterrupted):
+def test_interrupted_sweep_continues_from_checkpoints(tmp_path, straight_sweep):
     out = tmp_path / "cmp"
     gru = out / "sum-gru-seed0" / "gru.pt"
     proc = started_gru(out)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    cut = epoch_of(gru)
+    cut = checkpoint_epoch(gru)
     assert 1 <= cut < 3 and not (out / "sum-gru-seed0" / "results.json").exists()
     saved = torch.load(gru, weights_only=True)["history"]
     proc = sweep(out)  # the same command again
@@ -146,7 +133,7 @@ def test_interrupted_sweep_continues_from_checkpoints(tmp_path, uninterrupted):
     history = json.loads((out / "sum-gru-seed0" / "history.json").read_text())["gru"]
     assert history[:cut] == saved  # the epochs done before were not trained again
     assert [e["epoch"] for e in history] == [1, 2, 3]
-    assert (out / "results.csv").read_bytes() == (uninterrupted / "results.csv").read_bytes()
+    assert (out / "results.csv").read_bytes() == (straight_sweep / "results.csv").read_bytes()
 
 
 def local_workers(parent):
@@ -164,7 +151,7 @@ def local_workers(parent):
     return pids
 
 
-def test_local_worker_killed_mid_run_is_retried(tmp_path, uninterrupted):
+def test_local_worker_killed_mid_run_is_retried(tmp_path, straight_sweep):
     out = tmp_path / "cmp"
     proc = started_gru(out)
     killed = local_workers(proc.pid)
@@ -174,16 +161,16 @@ def test_local_worker_killed_mid_run_is_retried(tmp_path, uninterrupted):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert "failed" not in (out / "summary.md").read_text()
-    assert (out / "results.csv").read_bytes() == (uninterrupted / "results.csv").read_bytes()
+    assert (out / "results.csv").read_bytes() == (straight_sweep / "results.csv").read_bytes()
 
 
-def test_ray_back_end_gives_the_local_results(tmp_path, uninterrupted):
+def test_ray_back_end_gives_the_local_results(tmp_path, straight_sweep):
     pytest.importorskip("ray")
     out = tmp_path / "cmp"
     proc = sweep(out, "--cluster", "local-ray")
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
-    assert (out / "results.csv").read_bytes() == (uninterrupted / "results.csv").read_bytes()
+    assert (out / "results.csv").read_bytes() == (straight_sweep / "results.csv").read_bytes()
 
 
 def ray_workers():
@@ -199,7 +186,7 @@ def ray_workers():
     return pids
 
 
-def test_ray_worker_killed_mid_run_is_retried(tmp_path, uninterrupted):
+def test_ray_worker_killed_mid_run_is_retried(tmp_path, straight_sweep):
     pytest.importorskip("ray")
     out = tmp_path / "cmp"
     proc = started_gru(out, "--cluster", "local-ray")
@@ -208,7 +195,7 @@ def test_ray_worker_killed_mid_run_is_retried(tmp_path, uninterrupted):
     os.kill(killed[0], signal.SIGKILL)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
-    assert (out / "results.csv").read_bytes() == (uninterrupted / "results.csv").read_bytes()
+    assert (out / "results.csv").read_bytes() == (straight_sweep / "results.csv").read_bytes()
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -221,12 +208,12 @@ def test_ray_worker_killed_mid_run_is_retried(tmp_path, uninterrupted):
     (["compare", "--preset", "full"], "--preset"),
 ])
 def test_bad_flags(argv, message, capsys, tmp_path):
-    code = run_cli([*argv, "--out", str(tmp_path / "x")])
+    code = run_main([*argv, "--out", str(tmp_path / "x")])
     err = capsys.readouterr().err
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
-def test_dry_run_lists_every_run_with_its_cost(tmp_path, capsys, uninterrupted):
+def test_dry_run_lists_every_run_with_its_cost(tmp_path, capsys, straight_sweep):
     argv = ["compare", "--preset", "handout", "--tasks", "sum", "--models", "deepsets,gru",
             "--seeds", "2", "--dry-run", "--jobs", "64", "--out", str(tmp_path / "new")]
     assert main(argv) == 0
@@ -238,7 +225,7 @@ def test_dry_run_lists_every_run_with_its_cost(tmp_path, capsys, uninterrupted):
     assert "4 runs" in out and "on 64 CPUs" in out
     assert not (tmp_path / "new").exists()  # nothing ran, nothing written
     # a finished run's own epoch times count as measured
-    assert main(["compare", *SMALL, "--dry-run", "--out", str(uninterrupted)]) == 0
+    assert main(["compare", *SMALL, "--dry-run", "--out", str(straight_sweep)]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines()
                 if line.startswith("| sum-gru-seed0 |"))
     assert " | 141 | " in line and line.endswith("| measured |")
@@ -271,7 +258,7 @@ def test_summary_mean_and_std():
 
 def test_local_ray_binds_to_loopback_with_token_authentication(tmp_path):
     pytest.importorskip("ray")
-    probe = ("import ray\nfrom deepsets.executor import connect_ray\n"
+    probe = ("import ray\nfrom deepsets.core.executor import connect_ray\n"
              "assert connect_ray('local-ray', cpus=1)\n"
              "print(ray.get_runtime_context().gcs_address)\n"
              "print(ray.nodes()[0]['NodeManagerAddress'])\nray.shutdown()\n")

@@ -1,7 +1,7 @@
 import pytest
 
 from deepsets.core.checks import derive_seed
-from deepsets.core.config import HANDOUT_CARDS, LabConfig
+from deepsets.core.settings import HANDOUT_CARDS, LabConfig
 
 
 def test_defaults_are_the_handouts():
@@ -51,7 +51,7 @@ def test_derive_seed_is_stable_and_separates_purposes():
 
 
 def test_each_recipe_changes_only_deepsets_and_what_it_names():
-    from deepsets.core.config import LabConfig
+    from deepsets.core.settings import LabConfig
 
     for recipe, schedule, padding in (("handout", "constant", "left"),
                                       ("pads", "constant", "free"),
@@ -60,7 +60,25 @@ def test_each_recipe_changes_only_deepsets_and_what_it_names():
         config = LabConfig(recipe=recipe)
         assert (config.schedule("deepsets"), config.padding("deepsets")) == (schedule, padding)
         assert (config.schedule("lstm"), config.padding("lstm")) == ("constant", "left")
-        assert not config.mask_padding and not config.refit
+        switches = config.recipe_for("deepsets")
+        assert not switches.mask_padding and not switches.refit
         assert config.padding("lstm-unpadded") == "none"
-    assert LabConfig(recipe="exact").refit and not LabConfig(recipe="exact", task="images").refit
-    assert LabConfig(recipe="exact", task="images").mask_padding
+    exact = LabConfig(recipe="exact")
+    assert exact.recipe_for("deepsets").refit and exact.recipe_for("deepsets").mask_padding
+    assert exact.model_args("deepsets")["mask_padding"] is True
+    assert not exact.recipe_for("lstm").refit and "mask_padding" not in exact.model_args("lstm")
+    on_images = LabConfig(recipe="exact", task="images").recipe_for("deepsets")
+    assert on_images.mask_padding and not on_images.refit  # the refit skips images
+    assert not LabConfig(recipe="refit", task="images").recipe_for("deepsets").refit
+
+
+def test_no_code_outside_the_recipe_table_compares_a_recipe_name():
+    import re
+    from pathlib import Path
+
+    import deepsets
+
+    compares = re.compile(r"recipe\s*(==|!=|not in|in)\s*[(\"']")
+    for path in Path(deepsets.__file__).parent.rglob("*.py"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            assert not compares.search(line), f"{path.name}:{number}: {line.strip()}"

@@ -93,18 +93,31 @@ def test_test_bad_arguments(kwargs, field):
 
 
 def test_task_targets():
-    from deepsets.core.data import task_targets
+    from deepsets.core.tasks import TASKS, get_task
 
     X = np.array([[0, 0, 3, 3, 5], [1, 2, 3, 4, 5], [0, 0, 0, 0, 7], [9, 9, 9, 9, 9]])
-    assert task_targets("sum", X).tolist() == [11, 15, 7, 45]
-    assert task_targets("max", X).tolist() == [5, 5, 7, 9]
-    assert task_targets("unique", X).tolist() == [2, 5, 1, 1]
+    assert get_task("sum").targets(X).tolist() == [11, 15, 7, 45]
+    assert get_task("max").targets(X).tolist() == [5, 5, 7, 9]
+    assert get_task("unique").targets(X).tolist() == [2, 5, 1, 1]
+    for task in TASKS.values():  # whole-number targets, scored by accuracy and MAE
+        assert task.whole and task.metrics == ("acc", "mae")
+        assert task.targets(X).dtype == np.int64
     with pytest.raises(ValueError, match="unknown task 'mode'"):
-        task_targets("mode", X)
+        get_task("mode")
+
+
+def test_a_real_valued_task_is_float_and_scored_by_mae_alone():
+    from deepsets.core.tasks import DIGITS, Task
+
+    mean = Task("Mean of digits", DIGITS, lambda X: X.sum(axis=1) / (X != 0).sum(axis=1),
+                whole=False)
+    y = mean.targets(np.array([[0, 1, 2], [3, 3, 4]]))
+    assert y.dtype == np.float64 and y.tolist() == [1.5, 10 / 3]
+    assert mean.metrics == ("mae",)
 
 
 def test_image_tokens_split_and_sums():
-    from deepsets.core.data import digit_images, image_sums, image_tokens
+    from deepsets.core.tasks import digit_images, image_sums, image_tokens
 
     pixels, labels = digit_images()
     assert pixels.shape == (1797, 64) and 0 <= pixels.min() and pixels.max() <= 1
@@ -116,9 +129,9 @@ def test_image_tokens_split_and_sums():
 
 
 def test_image_task_draws_test_sets_from_unseen_images():
-    from deepsets.core.config import LabConfig
-    from deepsets.core.data import image_sums, image_tokens
     from deepsets.core.pipeline import rng_for_test_sets, train_sets
+    from deepsets.core.settings import LabConfig
+    from deepsets.core.tasks import image_sums, image_tokens
 
     config = LabConfig(task="images", n_train=500, n_per_card=40, cards=(5, 30))
     X, y = train_sets(config)

@@ -96,7 +96,7 @@ def test_the_wheel_and_the_sdist_ship_every_file_of_the_package(dist):
     sdist, wheel = dist
     package = sorted(name.removeprefix("src/") for name in tracked_files(ROOT)
                      if name.startswith("src/deepsets/"))
-    assert "deepsets/kernels.cpp" in package
+    assert "deepsets/core/kernels.cpp" in package
     in_wheel = sorted(n for n in zipfile.ZipFile(wheel).namelist() if n.startswith("deepsets/"))
     assert in_wheel == package
     top = sdist.name.removesuffix(".tar.gz")

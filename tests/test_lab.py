@@ -9,8 +9,8 @@ import pytest
 import torch
 from conftest import TINY
 
-from deepsets.core.config import LabConfig
 from deepsets.core.runfolder import OUTPUTS, load_checkpoint, load_trained, prepare_run, read_config
+from deepsets.core.settings import LabConfig
 from deepsets.lab.run import run_lab
 
 
@@ -237,7 +237,7 @@ def test_lstm_section_with_the_lstm_trained_unpadded(tmp_path):
 
 
 def test_images_report_q_from_each_unseen_image_alone(tmp_path):
-    from deepsets.core.data import digit_images, image_tokens
+    from deepsets.core.tasks import digit_images, image_tokens
 
     config = LabConfig(**{**TINY.to_dict(), "task": "images", "models": ["deepsets"],
                           "recipe": "exact", "n_train": 500, "cards": [2, 5]})

@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 
 from deepsets.core import kernels
-from deepsets.core.config import LabConfig
 from deepsets.core.models import build_model
 from deepsets.core.optim import Adam, make_adam
 from deepsets.core.pipeline import train_sets
+from deepsets.core.settings import LabConfig
 from deepsets.core.train import init_model
 
 pytestmark = pytest.mark.skipif(kernels.load() is None, reason=kernels.status())

@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 import torch
 from conftest import TINY
+from helpers import checkpoint_epoch, run_main, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from deepsets import create_test_dataset, create_train_dataset, fit, predict
-from deepsets.cli import main
-from deepsets.core.config import LabConfig
 from deepsets.core.models import DeepSets
 from deepsets.core.pipeline import evaluate_models, train_sets
 from deepsets.core.runfolder import (
@@ -29,6 +28,7 @@ from deepsets.core.runfolder import (
     read_config,
     read_json,
 )
+from deepsets.core.settings import LabConfig
 from deepsets.core.train import TrainingDiverged, init_model
 from deepsets.lab.analysis import contributions
 
@@ -42,24 +42,8 @@ def lab(out, *extra, flags=SMALL):
                             text=True)
 
 
-def wait_for(predicate, timeout=120.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError("timed out waiting")
-
-
-def checkpoint_epoch(path):
-    try:
-        return load_checkpoint(path)["epoch"]
-    except ValueError:
-        return 0
-
-
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
+def straight_lab(tmp_path_factory):
     out = tmp_path_factory.mktemp("straight") / "run"
     proc = lab(out)
     _, err = proc.communicate(timeout=300)
@@ -67,7 +51,7 @@ def uninterrupted(tmp_path_factory):
     return (out / "results.json").read_bytes()
 
 
-def test_sigint_stops_within_a_second_then_resume_is_identical(tmp_path, uninterrupted):
+def test_sigint_stops_within_a_second_then_resume_is_identical(tmp_path, straight_lab):
     out = tmp_path / "run"
     proc = lab(out)
     wait_for(lambda: checkpoint_epoch(out / "deepsets.pt") >= 2)
@@ -86,7 +70,7 @@ def test_sigint_stops_within_a_second_then_resume_is_identical(tmp_path, uninter
     assert resumed.returncode == 0, resumed.stderr
     history = read_json(out / "history.json")["deepsets"]
     assert [e["epoch"] for e in history] == [1, 2, 3, 4, 5, 6]
-    assert (out / "results.json").read_bytes() == uninterrupted
+    assert (out / "results.json").read_bytes() == straight_lab
 
 
 def consistent(run):
@@ -102,7 +86,7 @@ def consistent(run):
             assert path.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_sigkill_at_every_phase_leaves_a_consistent_folder(tmp_path, uninterrupted):
+def test_sigkill_at_every_phase_leaves_a_consistent_folder(tmp_path, straight_lab):
     out = tmp_path / "run"
     phases = [
         lambda: (out / "config.json").exists(),  # data generation / first epochs
@@ -120,7 +104,7 @@ def test_sigkill_at_every_phase_leaves_a_consistent_folder(tmp_path, uninterrupt
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert not list(out.glob(".*.tmp"))
-    assert (out / "results.json").read_bytes() == uninterrupted
+    assert (out / "results.json").read_bytes() == straight_lab
 
 
 def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
@@ -191,13 +175,6 @@ ANY_TEXT = st.one_of(
     st.sampled_from(["", "0", "-1", "nan", "inf", "1e999", "0x10", " 3", "3.0", "+", ",",
                      "deepsets,", "+1000,10000", "cpu", "cuda", "exact"]),
 )
-
-
-def run_main(argv):
-    try:
-        return main(argv)
-    except SystemExit as stop:  # argparse errors exit directly
-        return stop.code
 
 
 @pytest.fixture

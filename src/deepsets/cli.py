@@ -15,9 +15,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from deepsets.core.config import LabConfig
 from deepsets.core.progress import Bars
 from deepsets.core.runfolder import read_config
+from deepsets.core.settings import LabConfig
 from deepsets.flags import (
     add_compare_flags,
     add_config_flags,
@@ -31,6 +31,7 @@ class Parser(argparse.ArgumentParser):
     """argparse with errors on one line: ``deepsets lab: error: ... (see --help)``."""
 
     def error(self, message: str):  # type: ignore[override]
+        message = " ".join(message.splitlines())  # one line, whatever the flag's value held
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

@@ -14,17 +14,25 @@ from collections.abc import Callable, Iterable
 import numpy as np
 
 
+class NotAllowed(ValueError):
+    """``name=value is not allowed; <rule>``: ``rule`` alone reads as a flag's error."""
+
+    def __init__(self, name: str, value: object, rule: str) -> None:
+        super().__init__(f"{name}={value!r} is not allowed; {rule}")
+        self.rule = rule
+
+
 def as_tuple(name: str, value: object) -> tuple:
     """A list or tuple setting as a tuple; anything else is a ValueError naming it."""
     if not isinstance(value, (list, tuple)):
-        raise ValueError(f"{name}={value!r} is not allowed; use a list")
+        raise NotAllowed(name, value, "use a list")
     return tuple(value)
 
 
 def check_positive_int(name: str, value: object) -> int:
     """``value`` if it is an int >= 1."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name}={value!r} is not allowed; use a whole number >= 1")
+        raise NotAllowed(name, value, "use a whole number >= 1")
     return int(value)
 
 
@@ -32,15 +40,15 @@ def check_positive_float(name: str, value: object) -> float:
     """``value`` if it is a finite number > 0."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) \
             or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}={value!r} is not allowed; use a finite number > 0")
+        raise NotAllowed(name, value, "use a finite number > 0")
     return float(value)
 
 
-def check_seed(seed: object) -> int:
+def check_seed(seed: object, name: str = "seed") -> int:
     """``seed`` if it can seed numpy and torch (an int in 0..2**63-1)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
             or not 0 <= seed < 2**63:
-        raise ValueError(f"seed={seed!r} is not allowed; use a whole number in 0..2**63-1")
+        raise NotAllowed(name, seed, "use a whole number in 0..2**63-1")
     return int(seed)
 
 
@@ -48,7 +56,7 @@ def check_choice(name: str, value: object, choices: Iterable[str]) -> str:
     """``value`` if it is one of ``choices``."""
     choices = tuple(choices)
     if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name}={value!r} is not allowed; use one of " + ", ".join(choices))
+        raise NotAllowed(name, value, "use one of " + ", ".join(choices))
     return value
 
 

@@ -14,13 +14,12 @@ test sets of 10,000 digits never have to sit in memory all at once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from functools import lru_cache
 
 import numpy as np
 
 from deepsets.core.checks import check_positive_int, check_seed
+from deepsets.core.tasks import PAD, get_task
 
-PAD = 0  # the padding token; elements are 1..max_digit (or image tokens)
 #: Handout section 2.1: test sets of 5, 10, ..., 100 digits.
 HANDOUT_CARDS = tuple(range(5, 101, 5))
 
@@ -58,7 +57,7 @@ def create_train_dataset(
     # a set of c elements keeps its last c columns: padding only on the left
     keep = np.arange(max_card) >= (max_card - cards)[:, None]  # (n, max_card)
     X = from_pool(np.where(keep, values, PAD).astype(np.int64), pool)
-    return X, task_targets(task, X)
+    return X, get_task(task).targets(X)
 
 
 def create_test_dataset(
@@ -85,7 +84,7 @@ def create_test_dataset(
     rng = as_generator(seed)
     X = [from_pool(rng.integers(1, high + 1, size=(n_per_card, c), dtype=np.int64), pool)
          for c in cards]
-    return X, [task_targets(task, x) for x in X]
+    return X, [get_task(task).targets(x) for x in X]
 
 
 def chunked_test_sets(
@@ -133,67 +132,7 @@ def from_pool(X: np.ndarray, pool: np.ndarray | None) -> np.ndarray:
     return X if pool is None else np.concatenate([[PAD], pool])[X]
 
 
-def distinct_digits(X: np.ndarray) -> np.ndarray:
-    """How many different digits each set holds (Janossy pooling's unique count)."""
-    ordered = np.sort(X, axis=1)
-    changes = (np.diff(ordered, axis=1) != 0).sum(axis=1) + 1  # distinct values, pad included
-    return changes - (ordered[:, 0] == PAD)
-
-
-N_TRAIN_IMAGES = 1_200  # of scikit-learn's 1,797 digit images; the other 597 are for testing
-
-
-@lru_cache(maxsize=1)
-def digit_images() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's bundled 8x8 handwritten digits: pixels (1797, 64) in [0, 1], labels.
-
-    Shipped inside scikit-learn, so nothing is downloaded.
-    """
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    return (digits.data / 16.0).astype(np.float32), digits.target.astype(np.int64)
-
-
-@lru_cache(maxsize=2)
-def image_tokens(split: str) -> np.ndarray:
-    """The tokens (image index + 1) of the training or the test images.
-
-    One fixed shuffle splits the images, whatever the run's seed, so a test
-    set never holds an image seen in training.
-    """
-    order = np.random.default_rng(0).permutation(len(digit_images()[1])) + 1
-    return order[:N_TRAIN_IMAGES] if split == "train" else order[N_TRAIN_IMAGES:]
-
-
-def image_sums(X: np.ndarray) -> np.ndarray:
-    """The sum of the digits shown by each set of image tokens (padding counts 0)."""
-    labels = np.concatenate([[0], digit_images()[1]])  # token -> digit shown
-    return labels[X].sum(axis=1)
-
-
-#: The set functions to learn: each maps sets (n, N) to integer targets (n,).
-TASKS = {
-    "sum": lambda X: X.sum(axis=1),  # the handout's task
-    "max": lambda X: X.max(axis=1),  # Set Transformer's max regression
-    "unique": distinct_digits,  # Janossy pooling's unique count
-    "images": image_sums,  # the DeepSets paper's image sums: sets of handwritten digits
-}
-
-
-def task_targets(task: str, X: np.ndarray) -> np.ndarray:
-    """The targets of ``task`` for the sets ``X``."""
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; choose from " + ", ".join(TASKS))
-    return np.asarray(TASKS[task](X), dtype=np.int64)
-
-
 def element_pool(task: str, split: str) -> np.ndarray | None:
     """The tokens a task's sets are drawn from in ``split`` (train or test): None for the
-    digits 1..max_digit; for ``images``, the training or the held-out images."""
-    return image_tokens(split) if task == "images" else None
-
-
-def vocabulary_size(task: str, max_digit: int) -> int:
-    """How many tokens a model of ``task`` must embed, padding included."""
-    return len(digit_images()[1]) + 1 if task == "images" else max_digit + 1
+    digits 1..max_digit (``tasks.Elements``)."""
+    return get_task(task).elements.pool(split)

@@ -19,7 +19,6 @@ from torch import nn
 
 from deepsets.core import kernels
 from deepsets.core.checks import derive_seed
-from deepsets.core.config import LabConfig
 from deepsets.core.data import (
     chunked_test_sets,
     create_train_dataset,
@@ -42,6 +41,7 @@ from deepsets.core.runfolder import (
     write_json,
     write_text,
 )
+from deepsets.core.settings import LabConfig
 from deepsets.core.train import Interrupted, fit, init_model, refit_checkpoint
 
 # --- data (tasks 1 and 2) ---
@@ -154,8 +154,8 @@ def train_model(run: Path | str, config: LabConfig | dict, name: str, *, progres
                       batch_size=config.batch_size, lr=config.lr, seed=config.seed,
                       device=config.device, checkpoint=ckpt, progress=progress,
                       lengths=lengths, schedule=config.schedule(name))
-        if name == "deepsets" and config.refit:
-            refit_checkpoint(ckpt, model, sets, y, lengths, progress)
+        if config.recipe_for(name).refit:
+            refit_checkpoint(ckpt, name, model, sets, y, lengths, progress)
     return history
 
 

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepsets.core.config import LabConfig
 from deepsets.core.models import MODELS, build_model
+from deepsets.core.settings import LabConfig
 
 CONFIG = "config.json"
 HISTORY = "history.json"

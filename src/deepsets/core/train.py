@@ -22,12 +22,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from deepsets.core.checks import derive_seed
-from deepsets.core.data import PAD
 from deepsets.core.devices import resolve_device
 from deepsets.core.models import DeepSets, check_tokens, token_counts
 from deepsets.core.optim import make_adam
 from deepsets.core.progress import Progress
 from deepsets.core.runfolder import load_checkpoint, save_checkpoint
+from deepsets.core.tasks import PAD
 
 log = logging.getLogger(__name__)
 
@@ -238,14 +238,14 @@ def refit_output(model: DeepSets, X: np.ndarray | torch.Tensor, y: np.ndarray | 
             "train_mae_after": float(after.abs().mean())}
 
 
-def refit_checkpoint(ckpt: Path, model: DeepSets, X: np.ndarray, y: np.ndarray,
+def refit_checkpoint(ckpt: Path, name: str, model: DeepSets, X: np.ndarray, y: np.ndarray,
                      lengths: np.ndarray | None, progress: Progress) -> None:
     """Recipes refit/exact: the least-squares output layer, once, saved in the checkpoint."""
-    state = load_checkpoint(ckpt, "deepsets")
+    state = load_checkpoint(ckpt, name)
     if "refit" in state:  # already done; fit() loaded the refit weights
         return
     progress.stage("refitting the DeepSets output layer by least squares")
     info = refit_output(model, X, y, lengths)
     extra = {k: v for k, v in state.items() if k not in ("model", "model_name", "model_args")}
-    save_checkpoint(ckpt, model, "deepsets", **extra, refit=info)
+    save_checkpoint(ckpt, model, name, **extra, refit=info)
     progress.saved(ckpt)

@@ -16,10 +16,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepsets.core.data import PAD, create_test_dataset, digit_images, image_tokens
+from deepsets.core.data import create_test_dataset
 from deepsets.core.evaluate import evaluate
 from deepsets.core.models import DeepSets
 from deepsets.core.optim import make_adam
+from deepsets.core.tasks import PAD, digit_images, image_tokens
 
 # --- the drift of a trained DeepSets --------------------------------------------------
 

@@ -13,15 +13,17 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from deepsets.core.models import SPECS
 from deepsets.core.results import model_names
 from deepsets.core.runfolder import ACCURACY_PNG, DRIFT_PNG, MAE_PNG, atomic_write
 
-LABELS = {"deepsets": "DeepSets", "lstm": "LSTM", "lstm-unpadded": "LSTM (unpadded)"}
 MARKERS = "os^vDx*"
 
 
 def label(model: str) -> str:
-    return LABELS.get(model, model)
+    """A model's name in figures and reports (``ModelSpec.label``), else its own name."""
+    entry = SPECS.get(model)
+    return entry.label if entry is not None and entry.label else model
 
 
 def save_figure(fig: Figure, path: Path) -> Path:

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepsets.core.config import LabConfig
+from deepsets.core.recipes import RECIPES
 from deepsets.core.results import model_names
 from deepsets.core.runfolder import ACCURACY_PNG, MAE_PNG, REPORT, write_text
+from deepsets.core.settings import LabConfig
+from deepsets.core.tasks import TASKS
 from deepsets.lab.plot import label
-
-#: The report's and the figures' title for each task.
-TITLES = {"sum": "Sum of digits", "max": "Largest digit", "unique": "Number of distinct digits",
-          "images": "Sum of digit images"}
 
 HANDOUT_PAIR = """
 The LSTM was trained only on sequences of exactly {n} tokens (shorter sets are left-padded
@@ -252,7 +250,8 @@ def images_section(im: dict, config: LabConfig) -> str:
         f"| {c} | {im['predicted_q_power'][i]:.3f} | {im['predicted_from_errors'][i]:.3f} | "
         f"{im['measured'][i]:.3f} |" for i, c in enumerate(im["cards"]))
     quant = im["error_quantiles"]
-    refit = ("" if config.refit or config.recipe not in ("refit", "exact") else
+    asked = RECIPES[config.recipe].refit and not config.recipe_for("deepsets").refit
+    refit = ("" if not asked else
              "\nThe least-squares refit of the `exact` recipe is skipped on images: it fits the "
              "training images' own values and unseen images pay for it (docs/recipes.md).\n")
     return f"""## Images: how well DeepSets reads one image
@@ -280,7 +279,7 @@ def identified(d: dict, config: LabConfig) -> str:
         return (f"Each training set carried 0..{config.max_card} pad tokens whatever its size, "
                 "so the pad count varied on its own and training pinned down the pad token's "
                 f"contribution and b2 apart: `a_0` = {small(d['a'][0])}, b2 = {small(d['b2'])}.")
-    if config.mask_padding:
+    if config.recipe_for("deepsets").mask_padding:
         return ("The pad token is masked (`a_0 = 0`), so the training sets of 1..10 digits pin "
                 f"down b2 (here {small(d['b2'])}) as well as the per-digit contributions.")
     return (f"Every training set has exactly {config.max_card} tokens, so training pins down "
@@ -352,7 +351,7 @@ def write_report(run: Path, config: LabConfig, results: dict,
         f"{sum(e['seconds'] for e in h):.1f} s"
         for m, h in history.items() if h
     ]
-    text = f"""# {TITLES[config.task]}: {" against ".join(label(m) for m in config.models)}
+    text = f"""# {TASKS[config.task].title}: {" against ".join(label(m) for m in config.models)}
 
 Handout "Symmetry in Deep Learning Representations", tasks 1-7. Trained on
 {config.n_train:,} sets of 1-{config.max_card} digits (from 1..{config.max_digit}, left

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deepsets.core.checks import derive_seed
-from deepsets.core.config import LabConfig
 from deepsets.core.data import create_test_dataset
 from deepsets.core.pipeline import (
     evaluate_models,
@@ -29,6 +28,8 @@ from deepsets.core.runfolder import (
     read_json,
     write_json,
 )
+from deepsets.core.settings import LabConfig
+from deepsets.core.tasks import TASKS
 from deepsets.lab.analysis import (
     drift,
     exact_reach,
@@ -38,7 +39,7 @@ from deepsets.lab.analysis import (
     question2,
 )
 from deepsets.lab.plot import plot_drift, plot_results
-from deepsets.lab.report import TITLES, write_report
+from deepsets.lab.report import write_report
 
 #: Where the report measures float32's rounding (the first size) and checks its predicted
 #: largest exact size (the second): 100 sets each.
@@ -58,7 +59,7 @@ class LabRun:
 def plot_run(run: Path, config: LabConfig | None = None) -> list[Path]:
     """Task 7: accuracy.png and mae.png from the run's results.json."""
     config = config or read_config(run)
-    return plot_results(read_json(Path(run) / RESULTS), run, title=TITLES[config.task],
+    return plot_results(read_json(Path(run) / RESULTS), run, title=TASKS[config.task].title,
                         max_train_card=config.max_card)
 
 

@@ -14,12 +14,8 @@ from __future__ import annotations
 
 import tempfile
 from contextlib import closing
-from dataclasses import dataclass, replace
 from pathlib import Path
 
-from deepsets.core.checks import check_choice, check_names, check_positive_int, check_sizes
-from deepsets.core.config import ARCHITECTURES, DEVICES, RECIPES, LabConfig, check_models
-from deepsets.core.data import HANDOUT_CARDS, TASKS
 from deepsets.core.executor import Job, run_jobs
 from deepsets.core.pipeline import evaluate_models, train_models
 from deepsets.core.progress import Progress
@@ -33,51 +29,10 @@ from deepsets.core.runfolder import (
     write_bytes,
     write_text,
 )
+from deepsets.core.settings import CompareConfig, LabConfig
 from deepsets.sweep.summary import plot_tasks, summary
 
 COLUMNS = ("task", "model", "seed", "card", "acc", "mae", "status", "error")
-
-
-@dataclass(frozen=True)
-class CompareConfig:
-    """A sweep. Each run has the handout's set sizes, model sizes and optimizer, but a fifth
-    of the training sets and half the epochs, so that 72 runs fit in minutes on 2 cores
-    (``handout()``: the handout's full settings)."""
-
-    tasks: tuple[str, ...] = tuple(TASKS)  # set functions to learn
-    models: tuple[str, ...] = ARCHITECTURES  # set models to compare: every built-in one
-    seeds: int = 3  # seeds 0..seeds-1 per (task, model)
-    epochs: int = 10  # per run (the handout has 20)
-    n_train: int = 20_000  # training sets per run (the handout has 100,000)
-    n_per_card: int = 1_000  # test sets per size (the handout has 10,000)
-    cards: tuple[int, ...] = HANDOUT_CARDS  # test set sizes
-    recipe: str = "exact"  # how the sum-pooling DeepSets is trained (see config.RECIPES)
-    device: str = "cpu"  # where each run computes: cpu, cuda or auto
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "tasks", check_names("tasks", self.tasks, TASKS, "task"))
-        object.__setattr__(self, "models", check_models(self.models))
-        object.__setattr__(self, "cards", check_sizes("cards", self.cards))
-        for name in ("seeds", "epochs", "n_train", "n_per_card"):
-            check_positive_int(name, getattr(self, name))
-        check_choice("recipe", self.recipe, RECIPES)
-        check_choice("device", self.device, DEVICES)
-
-    def quick(self) -> CompareConfig:
-        return replace(self, seeds=2, epochs=1, n_train=2_000, n_per_card=100,
-                       cards=(5, 10, 20))
-
-    def handout(self) -> CompareConfig:
-        """Every run at the handout's full settings."""
-        return replace(self, epochs=20, n_train=100_000, n_per_card=10_000)
-
-    def runs(self) -> list[LabConfig]:
-        """One lab configuration per (task, model, seed)."""
-        return [LabConfig(task=task, models=(model,), seed=seed, epochs=self.epochs,
-                          n_train=self.n_train, n_per_card=self.n_per_card, cards=self.cards,
-                          recipe=self.recipe if model == "deepsets" else "handout",
-                          device=self.device)
-                for task in self.tasks for model in self.models for seed in range(self.seeds)]
 
 
 def run_name(config: LabConfig) -> str:

@@ -21,7 +21,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepsets.core.config import LabConfig
 from deepsets.core.data import create_test_dataset, create_train_dataset, element_pool
 from deepsets.core.devices import torch_threads
 from deepsets.core.evaluate import predict
@@ -29,6 +28,8 @@ from deepsets.core.models import build_model
 from deepsets.core.optim import make_adam
 from deepsets.core.progress import Progress
 from deepsets.core.runfolder import HISTORY, read_json
+from deepsets.core.settings import LabConfig
+from deepsets.core.tasks import TASKS
 from deepsets.core.train import init_model
 
 
@@ -87,7 +88,7 @@ def dry_run(runs: dict[str, LabConfig], out: Path, cpus: int,
             progress: Progress | None = None) -> str:
     """Markdown: every run with its cost, the total, and the wall time on ``cpus`` CPUs."""
     progress = progress or Progress()
-    kinds = {(r.models[0], r.task == "images"): r for r in runs.values()}
+    kinds = {(r.models[0], inputs(r)): r for r in runs.values()}
     progress.start("costs", "measuring a training step and evaluation of each model",
                    len(kinds), "model")
     rates = {}
@@ -98,18 +99,23 @@ def dry_run(runs: dict[str, LabConfig], out: Path, cpus: int,
     lines = ["| run | training steps | seconds | |", "|---|---:|---:|---|"]
     costs = []
     for name, r in runs.items():
-        seconds, how = run_cost(r, rates[r.models[0], r.task == "images"], Path(out) / name)
+        seconds, how = run_cost(r, rates[r.models[0], inputs(r)], Path(out) / name)
         costs.append(seconds)
         steps = math.ceil(r.n_train / r.batch_size) * r.epochs
         lines.append(f"| {name} | {steps:,} | {seconds:,.0f} | {how} |")
     lines += ["", "| model | inputs | ms per training step | us per evaluated element |",
               "|---|---|---:|---:|"]
-    lines += [f"| {m} | {'images' if images else 'tokens'} | {step * 1e3:.2f} | "
-              f"{element * 1e6:.2f} |" for (m, images), (step, element) in rates.items()]
+    lines += [f"| {m} | {kind} | {step * 1e3:.2f} | {element * 1e6:.2f} |"
+              for (m, kind), (step, element) in rates.items()]
     total = float(np.sum(costs))
     lines += ["", f"{len(runs)} runs, {total / 3600:,.2f} CPU-hours in all; on {cpus} CPUs "
               f"(one run per CPU) about {format_hours(wall_time(costs, cpus))} of wall time."]
     return "\n".join(lines) + "\n"
+
+
+def inputs(config: LabConfig) -> str:
+    """What a run's model embeds (``tasks.Elements.inputs``): its rates depend on it."""
+    return TASKS[config.task].elements.inputs
 
 
 def format_hours(seconds: float) -> str:

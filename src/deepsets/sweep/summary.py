@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deepsets.core.config import LabConfig
+from deepsets.core.settings import LabConfig
 from deepsets.lab.plot import plot_by_size
 
 #: The largest training set of every run of a sweep (the handout's).

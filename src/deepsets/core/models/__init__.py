@@ -14,6 +14,8 @@ import importlib
 import inspect
 import os
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from torch import nn
 
@@ -22,15 +24,34 @@ from deepsets.core.models.deep_sets import DeepSets
 from deepsets.core.models.recurrent import GRU, LSTM, run_rnn
 from deepsets.core.models.set_transformer import MAB, SetTransformer
 
-#: The models by the names the CLI and the run folder use.
-MODELS: dict[str, type[SetModel]] = {
-    "deepsets": DeepSets, "deepsets-mean": DeepSets, "deepsets-max": DeepSets,
-    "lstm": LSTM, "gru": GRU, "set-transformer": SetTransformer,
-    "lstm-unpadded": LSTM,  # the same LSTM, trained on unpadded sets (LabConfig.padding)
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model by name: its class with the constructor arguments of its variant, and how it
+    trains."""
+
+    cls: type[nn.Module]
+    args: Mapping[str, object] = field(default_factory=dict)  # the variant's, e.g. pooling
+    label: str | None = None  # its name in figures and reports (default: the name)
+    #: its training sets: ``left``-padded to max_card tokens (the handout) or ``none``, each
+    #: set its own digits only (in batches of sets of one length)
+    padding: str = "left"
+    recipes: bool = False  # whether the run's recipe trains it (``recipes.RECIPES``)
+
+
+#: The built-in models by the names the CLI and the run folder use.
+SPECS: dict[str, ModelSpec] = {
+    "deepsets": ModelSpec(DeepSets, {"activation": "tanh"}, "DeepSets", recipes=True),
+    "deepsets-mean": ModelSpec(DeepSets, {"pooling": "mean"}),
+    "deepsets-max": ModelSpec(DeepSets, {"pooling": "max"}),
+    "lstm": ModelSpec(LSTM, label="LSTM"),
+    "gru": ModelSpec(GRU),
+    "set-transformer": ModelSpec(SetTransformer),
+    # a training regime: the same LSTM, on its sets unpadded
+    "lstm-unpadded": ModelSpec(LSTM, label="LSTM (unpadded)", padding="none"),
 }
-#: Constructor arguments that make a named variant of a model class.
-VARIANTS: dict[str, dict] = {"deepsets-mean": {"pooling": "mean"},
-                             "deepsets-max": {"pooling": "max"}}
+#: Each built-in model's class.
+MODELS: dict[str, type[SetModel]] = {name: spec.cls for name, spec in SPECS.items()}
 
 
 def is_plugin(name: str) -> bool:
@@ -62,6 +83,11 @@ def model_class(name: str) -> type[nn.Module]:
     return cls
 
 
+def spec(name: str) -> ModelSpec:
+    """The entry of model ``name``; a plug-in's is its class, trained the handout's way."""
+    return SPECS[name] if name in SPECS else ModelSpec(model_class(name))
+
+
 def constructor_args(name: str, model_args: dict) -> dict:
     """The arguments model ``name`` is built with: a plug-in takes those it names."""
     if not is_plugin(name):
@@ -74,14 +100,14 @@ def constructor_args(name: str, model_args: dict) -> dict:
 
 def build_model(name: str, **model_args) -> nn.Module:
     """A fresh model by name, e.g. ``build_model("lstm", input_dim=11, ...)``."""
-    model = model_class(name)(**{**VARIANTS.get(name, {}), **constructor_args(name, model_args)})
+    model = spec(name).cls(**{**spec(name).args, **constructor_args(name, model_args)})
     if is_plugin(name):  # a built-in model knows its arguments; a plug-in is told them
         model.model_args = constructor_args(name, model_args)
     return model
 
 
 __all__ = [
-    "GRU", "LSTM", "MAB", "MODELS", "VARIANTS", "DeepSets", "PixelEmbedding", "SetModel",
-    "SetTransformer", "build_model", "check_tokens", "constructor_args", "is_plugin",
-    "model_class", "run_rnn", "token_counts",
+    "GRU", "LSTM", "MAB", "MODELS", "SPECS", "DeepSets", "ModelSpec", "PixelEmbedding",
+    "SetModel", "SetTransformer", "build_model", "check_tokens", "constructor_args",
+    "is_plugin", "model_class", "run_rnn", "spec", "token_counts",
 ]

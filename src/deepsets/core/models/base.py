@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deepsets.core.data import digit_images
+from deepsets.core.tasks import digit_images
 
 
 class PixelEmbedding(nn.Module):

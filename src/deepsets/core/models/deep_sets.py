@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from deepsets.core.data import PAD
 from deepsets.core.models.base import SetModel, token_counts
+from deepsets.core.tasks import PAD
 
 
 class DeepSets(SetModel):

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deepsets.core.data import PAD
 from deepsets.core.models.base import SetModel
+from deepsets.core.tasks import PAD
 
 
 class MAB(nn.Module):

@@ -1,0 +1,296 @@
+"""The settings of a lab run (``LabConfig``) and of a sweep (``CompareConfig``), both built
+from one table, ``SETTINGS``: each setting's default (the handout's), its check, how a flag
+reads it and its help. The presets (``QUICK``, ``SWEEP``, ``HANDOUT``) live here too.
+
+A bad value raises ``ValueError`` naming the setting, the value and what is allowed,
+before any work starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
+from typing import Any, ClassVar
+
+from deepsets.core.checks import (
+    check_choice,
+    check_names,
+    check_positive_float,
+    check_positive_int,
+    check_seed,
+    check_sizes,
+)
+from deepsets.core.data import HANDOUT_CARDS
+from deepsets.core.models import SPECS, constructor_args, is_plugin, model_class, spec
+from deepsets.core.recipes import RECIPES, Recipe
+from deepsets.core.tasks import TASKS
+
+DEVICES = ("cpu", "cuda", "auto")
+
+
+def check_models(names: object, field: str = "models") -> tuple[str, ...]:
+    """Built-in model names and importable plug-ins (``package.module:ClassName``)."""
+    names = check_names(field, names, SPECS, "model", also=is_plugin)
+    for name in names:
+        model_class(name)  # a plug-in that does not import is an error now, not mid-run
+    return names
+
+
+def whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+
+
+def number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+
+
+def names(text: str) -> tuple[str, ...]:
+    """``a,b`` -> ("a", "b")."""
+    values = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not values:
+        raise ValueError("give at least one name")
+    return values
+
+
+def sizes(text: str) -> tuple[int, ...]:
+    """``5,10,20`` -> (5, 10, 20)."""
+    parts = [t.strip() for t in text.split(",") if t.strip()]
+    if not parts:
+        raise ValueError("give at least one size, e.g. 5,10,20 or +1000")
+    return tuple(whole_number(t) for t in parts)
+
+
+def described(about: dict[str, str]) -> str:
+    """``sum (the handout), max, unique, or images (...)``: names with their notes."""
+    words = [f"{name} ({note})" if note else name for name, note in about.items()]
+    return ", ".join(words[:-1]) + ", or " + words[-1] if len(words) > 1 else words[0]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its default, its check, how a flag reads it, its help."""
+
+    default: Any
+    check: Callable[[str, Any], Any]  # (name, value) -> the value; ValueError if bad
+    help: str  # the flag's help; the flag adds the default, read from the config
+    parse: Callable[[str], Any] | None = None  # a flag's text -> value; None: no flag
+    choices: Sequence[str] | None = None  # a flag of one of these (argparse checks it)
+    noun: str = ""  # "training set": a preset's description says "2,000 training sets"
+    speed_only: bool = False  # changes speed and memory, never the numbers
+
+
+def choice(options: Sequence[str]) -> Callable[[str, Any], Any]:
+    return lambda name, value: check_choice(name, value, options)
+
+
+BUILT_IN = ", ".join(SPECS)
+
+SETTINGS: dict[str, Setting] = {
+    "seed": Setting(0, lambda n, v: check_seed(v, n), "derives all randomness",
+                    whole_number),
+    "seeds": Setting(3, check_positive_int, "seeds per task and model (0..seeds-1)",
+                     whole_number, noun="seed"),
+    "task": Setting("sum", choice(TASKS), "the set function to learn: "
+                    + described({k: t.about for k, t in TASKS.items()}), choices=tuple(TASKS)),
+    "tasks": Setting(tuple(TASKS), lambda n, v: check_names(n, v, TASKS, "task"),
+                     "comma-separated tasks: " + ", ".join(TASKS), names),
+    "n_train": Setting(100_000, check_positive_int, "training sets of a run", whole_number,
+                       noun="training set"),
+    "max_card": Setting(10, check_positive_int,
+                        "training sets hold 1..max_card digits, left-padded to max_card"),
+    "max_digit": Setting(10, check_positive_int,
+                         "digits are drawn uniformly from 1..max_digit; 0 is padding"),
+    "n_per_card": Setting(10_000, check_positive_int, "test sets per size", whole_number,
+                          noun="test set per size"),
+    "cards": Setting(HANDOUT_CARDS, check_sizes, "test set sizes, comma-separated; a leading + "
+                     "adds them to the default (e.g. +1000,10000)", sizes, noun="size"),
+    "models": Setting(("deepsets", "lstm"), lambda n, v: check_models(v, n),
+                      f"comma-separated models, of {BUILT_IN}, or your own as "
+                      "package.module:Class", names),
+    "recipe": Setting("handout", choice(RECIPES), "how the sum-pooling DeepSets is trained: "
+                      + "; ".join(f"{k}: {r.about}" for k, r in RECIPES.items()),
+                      choices=tuple(RECIPES)),
+    "embedding_dim": Setting(128, check_positive_int, "h1, embedding size", whole_number),
+    "hidden_dim": Setting(64, check_positive_int, "h2, hidden units", whole_number),
+    "epochs": Setting(20, check_positive_int, "training epochs of a run", whole_number,
+                      noun="epoch"),
+    "batch_size": Setting(64, check_positive_int, "training sets per step", whole_number),
+    "lr": Setting(1e-3, check_positive_float, "Adam learning rate", number),
+    "eval_batch_tokens": Setting(1 << 14, check_positive_int, "digits per evaluation batch",
+                                 speed_only=True),
+    "device": Setting("cpu", choice(DEVICES), "where to compute: cpu, cuda or auto = cuda "
+                      "when available (a sweep's runs on cuda ask for a GPU each)",
+                      choices=DEVICES, speed_only=True),
+}
+
+
+def setting(name: str, default: Any = MISSING) -> Any:
+    """A config field for setting ``name``: its default, or the one given."""
+    return field(default=SETTINGS[name].default if default is MISSING else default)
+
+
+def describe(values: dict[str, Any]) -> str:
+    """A preset in words: ``2 seeds, 1 epoch, 2,000 training sets, 100 test sets at sizes
+    5, 10, 20``."""
+    def count(name: str) -> str:
+        noun, value = SETTINGS[name].noun, values[name]
+        plural = noun.replace("set", "sets", 1) if "set" in noun else noun + "s"
+        return f"{value:,} {noun if value == 1 else plural}"
+
+    words = [count(k) for k in values if SETTINGS[k].noun and k != "cards"]
+    if "cards" in values:
+        sizes = "sizes " + ", ".join(f"{c:,}" for c in values["cards"])
+        words = [w.replace(" per size", f" at {sizes}") for w in words] \
+            if "n_per_card" in values else [*words, sizes]
+    return ", ".join(words)
+
+
+class Settings:
+    """What a lab's and a sweep's settings share: checks, presets, dicts, differences."""
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            object.__setattr__(self, f.name, SETTINGS[f.name].check(f.name,
+                                                                   getattr(self, f.name)))
+
+    def preset(self, name: str):
+        """These settings with preset ``name`` (``PRESETS``) over them."""
+        return replace(self, **self.PRESETS[name])
+
+    def quick(self):
+        """A tiny preset of the same pipeline that finishes in seconds (smoke tests)."""
+        return self.preset("quick")
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able settings (tuples become lists)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict):
+        """Settings read back from a file; unknown keys are an error."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown settings {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    def differences(self, other) -> dict[str, tuple]:
+        """``{field: (mine, theirs)}`` for every setting that changes the numbers."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return {k: (mine[k], theirs[k]) for k in mine
+                if not SETTINGS[k].speed_only and mine[k] != theirs[k]}
+
+    def same_results_as(self, other) -> bool:
+        """Whether two settings must give the same numbers (the device aside)."""
+        return not self.differences(other)
+
+
+#: A sweep's own defaults over the handout's: each run has the handout's set sizes, model
+#: sizes and optimizer, but a fifth of the training sets and half the epochs, so that 72
+#: runs fit in minutes on 2 cores; DeepSets trains the exact way.
+SWEEP = {"epochs": 10, "n_train": 20_000, "n_per_card": 1_000, "recipe": "exact"}
+#: ``--preset handout``: every run of a sweep at the handout's full settings.
+HANDOUT = {k: SETTINGS[k].default for k in ("n_train", "epochs", "n_per_card")}
+#: ``--quick``: the same pipeline in seconds, for a lab run and for a sweep.
+QUICK = {
+    "lab": {"n_train": 10_000, "epochs": 2, "n_per_card": 200, "cards": (5, 10, 20, 50)},
+    "sweep": {"seeds": 2, "epochs": 1, "n_train": 2_000, "n_per_card": 100,
+              "cards": (5, 10, 20)},
+}
+
+
+@dataclass(frozen=True)
+class LabConfig(Settings):
+    """Everything that decides the numbers of one lab run; the defaults are the handout's."""
+
+    seed: int = setting("seed")
+    task: str = setting("task")
+    # data (handout section 2.1, tasks 1-2)
+    n_train: int = setting("n_train")
+    max_card: int = setting("max_card")
+    max_digit: int = setting("max_digit")
+    n_per_card: int = setting("n_per_card")
+    cards: tuple[int, ...] = setting("cards")
+    # models (tasks 3-4), in the order they are trained
+    models: tuple[str, ...] = setting("models")
+    recipe: str = setting("recipe")
+    embedding_dim: int = setting("embedding_dim")
+    hidden_dim: int = setting("hidden_dim")
+    # training (task 5)
+    epochs: int = setting("epochs")
+    batch_size: int = setting("batch_size")
+    lr: float = setting("lr")
+    # evaluation (task 6); changes speed and memory, not results
+    eval_batch_tokens: int = setting("eval_batch_tokens")
+    device: str = setting("device")
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"quick": QUICK["lab"]}
+
+    def recipe_for(self, name: str) -> Recipe:
+        """The switches model ``name`` trains with: the run's recipe as it applies on its
+        task, for a model the recipe trains (``ModelSpec.recipes``); else the handout's."""
+        if not spec(name).recipes:
+            return RECIPES[SETTINGS["recipe"].default]
+        return RECIPES[self.recipe].on(self.task)
+
+    def schedule(self, name: str) -> str:
+        """The learning-rate schedule model ``name`` trains with (``train.SCHEDULES``)."""
+        return self.recipe_for(name).schedule
+
+    def padding(self, name: str) -> str:
+        """How model ``name``'s training sets are padded: ``left`` to max_card tokens (the
+        handout), ``free`` (0..max_card pad tokens a set, whatever its size) or ``none``."""
+        return "free" if self.recipe_for(name).free_pads else spec(name).padding
+
+    def model_args(self, name: str) -> dict:
+        """The constructor arguments of model ``name`` in this run."""
+        elements = TASKS[self.task].elements
+        args = {"input_dim": elements.vocabulary(self.max_digit),
+                "embedding_dim": self.embedding_dim, "hidden_dim": self.hidden_dim,
+                "inputs": elements.inputs, **spec(name).args}
+        if spec(name).recipes:
+            args["mask_padding"] = self.recipe_for(name).mask_padding
+        return constructor_args(name, args)
+
+
+
+
+@dataclass(frozen=True)
+class CompareConfig(Settings):
+    """A sweep of tasks x models x seeds, each run a lab run of one model."""
+
+    tasks: tuple[str, ...] = setting("tasks")
+    #: every built-in model once, each trained the handout's way (no other regime)
+    models: tuple[str, ...] = setting(
+        "models", tuple(name for name, s in SPECS.items() if s.padding == "left"))
+    seeds: int = setting("seeds")
+    epochs: int = setting("epochs", SWEEP["epochs"])
+    n_train: int = setting("n_train", SWEEP["n_train"])
+    n_per_card: int = setting("n_per_card", SWEEP["n_per_card"])
+    cards: tuple[int, ...] = setting("cards")
+    recipe: str = setting("recipe", SWEEP["recipe"])
+    device: str = setting("device")
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"quick": QUICK["sweep"],
+                                                     "handout": HANDOUT}
+
+    def handout(self) -> CompareConfig:
+        """Every run at the handout's full settings."""
+        return self.preset("handout")
+
+    def runs(self) -> list[LabConfig]:
+        """One lab configuration per (task, model, seed); the others are this sweep's."""
+        shared = {f.name: getattr(self, f.name) for f in fields(self)
+                  if f.name in {g.name for g in fields(LabConfig)}}
+        return [LabConfig(**{**shared, "task": task, "models": (model,), "seed": seed,
+                             "recipe": self.recipe if spec(model).recipes
+                             else SETTINGS["recipe"].default})
+                for task in self.tasks for model in self.models for seed in range(self.seeds)]
