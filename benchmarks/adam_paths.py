@@ -24,11 +24,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepsets.core.models import build_model
 from deepsets.core.optim import Adam
-from deepsets.core.pipeline import train_sets
+from deepsets.core.pipeline import seeded_model, train_sets
 from deepsets.core.settings import LabConfig
-from deepsets.core.train import init_model
 
 BETA1, BETA2, EPS = 0.9, 0.999, 1e-8
 
@@ -62,8 +60,7 @@ def main() -> None:
     X, y = (torch.as_tensor(a) for a in train_sets(config))
     y = y.float()
     torch.set_num_threads(1)
-    model = init_model(lambda **kw: build_model("deepsets", **kw), config.seed, "deepsets",
-                       **config.model_args("deepsets"))
+    model = seeded_model("deepsets", config)
     params = list(model.parameters())
     ours = Adam(params, lr=config.lr)
     twins = [torch.nn.Parameter(p.detach().clone()) for p in params]

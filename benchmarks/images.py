@@ -33,7 +33,7 @@ from deepsets.core.pipeline import rng_for_test_sets, train_sets
 from deepsets.core.settings import LabConfig
 from deepsets.core.tasks import digit_images, image_tokens
 from deepsets.core.train import fit, init_model, refit_output
-from deepsets.lab.analysis import per_image_accuracy
+from deepsets.lab.drift import per_image_accuracy
 
 CARDS = (5, 10, 25, 50)
 

@@ -8,16 +8,8 @@ import torch
 
 from deepsets import DeepSets, create_test_dataset, create_train_dataset, evaluate, fit
 from deepsets.core.train import init_model, refit_output
-from deepsets.lab.analysis import (
-    Q2_SETS,
-    contributions,
-    normal_abs_mean,
-    normal_within,
-    optimal_relu_deepsets,
-    predicted_error,
-    question1,
-    question2,
-)
+from deepsets.lab.drift import contributions, normal_abs_mean, normal_within, predicted_error
+from deepsets.lab.questions import Q2_SETS, optimal_relu_deepsets, question1, question2
 
 
 def test_prediction_is_bias_plus_token_contributions():
@@ -147,7 +139,7 @@ def test_refit_on_sets_of_one_length_leaves_a_shift_that_free_padding_pins_down(
 
 
 def test_largest_exact_size_is_where_the_predicted_accuracy_falls_below_the_level():
-    from deepsets.lab.analysis import largest_exact_size, predicted_accuracy
+    from deepsets.lab.reach import largest_exact_size, predicted_accuracy
 
     a = np.arange(11.0) + np.array([0, 2, -1, 3, 0, 1, 2, -2, 1, 0, 1]) * 1e-5
     for rounding in (0.0, 3e-7):
@@ -160,7 +152,7 @@ def test_largest_exact_size_is_where_the_predicted_accuracy_falls_below_the_leve
 
 
 def test_float32_rounding_error_grows_as_the_predicted_scale():
-    from deepsets.lab.analysis import float32_error_scale
+    from deepsets.lab.reach import float32_error_scale
 
     X, y = create_train_dataset(n_train=3_000, seed=0)
     model = init_model(DeepSets, 0, "deepsets", embedding_dim=16, hidden_dim=16)
@@ -180,7 +172,7 @@ def test_float32_rounding_error_grows_as_the_predicted_scale():
 
 def test_padding_effect_scores_the_same_sets_unpadded_and_left_padded():
     from deepsets import LSTM
-    from deepsets.lab.analysis import padding_effect
+    from deepsets.lab.drift import padding_effect
 
     model = init_model(LSTM, 0, "lstm", embedding_dim=8, hidden_dim=8)
     X, y = create_train_dataset(n_train=2_000, seed=0)
@@ -198,7 +190,7 @@ def test_padding_effect_scores_the_same_sets_unpadded_and_left_padded():
 def test_predicted_float32_accuracy_against_rounding_simulated_on_the_float32_grid(n):
     """Sums near 5.5 n, an error of known mean and spread, the output put on float32's grid
     there (spacing 1/8, 1/2 and 2) and rounded to an integer, ties to even."""
-    from deepsets.lab.analysis import predicted_accuracy
+    from deepsets.lab.reach import predicted_accuracy
 
     a = np.arange(11.0) + np.array([0, 2, -1, 3, 0, 1, 2, -2, 1, 0, 1]) * 1e-8
     rounding = 2e-7

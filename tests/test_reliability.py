@@ -30,7 +30,7 @@ from deepsets.core.runfolder import (
 )
 from deepsets.core.settings import LabConfig
 from deepsets.core.train import TrainingDiverged, init_model
-from deepsets.lab.analysis import contributions
+from deepsets.lab.drift import contributions
 
 SMALL = ["--n-train", "20000", "--n-per-card", "100", "--epochs", "6", "--embedding-dim", "16",
          "--hidden-dim", "8", "--cards", "5,10,20"]

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from deepsets import LSTM, DeepSets, create_train_dataset, fit
-from deepsets.core.progress import Progress
+from deepsets.core.progress import Outbox, Progress
 from deepsets.core.runfolder import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from deepsets.core.train import TrainingDiverged, epoch_order, init_model
 
@@ -248,14 +248,14 @@ def test_cosine_schedule_decays_the_rate_to_zero_and_resumes_exactly(data, tmp_p
     assert not torch.equal(straight.fc2.weight, constant.fc2.weight)
     ckpt = tmp_path / "deepsets.pt"
 
-    class StopAfterFirstSave(Progress):
+    class StopAfterFirstSave(Outbox):
         def saved(self, path):
             raise KeyboardInterrupt
 
     cut = init_model(DeepSets, 0, "deepsets", **SMALL)
     with pytest.raises(KeyboardInterrupt, match="after 1 of 2 epochs"):
         fit(cut, X, y, name="deepsets", epochs=2, seed=0, schedule="cosine", checkpoint=ckpt,
-            progress=StopAfterFirstSave())
+            outbox=StopAfterFirstSave())
     resumed = init_model(DeepSets, 0, "deepsets", **SMALL)
     fit(resumed, X, y, name="deepsets", epochs=2, seed=0, schedule="cosine", checkpoint=ckpt)
     for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):

@@ -48,7 +48,15 @@ from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import Any
 
-from deepsets.core.progress import Progress, QueueProgress, replay
+from deepsets.core.progress import (
+    EventStop,
+    Outbox,
+    Progress,
+    QueueOutbox,
+    QueueProgress,
+    Stop,
+    replay,
+)
 from deepsets.core.runfolder import write_bytes
 
 #: How often a job runs again whose worker process died (killed, node lost).
@@ -57,9 +65,10 @@ RETRIES = 3
 
 @dataclass(frozen=True)
 class Job:
-    """``fn(*args, progress=...)`` under the name ``key``, asking for ``cpus`` and ``gpus``.
+    """``fn(*args, progress=..., outbox=..., stop=...)`` (a ``Progress``, an ``Outbox``, a
+    ``Stop``) under the name ``key``, asking for ``cpus`` and ``gpus``.
 
-    With ``folder``, the files the job saves (``progress.saved``) are written
+    With ``folder``, the files the job saves (``outbox.saved``) are written
     there by the caller.
     """
 
@@ -91,12 +100,12 @@ def _start_worker(channel) -> None:
 
 def _call(fn: Callable[..., Any], args: tuple, key: str, report: bool, ship: bool,
           channel=None) -> Any:
-    """A job in a worker: ``fn`` with a progress that talks to the caller."""
+    """A job in a worker: ``fn`` with a progress and an outbox that talk to the caller."""
     channel = channel if channel is not None else _CHANNEL
-    progress = (QueueProgress(channel, tag=key, ship_files=ship, report=report)
-                if report or ship else Progress())
+    progress = QueueProgress(channel, tag=key) if report else Progress()
+    outbox = QueueOutbox(channel, tag=key) if ship else Outbox()
     try:
-        return fn(*args, progress=progress)
+        return fn(*args, progress=progress, outbox=outbox, stop=Stop())
     finally:
         progress.flush()
 
@@ -160,32 +169,17 @@ def _completed(futures: dict[Future, Job], channel: Channel) -> Iterator[tuple[J
             yield futures[future], future
 
 
-class StoppableProgress(QueueProgress):
-    """A thread job's progress: once ``stop`` is set, its next step raises
-    KeyboardInterrupt, which the job handles as Ctrl-C (a trainer keeps its
-    last checkpoint)."""
-
-    def __init__(self, queue: SimpleQueue, stop: threading.Event, tag: str,
-                 report: bool) -> None:
-        super().__init__(queue, tag=tag, report=report)
-        self.stop = stop
-
-    def advance(self, key: str, n: int = 1, loss: float | None = None) -> None:
-        if self.stop.is_set():
-            raise KeyboardInterrupt
-        super().advance(key, n, loss)
-
-
 def _run_threads(jobs: Sequence[Job], workers: int, progress: Progress | None
                  ) -> Iterator[Outcome]:
     inbox: SimpleQueue = SimpleQueue()
     channel = Channel(jobs, progress, inbox, Empty)
     stop = threading.Event()
 
-    def call(job: Job) -> Any:
-        job_progress = StoppableProgress(inbox, stop, job.key, report=progress is not None)
+    def call(job: Job) -> Any:  # a thread job writes its own files; it stops once told to
+        job_progress = QueueProgress(inbox, tag=job.key) if progress is not None else Progress()
         try:
-            return job.fn(*job.args, progress=job_progress)
+            return job.fn(*job.args, progress=job_progress, outbox=Outbox(),
+                          stop=EventStop(stop))
         finally:
             job_progress.flush()
 

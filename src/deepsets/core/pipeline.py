@@ -7,9 +7,7 @@ stopped: a model whose checkpoint holds every epoch is not trained again.
 
 from __future__ import annotations
 
-import copy
 import os
-from collections.abc import Sequence
 from contextlib import closing
 from functools import partial
 from pathlib import Path
@@ -29,8 +27,8 @@ from deepsets.core.data import (
 from deepsets.core.devices import torch_threads
 from deepsets.core.evaluate import predict, score
 from deepsets.core.executor import Job, run_jobs
-from deepsets.core.models import DeepSets, build_model, is_plugin, model_class
-from deepsets.core.progress import Progress
+from deepsets.core.models import build_model, is_plugin, model_class
+from deepsets.core.progress import Outbox, Progress, Stop
 from deepsets.core.results import result_rows, rows_csv
 from deepsets.core.runfolder import (
     HISTORY,
@@ -88,16 +86,17 @@ def default_jobs(config: LabConfig) -> int:
 
 
 def train_models(run: Path, config: LabConfig, progress: Progress | None = None,
-                 jobs: int | None = None, threads: int | None = None) -> dict:
+                 jobs: int | None = None, threads: int | None = None,
+                 outbox: Outbox | None = None) -> dict:
     """Task 5: train every model of the config into ``run/<model>.pt``; returns the history.
 
     With ``jobs`` > 1 the models train side by side, in threads of this
     process with one intra-op thread each (their kernels run outside
     Python's lock); models that train on more threads train one after
     another. Each model uses the same thread count either way, so the
-    numbers are the same.
+    numbers are the same. Each file written goes to ``outbox`` too.
     """
-    progress = progress or Progress()
+    progress, outbox = progress or Progress(), outbox or Outbox()
     jobs = default_jobs(config) if jobs is None else jobs
     if any(threads_for(m) > 1 for m in config.models) or threads not in (None, 1):
         jobs = 1  # torch's thread count is one for the whole process
@@ -106,36 +105,51 @@ def train_models(run: Path, config: LabConfig, progress: Progress | None = None,
     if config.device == "cpu":  # built (once) before any thread starts: every Adam uses them
         progress.stage(kernels.status())
     if jobs > 1 and len(config.models) > 1:
-        progress.stage(f"training {', '.join(config.models)} side by side, one core each")
-        history, stopped = {}, []
-
-        def train(name: str, *, progress: Progress) -> list[dict]:
-            try:
-                return train_model(run, config, name, progress=progress, data=data)
-            except Interrupted as err:  # what it saved, for the message below
-                stopped.append(str(err))
-                raise
-
-        work = [Job(name, train, (name,)) for name in config.models]
-        try:
-            with torch_threads(1), closing(run_jobs(work, jobs, progress,
-                                                    threads=True)) as outcomes:
-                for outcome in outcomes:
-                    if outcome.error is not None:
-                        raise outcome.error
-                    history[outcome.key] = outcome.value
-        except KeyboardInterrupt:  # the jobs have stopped (closing): say what each saved
-            raise Interrupted("; ".join(stopped) or "interrupted") from None
-        history = {name: history[name] for name in config.models}
+        history = train_side_by_side(run, config, data, jobs, progress, outbox)
     else:
-        history = {name: train_model(run, config, name, progress=progress, data=data,
-                                     threads=threads) for name in config.models}
+        history = {name: train_model(run, config, name, progress=progress, outbox=outbox,
+                                     data=data, threads=threads) for name in config.models}
     write_json(Path(run) / HISTORY, history)
-    progress.saved(Path(run) / HISTORY)
+    outbox.saved(Path(run) / HISTORY)
     return history
 
 
+def train_side_by_side(run: Path, config: LabConfig, data: tuple[np.ndarray, np.ndarray],
+                       jobs: int, progress: Progress, outbox: Outbox) -> dict:
+    """Every model of the run in a thread of its own, one core each; Ctrl-C stops them all,
+    each after its last checkpoint, and says what each saved."""
+    progress.stage(f"training {', '.join(config.models)} side by side, one core each")
+    history, stopped, run_outbox = {}, [], outbox
+
+    def train(name: str, *, progress: Progress, outbox: Outbox, stop: Stop) -> list[dict]:
+        try:  # a thread writes its files itself, and hands them to the run's outbox
+            return train_model(run, config, name, progress=progress, outbox=run_outbox,
+                               stop=stop, data=data)
+        except Interrupted as err:  # what it saved, for the message below
+            stopped.append(str(err))
+            raise
+
+    work = [Job(name, train, (name,)) for name in config.models]
+    try:
+        with torch_threads(1), closing(run_jobs(work, jobs, progress,
+                                                threads=True)) as outcomes:
+            for outcome in outcomes:
+                if outcome.error is not None:
+                    raise outcome.error
+                history[outcome.key] = outcome.value
+    except KeyboardInterrupt:  # the jobs have stopped (closing): say what each saved
+        raise Interrupted("; ".join(stopped) or "interrupted") from None
+    return {name: history[name] for name in config.models}
+
+
+def seeded_model(name: str, config: LabConfig) -> nn.Module:
+    """Model ``name`` of the run with its initial weights, which depend only on the seed and
+    the name."""
+    return init_model(partial(build_model, name), config.seed, name, **config.model_args(name))
+
+
 def train_model(run: Path | str, config: LabConfig | dict, name: str, *, progress: Progress,
+                outbox: Outbox | None = None, stop: Stop | None = None,
                 data: tuple[np.ndarray, np.ndarray] | None = None,
                 threads: int | None = None) -> list[dict]:
     """Train (or finish training) one model of the run; returns its history.
@@ -145,17 +159,18 @@ def train_model(run: Path | str, config: LabConfig | dict, name: str, *, progres
     """
     config = config if isinstance(config, LabConfig) else LabConfig.from_dict(config)
     X, y = data if data is not None else train_sets(config)
+    outbox = outbox or Outbox()
     with torch_threads(threads or threads_for(name)):
-        model = init_model(partial(build_model, name), config.seed, name,
-                           **config.model_args(name))
+        model = seeded_model(name, config)
         ckpt = checkpoint_path(run, name)
         sets, lengths = laid_out(config, name, X)
         history = fit(model, sets, y, name=name, epochs=config.epochs,
                       batch_size=config.batch_size, lr=config.lr, seed=config.seed,
                       device=config.device, checkpoint=ckpt, progress=progress,
-                      lengths=lengths, schedule=config.schedule(name))
+                      outbox=outbox, stop=stop, lengths=lengths,
+                      schedule=config.schedule(name))
         if config.recipe_for(name).refit:
-            refit_checkpoint(ckpt, name, model, sets, y, lengths, progress)
+            refit_checkpoint(ckpt, name, model, sets, y, lengths, progress, outbox)
     return history
 
 
@@ -191,39 +206,17 @@ def score_models(models: dict[str, nn.Module], config: LabConfig,
     return results
 
 
-def float32_and_float64(model: DeepSets, config: LabConfig, cards: Sequence[int],
-                        n_sets: int) -> dict[str, list]:
-    """A trained DeepSets on ``n_sets`` unpadded sets of each size in ``cards``, computed in
-    float32 as trained and in float64: the accuracy of each, and the spread (standard
-    deviation) of their difference, float32's rounding error."""
-    rng = np.random.default_rng(derive_seed(config.seed, "data", "precision"))
-    double = copy.deepcopy(model).double()
-    out: dict[str, list] = {"cards": list(cards), "sets": n_sets, "measured_float32": [],
-                            "measured_float64": [], "rounding_sd": []}
-    for card in cards:
-        targets, preds = [], {"float32": [], "float64": []}
-        # 4 sets of a million digits at a time: the check needs no more memory than the lab
-        for X, y in chunked_test_sets(card, n_sets, config.max_digit, rng, max_tokens=1 << 22):
-            targets.append(y)
-            for precision, m in (("float32", model), ("float64", double)):
-                preds[precision].append(predict(m, X, batch_tokens=config.eval_batch_tokens,
-                                                device=config.device))
-        y = np.concatenate(targets)
-        p32, p64 = np.concatenate(preds["float32"]), np.concatenate(preds["float64"])
-        out["measured_float32"].append(score(y, p32)[0])
-        out["measured_float64"].append(score(y, p64)[0])
-        out["rounding_sd"].append(float(np.std(p32.astype(np.float64) - p64)))
-    return out
 
 
-def evaluate_models(run: Path, config: LabConfig, progress: Progress | None = None) -> dict:
+def evaluate_models(run: Path, config: LabConfig, progress: Progress | None = None,
+                    outbox: Outbox | None = None) -> dict:
     """Task 6: accuracy and MAE per test size of every trained model -> results.json/csv."""
     models = {name: load_trained(run, config, name)[0] for name in config.models}  # fail fast
-    progress = progress or Progress()
+    progress, outbox = progress or Progress(), outbox or Outbox()
     results = score_models(models, config, progress)
     write_json(Path(run) / RESULTS, results)
     write_text(Path(run) / RESULTS_CSV,
                rows_csv(result_rows(results), ["model", "card", "acc", "mae"]))
     for name in (RESULTS, RESULTS_CSV):
-        progress.saved(Path(run) / name)
+        outbox.saved(Path(run) / name)
     return results

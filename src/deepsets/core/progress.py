@@ -1,8 +1,9 @@
-"""Progress callbacks: lower modules report and never print; ``Bars`` draws them.
+"""What long work tells its caller, in three small interfaces: ``Progress`` reports (the
+CLI's ``Bars`` draws it), ``Outbox`` takes each run-folder file once it is written whole
+(a worker ships it to the caller), ``Stop`` is asked at every training step.
 
-Loops are named by a ``key`` so several can run at once, e.g. DeepSets and
-the LSTM training side by side in two processes. A worker process reports
-through ``QueueProgress``; the parent replays its events with ``replay``.
+Loops are named by a ``key`` so several can run at once. A worker process reports through
+``QueueProgress`` and ships files through ``QueueOutbox``; the caller replays both.
 """
 
 from __future__ import annotations
@@ -34,28 +35,58 @@ class Progress:
     def flush(self) -> None:
         """Pass on anything held back (a worker's bunched steps)."""
 
+
+class Outbox:
+    """Where the run-folder files a job writes go. This base leaves them where they are."""
+
     def saved(self, path: Path) -> None:
-        """The run-folder file ``path`` was just written whole (a checkpoint, results)."""
+        """The file ``path`` was just written whole (a checkpoint, results)."""
+
+
+class Stop:
+    """Asked at every training step whether to stop. This base never stops."""
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt when the job must stop (a trainer keeps its last
+        checkpoint, as after Ctrl-C)."""
+
+
+class EventStop(Stop):
+    """Stops once ``event`` is set: a thread job whose caller left."""
+
+    def __init__(self, event: Any) -> None:
+        self.event = event
+
+    def check(self) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+
+
+class QueueOutbox(Outbox):
+    """A worker's outbox: each saved file's bytes go to the caller through a queue, as a
+    ``(tag, ("saved", name, bytes))`` pair."""
+
+    def __init__(self, queue: Any, tag: str | None = None) -> None:
+        self.queue, self.tag = queue, tag
+
+    def saved(self, path: Path) -> None:
+        self.queue.put((self.tag, ("saved", Path(path).name, Path(path).read_bytes())))
 
 
 class QueueProgress(Progress):
-    """Progress of a worker process, sent to the parent through a queue as
-    ``(tag, event)`` pairs; with ``ship_files``, each saved file's bytes too.
+    """Progress of a worker, sent to the caller through a queue as ``(tag, event)`` pairs.
 
     Steps are sent in bunches (every ``every`` seconds) so reporting costs
     nothing measurable even at thousands of steps per second.
     """
 
-    def __init__(self, queue: Any, every: float = 0.2, tag: str | None = None,
-                 ship_files: bool = False, report: bool = True) -> None:
+    def __init__(self, queue: Any, every: float = 0.2, tag: str | None = None) -> None:
         self.queue, self.every, self.tag = queue, every, tag
-        self.ship_files, self.report = ship_files, report
         self.pending: dict[str, list[float]] = {}  # key -> [steps, loss sum, losses]
         self.last = time.monotonic()
 
     def send(self, *event: Any) -> None:
-        if self.report or event[0] == "saved":
-            self.queue.put((self.tag, event))
+        self.queue.put((self.tag, event))
 
     def flush(self) -> None:
         """Send the steps counted since the last send."""
@@ -64,10 +95,6 @@ class QueueProgress(Progress):
                 self.send("advance", key, int(n), loss_sum / losses if losses else None)
         self.pending.clear()
         self.last = time.monotonic()
-
-    def saved(self, path: Path) -> None:
-        if self.ship_files:
-            self.send("saved", Path(path).name, Path(path).read_bytes())
 
     def stage(self, text: str) -> None:
         self.send("stage", text)

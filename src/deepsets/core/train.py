@@ -25,7 +25,7 @@ from deepsets.core.checks import derive_seed
 from deepsets.core.devices import resolve_device
 from deepsets.core.models import DeepSets, check_tokens, token_counts
 from deepsets.core.optim import make_adam
-from deepsets.core.progress import Progress
+from deepsets.core.progress import Outbox, Progress, Stop
 from deepsets.core.runfolder import load_checkpoint, save_checkpoint
 from deepsets.core.tasks import PAD
 
@@ -89,7 +89,7 @@ SCHEDULES = {
 def train_epoch(model: nn.Module, optimizer, X: torch.Tensor,
                 y: torch.Tensor, batches: list[torch.Tensor], lengths: torch.Tensor | None,
                 rate: Callable[[int], float], first_step: int, name: str, epoch: int,
-                progress: Progress, kept: str) -> dict[str, float]:
+                progress: Progress, stop: Stop, kept: str) -> dict[str, float]:
     """One pass over the training sets, batch by batch; returns its history entry.
 
     ``rate(t)`` is the learning rate at step t of the whole training, and
@@ -100,6 +100,7 @@ def train_epoch(model: nn.Module, optimizer, X: torch.Tensor,
     model.train()
     total = 0.0
     for step, idx in enumerate(batches):
+        stop.check()
         # one mini-batch: indices -> tokens and targets, L1 loss, its gradients, Adam step
         start = 0 if lengths is None else X.shape[1] - int(lengths[idx[0]])
         idx = idx.to(X.device)
@@ -133,6 +134,8 @@ def fit(
     device: str = "cpu",
     checkpoint: Path | None = None,
     progress: Progress | None = None,
+    outbox: Outbox | None = None,
+    stop: Stop | None = None,
     lengths: np.ndarray | torch.Tensor | None = None,
     schedule: str = "constant",
 ) -> list[dict[str, float]]:
@@ -142,13 +145,13 @@ def fit(
     its last ``lengths[i]`` columns, and every batch holds sets of one length
     (``epoch_batches``). ``schedule`` sets the learning rate step by step from
     ``lr`` (``SCHEDULES``). With ``checkpoint``, the model, optimizer, epoch and
-    history are saved there after each epoch, and training continues from it
-    when it exists.
+    history are saved there after each epoch (and handed to ``outbox``), and training
+    continues from it when it exists. ``stop`` is asked before every step.
     """
     if schedule not in SCHEDULES:
         raise ValueError(f"schedule={schedule!r} is not allowed; use "
                          + " or ".join(SCHEDULES))
-    progress = progress or Progress()
+    progress, outbox, stop = progress or Progress(), outbox or Outbox(), stop or Stop()
     dev = resolve_device(device)
     model.to(dev)
     vocab = getattr(model, "input_dim", None)  # a plug-in model may not say
@@ -185,13 +188,14 @@ def fit(
         for epoch in range(start, epochs):
             batches = epoch_batches(n, batch_size, seed, name, epoch, lengths)
             history.append(train_epoch(model, optimizer, X, y, batches, lengths, rate,
-                                       epoch * steps, name, epoch, progress, kept(done)))
+                                       epoch * steps, name, epoch, progress, stop,
+                                       kept(done)))
             if checkpoint is not None:
                 save_checkpoint(checkpoint, model, name, optimizer=optimizer.state_dict(),
                                 epoch=epoch + 1, history=history)
             done = epoch + 1
             if checkpoint is not None:
-                progress.saved(checkpoint)
+                outbox.saved(checkpoint)
             progress.write(name, f"{name} epoch {epoch + 1}/{epochs}: loss "
                                  f"{history[-1]['loss']:.4f}, {history[-1]['seconds']:.1f} s")
     except KeyboardInterrupt:
@@ -239,7 +243,7 @@ def refit_output(model: DeepSets, X: np.ndarray | torch.Tensor, y: np.ndarray | 
 
 
 def refit_checkpoint(ckpt: Path, name: str, model: DeepSets, X: np.ndarray, y: np.ndarray,
-                     lengths: np.ndarray | None, progress: Progress) -> None:
+                     lengths: np.ndarray | None, progress: Progress, outbox: Outbox) -> None:
     """Recipes refit/exact: the least-squares output layer, once, saved in the checkpoint."""
     state = load_checkpoint(ckpt, name)
     if "refit" in state:  # already done; fit() loaded the refit weights
@@ -248,4 +252,4 @@ def refit_checkpoint(ckpt: Path, name: str, model: DeepSets, X: np.ndarray, y: n
     info = refit_output(model, X, y, lengths)
     extra = {k: v for k, v in state.items() if k not in ("model", "model_name", "model_args")}
     save_checkpoint(ckpt, model, name, **extra, refit=info)
-    progress.saved(ckpt)
+    outbox.saved(ckpt)

@@ -8,13 +8,7 @@ from pathlib import Path
 
 from deepsets.core.checks import derive_seed
 from deepsets.core.data import create_test_dataset
-from deepsets.core.pipeline import (
-    evaluate_models,
-    float32_and_float64,
-    rng_for_test_sets,
-    train_models,
-    train_sets,
-)
+from deepsets.core.pipeline import evaluate_models, rng_for_test_sets, train_models, train_sets
 from deepsets.core.progress import Progress
 from deepsets.core.runfolder import (
     ANALYSIS,
@@ -30,15 +24,10 @@ from deepsets.core.runfolder import (
 )
 from deepsets.core.settings import LabConfig
 from deepsets.core.tasks import TASKS
-from deepsets.lab.analysis import (
-    drift,
-    exact_reach,
-    padding_effect,
-    per_image_accuracy,
-    question1,
-    question2,
-)
+from deepsets.lab.drift import drift, padding_effect, per_image_accuracy
 from deepsets.lab.plot import plot_drift, plot_results
+from deepsets.lab.questions import question1, question2
+from deepsets.lab.reach import exact_reach, float32_and_float64
 from deepsets.lab.report import write_report
 
 #: Where the report measures float32's rounding (the first size) and checks its predicted
@@ -63,41 +52,63 @@ def plot_run(run: Path, config: LabConfig | None = None) -> list[Path]:
                         max_train_card=config.max_card)
 
 
-def analyze_run(run: Path, config: LabConfig, results: dict,
-                progress: Progress | None = None) -> dict:
-    """The numbers of the questions and of the drift analysis -> analysis.json."""
-    progress = progress or Progress()
+def questions(run: Path, config: LabConfig, results: dict, progress: Progress) -> dict:
+    """Questions 1 and 2, on the handout's digit sums whatever this run's task."""
     progress.stage("answering the handout's questions")
-    # the questions are about the handout's digit sums, whatever this run's task
     handout = LabConfig(seed=config.seed, n_train=config.n_train, max_digit=config.max_digit)
     X, y = train_sets(handout)
     X_test, y_test = create_test_dataset(handout.n_per_card, handout.cards, handout.max_digit,
                                          rng_for_test_sets(handout))
-    analysis = {
-        "question1": question1(X, y, X_test, y_test, handout.cards,
-                               seed=derive_seed(config.seed, "data", "question1")),
-        "question2": question2(seed=derive_seed(config.seed, "question2")),
-    }
-    if "deepsets" in config.models and config.task == "sum":
-        model, state = load_trained(run, config, "deepsets")
-        analysis["drift"] = drift(model, results["cards"], results["deepsets"],
-                                  config.max_card)
-        analysis["drift"]["refit"] = state.get("refit")
-        progress.stage(f"DeepSets in float32 and float64 on {REACH_SETS} sets of "
-                       + " and ".join(f"{c:,}" for c in REACH_CARDS) + " digits")
-        analysis["reach"] = exact_reach(model, float32_and_float64(model, config, REACH_CARDS,
-                                                                   REACH_SETS))
-    if "deepsets" in config.models and config.task == "images":
-        model, _ = load_trained(run, config, "deepsets")
-        analysis["images"] = per_image_accuracy(model, results["cards"],
-                                                results["deepsets"]["acc"],
-                                                derive_seed(config.seed, "images"))
-    if "lstm" in config.models and config.task == "sum":
-        progress.stage("scoring the LSTM on short sets, unpadded and padded")
-        model, _ = load_trained(run, config, "lstm")
-        analysis["lstm_padding"] = padding_effect(
-            model, config.max_card, config.max_digit, config.n_per_card,
-            derive_seed(config.seed, "data", "lstm padding"))
+    return {"question1": question1(X, y, X_test, y_test, handout.cards,
+                                   seed=derive_seed(config.seed, "data", "question1")),
+            "question2": question2(seed=derive_seed(config.seed, "question2"))}
+
+
+def drift_of(run: Path, config: LabConfig, results: dict, progress: Progress) -> dict:
+    model, state = load_trained(run, config, "deepsets")
+    return {**drift(model, results["cards"], results["deepsets"], config.max_card),
+            "refit": state.get("refit")}
+
+
+def reach_of(run: Path, config: LabConfig, results: dict, progress: Progress) -> dict:
+    progress.stage(f"DeepSets in float32 and float64 on {REACH_SETS} sets of "
+                   + " and ".join(f"{c:,}" for c in REACH_CARDS) + " digits")
+    model, _ = load_trained(run, config, "deepsets")
+    return exact_reach(model, float32_and_float64(model, config, REACH_CARDS, REACH_SETS))
+
+
+def images_of(run: Path, config: LabConfig, results: dict, progress: Progress) -> dict:
+    model, _ = load_trained(run, config, "deepsets")
+    return per_image_accuracy(model, results["cards"], results["deepsets"]["acc"],
+                              derive_seed(config.seed, "images"))
+
+
+def lstm_padding_of(run: Path, config: LabConfig, results: dict, progress: Progress) -> dict:
+    progress.stage("scoring the LSTM on short sets, unpadded and padded")
+    model, _ = load_trained(run, config, "lstm")
+    return padding_effect(model, config.max_card, config.max_digit, config.n_per_card,
+                          derive_seed(config.seed, "data", "lstm padding"))
+
+
+#: The analyses of trained models, in analysis.json's order: key -> (the task it explains,
+#: the model it reads, what it computes).
+ANALYSES = {
+    "drift": ("sum", "deepsets", drift_of),
+    "reach": ("sum", "deepsets", reach_of),
+    "images": ("images", "deepsets", images_of),
+    "lstm_padding": ("sum", "lstm", lstm_padding_of),
+}
+
+
+def analyze_run(run: Path, config: LabConfig, results: dict,
+                progress: Progress | None = None) -> dict:
+    """The numbers of the questions and of each analysis the run's task and models allow
+    (``ANALYSES``) -> analysis.json."""
+    progress = progress or Progress()
+    analysis = questions(run, config, results, progress)
+    for key, (task, model, analyze) in ANALYSES.items():
+        if config.task == task and model in config.models:
+            analysis[key] = analyze(run, config, results, progress)
     write_json(Path(run) / ANALYSIS, analysis)
     return analysis
 

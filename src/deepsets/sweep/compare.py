@@ -18,7 +18,7 @@ from pathlib import Path
 
 from deepsets.core.executor import Job, run_jobs
 from deepsets.core.pipeline import evaluate_models, train_models
-from deepsets.core.progress import Progress
+from deepsets.core.progress import Outbox, Progress, Stop
 from deepsets.core.results import result_rows, rows_csv
 from deepsets.core.runfolder import (
     RESULTS,
@@ -40,12 +40,13 @@ def run_name(config: LabConfig) -> str:
     return f"{config.task}-{config.models[0].replace(':', '.')}-seed{config.seed}"
 
 
-def run_one(config: dict, files: dict[str, bytes], *, progress: Progress) -> dict:
+def run_one(config: dict, files: dict[str, bytes], *, progress: Progress, outbox: Outbox,
+            stop: Stop) -> dict:
     """Train and evaluate one run in a private folder of the worker (a job).
 
     ``files`` are the run's checkpoints so far, so training continues after
     the last completed epoch. Each file saved on the way goes back through
-    ``progress``; the finished run returns its results and every file.
+    ``outbox``; the finished run returns its results and every file.
     """
     lab_config = LabConfig.from_dict(config)
     with tempfile.TemporaryDirectory(prefix="deepsets-run-") as tmp:
@@ -53,8 +54,8 @@ def run_one(config: dict, files: dict[str, bytes], *, progress: Progress) -> dic
         for name, data in files.items():
             (run / name).write_bytes(data)
         prepare_run(run, lab_config)
-        train_models(run, lab_config, progress, jobs=1, threads=1)
-        results = evaluate_models(run, lab_config, progress)
+        train_models(run, lab_config, progress, jobs=1, threads=1, outbox=outbox)
+        results = evaluate_models(run, lab_config, progress, outbox)
         return {"results": results, "files": {p.name: p.read_bytes() for p in run.iterdir()
                                                if p.is_file() and not p.name.startswith(".")}}
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +23,12 @@ import torch.nn.functional as F
 from deepsets.core.data import create_test_dataset, create_train_dataset, element_pool
 from deepsets.core.devices import torch_threads
 from deepsets.core.evaluate import predict
-from deepsets.core.models import build_model
 from deepsets.core.optim import make_adam
+from deepsets.core.pipeline import seeded_model
 from deepsets.core.progress import Progress
 from deepsets.core.runfolder import HISTORY, read_json
 from deepsets.core.settings import LabConfig
 from deepsets.core.tasks import TASKS
-from deepsets.core.train import init_model
 
 
 def measure_rates(config: LabConfig, steps: int = 20) -> tuple[float, float]:
@@ -41,7 +39,7 @@ def measure_rates(config: LabConfig, steps: int = 20) -> tuple[float, float]:
                                 pool=element_pool(config.task, "train"))
     X, y = torch.as_tensor(X), torch.as_tensor(y, dtype=torch.float32)
     with torch_threads(1):
-        model = init_model(partial(build_model, name), 0, name, **config.model_args(name))
+        model = seeded_model(name, config)
         optimizer = make_adam(model.parameters(), config.lr)  # as fit trains
         batches = torch.arange(len(X)).split(config.batch_size)
         began = time.perf_counter()
