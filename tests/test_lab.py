@@ -255,3 +255,33 @@ def test_images_report_q_from_each_unseen_image_alone(tmp_path):
     text = (tmp_path / "images" / "report.md").read_text()
     assert f"**q = {im['q_test']:.4f}**" in text
     assert "refit of the `exact` recipe is skipped" in text
+
+
+def test_a_real_valued_task_is_scored_by_mae_alone(monkeypatch):
+    from deepsets import create_test_dataset, predict
+    from deepsets.core import tasks
+    from deepsets.core.pipeline import rng_for_test_sets, score_models, seeded_model
+
+    mean = tasks.Task("Mean of digits", tasks.DIGITS,
+                      lambda X: X.sum(axis=1) / (X != 0).sum(axis=1), whole=False)
+    monkeypatch.setitem(tasks.TASKS, "mean", mean)  # a task is one entry of the table
+    config = LabConfig(task="mean", models=("deepsets",), n_per_card=50, cards=(3, 7),
+                       embedding_dim=8, hidden_dim=4)
+    model = seeded_model("deepsets", config)
+    results = score_models({"deepsets": model}, config)
+    assert results["cards"] == [3, 7] and set(results["deepsets"]) == {"mae"}
+    X, _ = create_test_dataset(50, (3, 7), 10, rng_for_test_sets(config))  # the same sets
+    for x, mae in zip(X, results["deepsets"]["mae"], strict=True):
+        expected = np.abs(x.mean(axis=1) - predict(model, x).astype(np.float64)).mean()
+        assert mae == pytest.approx(expected, rel=1e-6)
+
+
+def test_reach_in_words():
+    from deepsets.lab.sections import reach_text
+
+    cards = [5, 10, 20]
+    assert reach_text(cards, [1.0, 0.995, 0.5]) == \
+        "at least 99% accurate at every size from 5 to 10 digits"
+    assert reach_text(cards, [0.999, 0.9, 0.995]) == "at least 99% accurate only at 5, 20 digits"
+    assert reach_text(cards, [0.999, 0.9, 0.5]) == "at least 99% accurate only at 5 digits"
+    assert reach_text(cards, [0.5, 0.9, 0.7]) == "never 99% accurate; at best 90.00% at 10 digits"

@@ -77,4 +77,8 @@ def test_modules_and_functions_stay_small():
         for node in ast.walk(ast.parse("\n".join(lines))):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 length = node.end_lineno - node.lineno + 1
-                assert length <= 65, f"{name}.{node.name}: {length} lines"
+                doc = node.body[0]  # its docstring does not count
+                if isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant) \
+                        and isinstance(doc.value.value, str):
+                    length -= doc.end_lineno - doc.lineno + 1
+                assert length <= 60, f"{name}.{node.name}: {length} lines"

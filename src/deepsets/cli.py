@@ -168,66 +168,64 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def lab_flags(p: argparse.ArgumentParser) -> None:
+    add_run_flags(p, out=True)
+    add_config_flags(p)
+
+
+def predict_flags(p: argparse.ArgumentParser) -> None:
+    add_run_flags(p, out=False)
+    p.add_argument("digits", nargs="+", type=int_digit, metavar="DIGIT",
+                   help="the digits of the set, each in 1..10")
+
+
+def run_flags(p: argparse.ArgumentParser) -> None:
+    add_run_flags(p, out=False)
+
+
+#: The subcommands: name -> (one line, its --help's description, its flags, what it runs).
+SUBCOMMANDS = {
+    "lab": ("the whole lab: data, train, evaluate, plot, report",
+            "Generate the data, train DeepSets and the LSTM, evaluate them at every test size, "
+            "plot, and write the run folder (config.json, checkpoints, history.json, "
+            "results.json/csv, accuracy.png, mae.png, report.md). Rerun the same command, "
+            "with or without --resume, to continue a cut-off run.", lab_flags, cmd_lab),
+    "train": ("handout task 5: train the models into a run folder",
+              "Generate the training data and train every model, writing a checkpoint after "
+              "each epoch.", lab_flags, cmd_train),
+    "eval": ("handout task 6: accuracy and MAE per test size",
+             "Evaluate the trained models of a run folder on its test sets and write "
+             "results.json and results.csv.", run_flags, cmd_eval),
+    "plot": ("handout task 7: accuracy and MAE figures",
+             "Draw accuracy.png and mae.png from a run folder's results.json.", run_flags,
+             cmd_plot),
+    "report": ("the handout's questions, the drift analysis, report.md",
+               "Answer the handout's questions with computed evidence, analyze the trained "
+               "DeepSets' drift, and write analysis.json, drift.png and report.md into a run "
+               "folder that has results.", run_flags, cmd_report),
+    "compare": ("sweep tasks x models x seeds: set-size generalization",
+                "Train and evaluate every (task, model, seed) in its own run folder under "
+                "--out, in local worker processes or on a Ray cluster, then write "
+                "results.csv, summary.md and accuracy_<task>.png. Finished runs are reused "
+                "and cut-off runs continue from their last epoch, so the same command again "
+                "picks up where a sweep stopped. A run that fails is recorded and the others "
+                "go on; the exit code is then 1.", add_compare_flags, cmd_compare),
+    "predict": ("the trained models' sum of a set you type",
+                "Ask every trained model of a run folder for the sum of one set, e.g. "
+                "deepsets predict 3 5 7.", predict_flags, cmd_predict),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="deepsets", description="DeepSets against an LSTM on the sum of a "
                     "set of digits (the handout lab), trained on sets of 1-10 digits and "
                     "tested on sets of 5-100.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser,
-                                metavar="{lab,train,eval,plot,report,compare,predict}")
-    p = sub.add_parser("lab", help="the whole lab: data, train, evaluate, plot, report",
-                       description="Generate the data, train DeepSets and the LSTM, evaluate "
-                       "them at every test size, plot, and write the run folder "
-                       "(config.json, checkpoints, history.json, results.json/csv, "
-                       "accuracy.png, mae.png, report.md). Rerun the same command, with or "
-                       "without --resume, to continue a cut-off run.")
-    add_run_flags(p, out=True)
-    add_config_flags(p)
-    p.set_defaults(func=cmd_lab)
-
-    p = sub.add_parser("train", help="handout task 5: train the models into a run folder",
-                       description="Generate the training data and train every model, "
-                       "writing a checkpoint after each epoch.")
-    add_run_flags(p, out=True)
-    add_config_flags(p)
-    p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("eval", help="handout task 6: accuracy and MAE per test size",
-                       description="Evaluate the trained models of a run folder on its test "
-                       "sets and write results.json and results.csv.")
-    add_run_flags(p, out=False)
-    p.set_defaults(func=cmd_eval)
-
-    p = sub.add_parser("plot", help="handout task 7: accuracy and MAE figures",
-                       description="Draw accuracy.png and mae.png from a run folder's "
-                       "results.json.")
-    add_run_flags(p, out=False)
-    p.set_defaults(func=cmd_plot)
-
-    p = sub.add_parser("report", help="the handout's questions, the drift analysis, report.md",
-                       description="Answer the handout's questions with computed evidence, "
-                       "analyze the trained DeepSets' drift, and write analysis.json, "
-                       "drift.png and report.md into a run folder that has results.")
-    add_run_flags(p, out=False)
-    p.set_defaults(func=cmd_report)
-
-    p = sub.add_parser("compare", help="sweep tasks x models x seeds: set-size generalization",
-                       description="Train and evaluate every (task, model, seed) in its own "
-                       "run folder under --out, in local worker processes or on a Ray "
-                       "cluster, then write results.csv, summary.md and accuracy_<task>.png. "
-                       "Finished runs are reused and cut-off runs continue from their last "
-                       "epoch, so the same command again picks up where a sweep stopped. A "
-                       "run that fails is recorded and the others go on; the exit code is "
-                       "then 1.")
-    add_compare_flags(p)
-    p.set_defaults(func=cmd_compare)
-
-    p = sub.add_parser("predict", help="the trained models' sum of a set you type",
-                       description="Ask every trained model of a run folder for the sum of "
-                       "one set, e.g. deepsets predict 3 5 7.")
-    add_run_flags(p, out=False)
-    p.add_argument("digits", nargs="+", type=int_digit, metavar="DIGIT",
-                   help="the digits of the set, each in 1..10")
-    p.set_defaults(func=cmd_predict)
+                                metavar="{" + ",".join(SUBCOMMANDS) + "}")
+    for name, (line, description, add_flags, run) in SUBCOMMANDS.items():
+        p = sub.add_parser(name, help=line, description=description)
+        add_flags(p)
+        p.set_defaults(func=run)
     return parser
 
 

@@ -3,8 +3,8 @@
 A prediction counts as correct when, rounded to the nearest integer, it equals
 the true sum. The scores are scikit-learn's ``accuracy_score`` and
 ``mean_absolute_error``, which the handout suggests, computed in numpy (the
-tests check them against scikit-learn's): importing scikit-learn costs a
-process 0.8 s and 80 MB.
+tests check them against scikit-learn's), so evaluating imports no scikit-learn
+(its cost: docs/speed.md).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def predict(model: nn.Module, X: np.ndarray | torch.Tensor, *, batch_tokens: int
     numbers do not depend on the machine's core count; a model with
     ``parallel_batches`` runs ``workers`` batches side by side in threads
     (default: torch's thread count), which beats splitting its matrix
-    products across threads (the LSTM evaluates 1.36x faster on 2 cores).
+    products across threads (docs/speed.md).
     """
     dev = resolve_device(device)
     model.to(dev).eval()

@@ -1,30 +1,12 @@
-"""Independent jobs side by side, on local worker processes or on a Ray cluster.
+"""Independent jobs side by side (``run_jobs``): in local worker processes (the default:
+spawned, no server, no Ray import), in threads of this process (for work that runs outside
+Python's lock) or on a Ray cluster (``connect_ray``).
 
-A lab's models and a sweep's runs are jobs: a picklable function and its
-arguments, called in a worker as ``fn(*args, progress=...)``. What the job
-reports (bars, epoch lines) comes back through a channel and is replayed on
-the caller's ``Progress``. A job that ships files (``Job.folder``) sends each
-file it saves as bytes, and the caller writes it into ``folder``: the
-workers never touch the caller's disk, so a cluster needs no shared
-filesystem, and a run cut off mid-way keeps its last checkpoint.
-
-Results come back as jobs finish, each an ``Outcome`` holding the value or
-the exception the job raised (its own type), so the caller decides whether
-one failure stops the others. Three back ends, one interface (``run_jobs``):
-
-- ``cluster=None``: local worker processes (``spawn``: no inherited threads
-  or locks); embedded, no server, no Ray import.
-- ``threads=True``: threads of this process, for jobs whose work runs outside
-  Python's lock (torch's kernels): no start-up, no second copy of torch in
-  memory. A job stops at its next reported step when the caller leaves.
-- a Ray cluster: ``"auto"`` or ``"ray://HOST:PORT"`` connects to a running
-  one, ``"local-ray"`` starts one on this machine, bound to 127.0.0.1 with
-  Ray's token authentication on. Each job asks Ray for its CPUs and GPUs;
-  Ray runs a job again when its worker dies (``max_retries``).
-
-A worker that dies (killed, out of memory) fails no job for good: its job,
-and the others its pool was running, run again up to ``RETRIES`` times, on
-either back end.
+A job is a picklable function called in a worker as ``fn(*args, progress=..., outbox=...,
+stop=...)``. What it reports and the files it ships come back through a channel and the
+caller replays and writes them, so workers need no shared filesystem. Outcomes come back
+as jobs finish, each with the value or the job's own exception; a job whose worker died
+runs again, up to ``RETRIES`` times.
 """
 
 from __future__ import annotations

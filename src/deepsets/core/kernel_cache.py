@@ -1,23 +1,12 @@
-"""The compiled kernels' cache: one build per source and torch installation, shared by any
-number of processes and environments, any of which may be killed at any moment.
+"""The compiled kernels' cache (``load_or_build``): one build per source and torch
+installation, shared by any number of processes and environments, any of which may be
+killed at any moment.
 
-- **A build appears whole or not at all.** It compiles in a private scratch folder
-  (``kernels-<key>.build-*``) with ``torch.utils.cpp_extension`` and is renamed into
-  place as ``kernels-<key>``, so a reader finds a finished build or nothing. Later runs
-  import the library it holds and never run the compiler again.
-- **The key names what the library depends on**: the source, torch's version and its
-  location, Python and the CPU. Two environments (two clones' ``.venv``, a wheel install)
-  have two builds and never rebuild each other's.
-- **One build at a time, a bounded wait.** The builder holds ``kernels-<key>.lock`` with
-  ``fcntl.flock``, which the system releases when its holder dies, however it dies; a
-  second process says in one line that it waits, and gives up after ``wait`` seconds.
-  The lock only saves work: correctness comes from the rename.
-- **Tidy.** A build removes what it supersedes: the builds for the same torch installation
-  on the same CPU (an older source or torch version), builds whose torch installation is
-  gone, folders of the older layout, and the scratch folders of builds that died.
-
-The cache is ``$DEEPSETS_CACHE``, else ``$XDG_CACHE_HOME/deepsets``, else
-``~/.cache/deepsets``.
+A build compiles in a private scratch folder and is renamed into place, so a reader finds
+a finished build or nothing; the key names the source, torch's version and location,
+Python and the CPU; one build at a time under an ``fcntl.flock`` that dies with its
+holder, and a bounded, announced wait; a build prunes what it supersedes. The cache is
+``$DEEPSETS_CACHE``, else ``$XDG_CACHE_HOME/deepsets``, else ``~/.cache/deepsets``.
 """
 
 from __future__ import annotations
@@ -100,7 +89,7 @@ def build_key(source: str, cflags: list[str]) -> str:
 def load_or_build(name: str, source_file: Path, cflags: list[str], *, wait: float,
                   root: Path | None = None) -> tuple[ModuleType, str]:
     """The extension ``name`` compiled from ``source_file``, and how it was had ("cached
-    in DIR", "built in 41 s in DIR"); builds it the first time.
+    in DIR", "built in N s in DIR"); builds it the first time.
 
     Raises ``Unavailable`` when the source cannot be read, the build fails or another
     process's build of it outlasts ``wait`` seconds; KeyboardInterrupt passes through.

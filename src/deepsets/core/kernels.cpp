@@ -75,15 +75,6 @@ void matmul(int64_t m, int64_t n, int64_t k, const float* a, const float* b,
   gemm(b_transposed, false, n, m, k, b, b_transposed ? k : n, a, k, beta, c, n);
 }
 
-// dW (G, H) += dG^T (G, R) @ Hin (R, H), row-major; column-major: dW^T = Hin^T dG.
-void accumulate_outer(int64_t rows, int64_t G, int64_t H, const float* dgates,
-                      const float* hin, float* dw) {
-  if (rows == 0) {
-    return;
-  }
-  gemm(false, true, H, G, rows, hin, H, dgates, G, 1.0f, dw, H);
-}
-
 // One time step on `rows` rows whose pre-activations are in gates (rows, 4H): the
 // activations replace them; c and h are written, tanh(c) kept for backward.
 void cell_forward(int64_t rows, int64_t H, float* __restrict gates,

@@ -1,28 +1,11 @@
-"""Compiled kernels of the training step: the LSTM that skips the padding's shared work,
-and Adam's update in one call.
+"""Compiled kernels of the training step (``kernels.cpp``): the LSTM over left-padded sets,
+which runs the padding's shared trajectory once per batch and each set over its own
+digits only (the same function and gradients as ``nn.LSTM``), and Adam's update of every
+parameter in one call (``optim.Adam``).
 
-The LSTM. A left-padded set is a run of pad tokens and then its digits.
-From a zero state, the state after j pad tokens depends only on j and the
-weights, so ``kernels.cpp`` computes that pad trajectory once per batch
-(one row) and runs each set over its own digits only, from the
-trajectory's state at its pad count: the same function and gradients as
-``nn.LSTM`` with about half the recurrent work on the handout's training
-sets. Rows are sorted by where they start, so each time step multiplies
-only the rows that are running; the input projection is a lookup in the
-(11, 4H) gate table, and a row's first step shares the trajectory's product.
-
-Adam. ``optim.Adam`` updates every parameter in one call instead of
-``torch.optim.Adam``'s Python bookkeeping around its fused kernel.
-
-The kernels are compiled on first use with ``torch.utils.cpp_extension``
-(a C++ compiler and ninja; under a minute), once per torch installation, and
-cached in ``~/.cache/deepsets`` (``kernel_cache``: shared safely by every
-environment and process, whichever of them is killed). Where they cannot be
-had (no compiler, a failed build, a missing source, another process's build
-that outlasts ``DEEPSETS_KERNELS_WAIT`` seconds) or with
-``DEEPSETS_KERNELS=off``, training goes through PyTorch's own kernels
-instead (``nn.LSTM``'s fused kernel, ``torch.optim.Adam``): the same numbers
-up to float rounding, slower. ``status()`` says which, in one line.
+They are built on first use through ``kernel_cache``. Where they cannot be had, or with
+``DEEPSETS_KERNELS=off``, training goes through PyTorch's own kernels: the same numbers up
+to float rounding. ``load`` never raises; ``status()`` says which path, in one line.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from deepsets.core.runfolder import (
     write_text,
 )
 from deepsets.core.settings import LabConfig
+from deepsets.core.tasks import TASKS
 from deepsets.core.train import Interrupted, fit, init_model, refit_checkpoint
 
 # --- data (tasks 1 and 2) ---
@@ -178,7 +179,8 @@ def train_model(run: Path | str, config: LabConfig | dict, name: str, *, progres
 
 def score_models(models: dict[str, nn.Module], config: LabConfig,
                  progress: Progress | None = None) -> dict:
-    """``results.json``'s dict for ``models`` on the run's test sets.
+    """``results.json``'s dict for ``models`` on the run's test sets, scored by the task's
+    metrics (``Task.metrics``: accuracy only for whole-number targets, and MAE).
 
     The test sets of one size are generated and scored a chunk at a time, so
     sizes like 10,000 digits stay within memory.
@@ -186,7 +188,9 @@ def score_models(models: dict[str, nn.Module], config: LabConfig,
     progress = progress or Progress()
     rng = rng_for_test_sets(config)
     pool = element_pool(config.task, "test")
-    results: dict = {"cards": list(config.cards), **{n: {"acc": [], "mae": []} for n in models}}
+    metrics = TASKS[config.task].metrics
+    results: dict = {"cards": list(config.cards),
+                     **{n: {metric: [] for metric in metrics} for n in models}}
     progress.start("eval", f"evaluating {', '.join(models)} on {config.n_per_card:,} sets "
                    "per size", len(config.cards), "size")
     for card in config.cards:
@@ -198,9 +202,10 @@ def score_models(models: dict[str, nn.Module], config: LabConfig,
                 preds[name].append(predict(model, X, batch_tokens=config.eval_batch_tokens,
                                            device=config.device))
         for name in models:
-            acc, mae = score(np.concatenate(targets), np.concatenate(preds[name]))
-            results[name]["acc"].append(acc)
-            results[name]["mae"].append(mae)
+            scores = dict(zip(("acc", "mae"), score(np.concatenate(targets),
+                                                    np.concatenate(preds[name])), strict=True))
+            for metric in metrics:
+                results[name][metric].append(scores[metric])
         progress.advance("eval")
     progress.end("eval")
     return results

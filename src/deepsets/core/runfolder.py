@@ -160,7 +160,7 @@ def load_trained(run: Path, config: LabConfig, name: str) -> tuple[nn.Module, di
 # --- the run's settings: config.json ---
 
 def versions() -> dict[str, str]:
-    from importlib.metadata import version  # without importing scikit-learn (0.8 s)
+    from importlib.metadata import version  # without importing scikit-learn
 
     return {"python": platform.python_version(), "torch": torch.__version__,
             "numpy": np.__version__, "scikit-learn": version("scikit-learn"),

@@ -121,6 +121,32 @@ def train_epoch(model: nn.Module, optimizer, X: torch.Tensor,
     return {"epoch": epoch + 1, "loss": total / seen, "seconds": time.perf_counter() - began}
 
 
+def resume(checkpoint: Path | None, name: str, model: nn.Module,
+           optimizer) -> tuple[int, list[dict[str, float]]]:
+    """The epochs done and their history; the model and optimizer loaded from
+    ``checkpoint`` when it exists (else 0 and [])."""
+    if checkpoint is None or not Path(checkpoint).exists():
+        return 0, []
+    state = load_checkpoint(checkpoint, expect_name=name)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    log.info("%s: resuming after epoch %d from %s", name, state["epoch"], checkpoint)
+    return int(state["epoch"]), list(state["history"])
+
+
+def checked_lengths(lengths: np.ndarray | torch.Tensor | None,
+                    X: torch.Tensor) -> torch.Tensor | None:
+    """``lengths`` as a (n,) tensor on the CPU, each in 1..N for the sets ``X`` (n, N)."""
+    if lengths is None:
+        return None
+    n, width = X.shape
+    lengths = torch.as_tensor(lengths, dtype=torch.long)
+    if not (lengths.shape == (n,) and bool(((lengths >= 1) & (lengths <= width)).all())):
+        raise ValueError(f"lengths must be {n} set lengths in 1..{width}, got shape "
+                         f"{tuple(lengths.shape)}")
+    return lengths
+
+
 def fit(
     model: nn.Module,
     X: np.ndarray | torch.Tensor,
@@ -158,22 +184,8 @@ def fit(
     X = check_tokens(torch.as_tensor(X), vocab).to(dev, torch.long)  # (n, N)
     y = torch.as_tensor(y, dtype=torch.float32, device=dev)  # (n,)
     optimizer = make_adam(model.parameters(), lr)  # one compiled call a step, where built
-    history: list[dict[str, float]] = []
-    start = 0
-    if checkpoint is not None and Path(checkpoint).exists():
-        state = load_checkpoint(checkpoint, expect_name=name)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        start, history = int(state["epoch"]), list(state["history"])
-        log.info("%s: resuming after epoch %d from %s", name, start, checkpoint)
-
-    n = len(X)
-    if lengths is not None:
-        lengths = torch.as_tensor(lengths, dtype=torch.long)  # (n,), on the CPU
-        fits = lengths.shape == (n,) and bool(((lengths >= 1) & (lengths <= X.shape[1])).all())
-        if not fits:
-            raise ValueError(f"lengths must be {n} set lengths in 1..{X.shape[1]}, got shape "
-                             f"{tuple(lengths.shape)}")
+    start, history = resume(checkpoint, name, model, optimizer)
+    n, lengths = len(X), checked_lengths(lengths, X)
     steps = len(epoch_batches(n, batch_size, seed, name, 0, lengths))  # the same every epoch
 
     def rate(step: int) -> float:  # the learning rate at step ``step`` of the whole training

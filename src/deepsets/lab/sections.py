@@ -24,7 +24,7 @@ def reach_text(cards: list[int], acc: list[float]) -> str:
     reach = exact_up_to(cards, acc)
     good = [c for c, a in zip(cards, acc, strict=True) if a >= 0.99]
     best = max(range(len(cards)), key=lambda i: acc[i])
-    if reach is not None:
+    if reach is not None and reach != cards[0]:
         return f"at least 99% accurate at every size from {cards[0]} to {reach} digits"
     if good:
         return "at least 99% accurate only at " + ", ".join(map(str, good)) + " digits"
