@@ -174,3 +174,31 @@ def test_an_error_quoting_a_line_break_stays_one_line(capsys, tmp_path):
     code = run_main(["lab", "--models", "0\r:Model", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot import" in err
+
+
+def test_lab_and_sweep_flags_come_from_one_table_of_settings():
+    from deepsets.core.settings import QUICK, CompareConfig, LabConfig
+
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for command, config in (("lab", LabConfig()), ("compare", CompareConfig())):
+        actions = {a.dest: a for a in sub.choices[command]._actions}
+        for name in ("epochs", "n_train", "n_per_card", "recipe", "device"):
+            value = getattr(config, name)  # each help ends with the config's own default
+            shown = f"{value:,}" if isinstance(value, int) else str(value)
+            assert actions[name].help.endswith(f"(default: {shown})"), (command, name)
+        assert actions["epochs"].help.startswith("training epochs of a run")
+    lab, compare = sub.choices["lab"], sub.choices["compare"]
+    assert "10,000 training sets, 2 epochs, 200 test sets at sizes 5, 10, 20, 50" in \
+        " ".join(lab.format_help().split())
+    assert QUICK["lab"]["n_train"] == 10_000 and QUICK["sweep"]["n_train"] == 2_000
+    assert "2 seeds, 1 epoch, 2,000 training sets, 100 test sets at sizes 5, 10, 20" in \
+        " ".join(compare.format_help().split())
+
+
+@pytest.mark.parametrize("command", ["lab", "compare"])
+def test_a_bad_setting_is_refused_alike_by_the_lab_and_the_sweep(capsys, command):
+    expect_error(capsys, [command, "--epochs", "0"],
+                 "--epochs: 0 is not allowed; use a whole number >= 1")
+    expect_error(capsys, [command, "--n-train", "x"], "--n-train: 'x' is not a whole number")
+    expect_error(capsys, [command, "--cards", "5,0"], "--cards: 0 is not allowed")
+    expect_error(capsys, [command, "--models", "rnn"], "unknown model 'rnn'")

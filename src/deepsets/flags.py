@@ -34,7 +34,7 @@ def checked(name: str, parse, check):
         try:
             return check(name, parse(text))
         except NotAllowed as err:
-            raise argparse.ArgumentTypeError(f"{text} is not allowed; {err.rule}") from None
+            raise argparse.ArgumentTypeError(f"{err.value} is not allowed; {err.rule}") from None
         except ValueError as err:
             raise argparse.ArgumentTypeError(str(err)) from None
 

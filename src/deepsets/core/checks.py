@@ -15,11 +15,11 @@ import numpy as np
 
 
 class NotAllowed(ValueError):
-    """``name=value is not allowed; <rule>``: ``rule`` alone reads as a flag's error."""
+    """``name=value is not allowed; <rule>``; a flag's error says the value and the rule."""
 
     def __init__(self, name: str, value: object, rule: str) -> None:
         super().__init__(f"{name}={value!r} is not allowed; {rule}")
-        self.rule = rule
+        self.value, self.rule = value, rule
 
 
 def as_tuple(name: str, value: object) -> tuple:

@@ -1,10 +1,10 @@
 """The data of the handout (section 2.1, tasks 1 and 2) and of the other set tasks.
 
-A sample is a multiset of elements and its target is a function of the set:
-the sum of its digits in the handout. Elements are tokens: digits 1..10, or
-for the ``images`` task indices of handwritten digit images. Token 0 means
-padding: training sets are left-padded with zeros to a common length so they
-can be batched; test sets are unpadded, one array per set size.
+A sample is a multiset of elements and its target is a function of the set
+(``tasks.TASKS``): the sum of its digits in the handout. Elements are tokens:
+digits 1..10, or for the ``images`` task indices of handwritten digit images.
+Token 0 means padding: training sets are left-padded with zeros to a common
+length so they can be batched; test sets are unpadded, one array per set size.
 
 ``create_train_dataset`` and ``create_test_dataset`` are the only generators.
 The lab calls the second once per chunk of rows with one shared generator, so
@@ -45,8 +45,9 @@ def create_train_dataset(
     Each set's size is uniform on 1..max_card and each digit uniform on
     1..max_digit, so ``{4, 5, 1, 7, 5}`` becomes ``[0, 0, 0, 0, 0, 4, 5, 1, 7, 5]``.
     ``pool`` draws the elements from these tokens instead (``element_pool``);
-    ``task`` chooses the targets (``TASKS``). Returns ``X`` (n_train, max_card)
-    int64 and the targets ``y`` (n_train,) int64: the sums by default.
+    ``task`` chooses the targets (``tasks.TASKS``). Returns ``X`` (n_train, max_card)
+    int64 and the targets ``y`` (n_train,): the sums by default, int64 for a task of
+    whole numbers, else float64.
     """
     n_train = check_positive_int("n_train", n_train)
     max_card = check_positive_int("max_card", max_card)
