@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import MISSING, fields, replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from deepsets.core.checks import NotAllowed, check_positive_int
@@ -80,8 +80,7 @@ def add_setting_flag(group, config: type[Settings], name: str) -> None:
     """``--<name>`` for setting ``name``, its help ending with ``config``'s default."""
     setting = SETTINGS[name]
     default = next(f.default for f in fields(config) if f.name == name)
-    help_text = f"{setting.help} (default: {shown(default)})" if default is not MISSING \
-        else setting.help
+    help_text = f"{setting.help} (default: {shown(default)})"
     flag = "--" + name.replace("_", "-")
     if setting.choices is not None:
         group.add_argument(flag, choices=setting.choices, default=None, help=help_text,
