@@ -168,6 +168,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from deepsets.core.models import SPECS
+
+    width = max(map(len, SPECS))
+    for name, entry in SPECS.items():
+        print(f"{name:<{width}}  {entry.about}")
+    print(f"\n{'pyg-*':<{width}}  need PyTorch Geometric: pip install 'deepsets[pyg]'")
+    print(f"{'yours':<{width}}  package.module:ClassName, any importable nn.Module mapping "
+          "tokens (B, N) to predictions (B,)")
+    return 0
+
+
+def debug_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+
+
 def lab_flags(p: argparse.ArgumentParser) -> None:
     add_run_flags(p, out=True)
     add_config_flags(p)
@@ -210,6 +226,9 @@ SUBCOMMANDS = {
                 "and cut-off runs continue from their last epoch, so the same command again "
                 "picks up where a sweep stopped. A run that fails is recorded and the others "
                 "go on; the exit code is then 1.", add_compare_flags, cmd_compare),
+    "models": ("every model by name, one line each",
+               "List every model the lab and the sweep know by name (--models), with what "
+               "it is.", debug_flag, cmd_models),
     "predict": ("the trained models' sum of a set you type",
                 "Ask every trained model of a run folder for the sum of one set, e.g. "
                 "deepsets predict 3 5 7.", predict_flags, cmd_predict),
@@ -248,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
             where += f"; continue with: deepsets {args.command} --resume --out {args.out}"
         print(f"deepsets {args.command}: {where}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left (| head): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except MemoryError:
         if args.debug:
             raise

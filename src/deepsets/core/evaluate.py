@@ -41,11 +41,15 @@ def predict(model: nn.Module, X: np.ndarray | torch.Tensor, *, batch_tokens: int
     batches = [X[i:i + rows] for i in range(0, len(X), rows)]
     cpu = dev.type == "cpu"
 
+    # a model whose forward differentiates inside (an optimizing pooling) says so
+    no_autograd = torch.no_grad if getattr(model, "differentiates", False) \
+        else torch.inference_mode
+
     def run(batch: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():  # thread-local, like torch's thread count
+        with no_autograd():  # thread-local, like torch's thread count
             if cpu:
                 torch.set_num_threads(1)
-            out = model(batch.to(dev)).cpu()
+            out = model(batch.to(dev)).detach().cpu()
             return out if out.dtype == torch.float64 else out.float()  # float64 stays
 
     parallel = cpu and getattr(model, "parallel_batches", False)

@@ -14,21 +14,22 @@ import importlib
 import inspect
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from torch import nn
 
 from deepsets.core.models.base import PixelEmbedding, SetModel, check_tokens, token_counts
 from deepsets.core.models.deep_sets import DeepSets
+from deepsets.core.models.pyg import AGGREGATIONS, PygPooling, aggr
 from deepsets.core.models.recurrent import GRU, LSTM, run_rnn
 from deepsets.core.models.set_transformer import MAB, SetTransformer
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model by name: its class with the constructor arguments of its variant, and how it
-    trains."""
+    """A model by name: its class with the constructor arguments of its variant, what it
+    is, and how it trains."""
 
     cls: type[nn.Module]
     args: Mapping[str, object] = field(default_factory=dict)  # the variant's, e.g. pooling
@@ -37,18 +38,29 @@ class ModelSpec:
     #: set its own digits only (in batches of sets of one length)
     padding: str = "left"
     recipes: bool = False  # whether the run's recipe trains it (``recipes.RECIPES``)
+    about: str = ""  # one line for ``deepsets models``
+    #: ``ours`` (the default sweep's) or ``pyg`` (PyTorch Geometric's aggregations)
+    family: str = "ours"
+    #: raises ValueError when the model cannot be built here (an extra not installed)
+    available: Callable[[], object] | None = None
 
 
 #: The built-in models by the names the CLI and the run folder use.
 SPECS: dict[str, ModelSpec] = {
-    "deepsets": ModelSpec(DeepSets, {"activation": "tanh"}, "DeepSets", recipes=True),
-    "deepsets-mean": ModelSpec(DeepSets, {"pooling": "mean"}),
-    "deepsets-max": ModelSpec(DeepSets, {"pooling": "max"}),
-    "lstm": ModelSpec(LSTM, label="LSTM"),
-    "gru": ModelSpec(GRU),
-    "set-transformer": ModelSpec(SetTransformer),
+    "deepsets": ModelSpec(DeepSets, {"activation": "tanh"}, "DeepSets", recipes=True,
+                          about="DeepSets, sum pooling: the handout's (trained by --recipe)"),
+    "deepsets-mean": ModelSpec(DeepSets, {"pooling": "mean"}, about="DeepSets, mean pooling"),
+    "deepsets-max": ModelSpec(DeepSets, {"pooling": "max"}, about="DeepSets, max pooling"),
+    "lstm": ModelSpec(LSTM, label="LSTM", about="an LSTM over the set's digits in order: "
+                      "the handout's"),
+    "gru": ModelSpec(GRU, about="a GRU over the set's digits in order"),
+    "set-transformer": ModelSpec(SetTransformer, about="Set Transformer (Lee et al. 2019)"),
     # a training regime: the same LSTM, on its sets unpadded
-    "lstm-unpadded": ModelSpec(LSTM, label="LSTM (unpadded)", padding="none"),
+    "lstm-unpadded": ModelSpec(LSTM, label="LSTM (unpadded)", padding="none",
+                               about="the LSTM trained on its sets without padding"),
+    **{f"pyg-{name}": ModelSpec(PygPooling, {"aggregation": name}, family="pyg",
+                                about=f"phi, PyG's {what}, rho", available=aggr)
+       for name, (what, _) in AGGREGATIONS.items()},
 }
 #: Each built-in model's class.
 MODELS: dict[str, type[SetModel]] = {name: spec.cls for name, spec in SPECS.items()}
@@ -108,6 +120,6 @@ def build_model(name: str, **model_args) -> nn.Module:
 
 __all__ = [
     "GRU", "LSTM", "MAB", "MODELS", "SPECS", "DeepSets", "ModelSpec", "PixelEmbedding",
-    "SetModel", "SetTransformer", "build_model", "check_tokens", "constructor_args",
-    "is_plugin", "model_class", "run_rnn", "spec", "token_counts",
+    "PygPooling", "SetModel", "SetTransformer", "build_model", "check_tokens",
+    "constructor_args", "is_plugin", "model_class", "run_rnn", "spec", "token_counts",
 ]

@@ -1,0 +1,163 @@
+"""PyTorch Geometric's aggregations as the pooling of a set model: ``pyg-<name>``.
+
+``rho(aggregate_{x in X} phi(x))``: phi is the element encoder (the token embedding, or
+the pixel MLP for images) with a layer and tanh; the aggregation is
+``torch_geometric.nn.aggr``'s own, fed the set's real elements only (padding is never an
+element: the index PyG sees holds only them); rho reads the pooled vector, however wide
+the aggregation makes it. Needs the ``pyg`` extra (``pip install 'deepsets[pyg]'``); the
+lab runs without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from deepsets.core.models.base import SetModel
+from deepsets.core.tasks import PAD
+
+#: The training sets' sizes, 1..10 uniformly (the handout's): PNA's degree histogram.
+TRAIN_SIZES = torch.tensor([0.0] + [1.0] * 10)
+
+
+def aggr():
+    """``torch_geometric.nn.aggr``, or a ValueError saying how to install it."""
+    try:
+        from torch_geometric.nn import aggr as module
+    except ImportError:
+        raise ValueError("the pyg-* models need PyTorch Geometric: "
+                         "pip install 'deepsets[pyg]'") from None
+    return module
+
+
+def linear(h: int, out: int | None = None) -> nn.Module:
+    return nn.Linear(h, out or h)
+
+
+#: Each aggregation by its name: what it is (PyG's class, its arguments) and how it is
+#: built for features of width H. Every one is PyG's own.
+AGGREGATIONS: dict[str, tuple[str, Callable[[int], nn.Module]]] = {
+    "sum": ("SumAggregation", lambda h: aggr().SumAggregation()),
+    "mean": ("MeanAggregation", lambda h: aggr().MeanAggregation()),
+    "max": ("MaxAggregation", lambda h: aggr().MaxAggregation()),
+    "min": ("MinAggregation", lambda h: aggr().MinAggregation()),
+    "mul": ("MulAggregation: the product", lambda h: aggr().MulAggregation()),
+    "var": ("VarAggregation", lambda h: aggr().VarAggregation()),
+    "std": ("StdAggregation", lambda h: aggr().StdAggregation()),
+    "softmax": ("SoftmaxAggregation, learnable temperature",
+                lambda h: aggr().SoftmaxAggregation(learn=True)),
+    "powermean": ("PowerMeanAggregation, learnable p",
+                  lambda h: aggr().PowerMeanAggregation(learn=True)),
+    "median": ("MedianAggregation", lambda h: aggr().MedianAggregation()),
+    "quantile": ("QuantileAggregation at 0.25, 0.5, 0.75",
+                 lambda h: aggr().QuantileAggregation([0.25, 0.5, 0.75])),
+    "lstm": ("LSTMAggregation: an LSTM over the elements in order",
+             lambda h: aggr().LSTMAggregation(h, h)),
+    "gru": ("GRUAggregation: a GRU over the elements in order",
+            lambda h: aggr().GRUAggregation(h, h)),
+    "set2set": ("Set2Set, 3 processing steps", lambda h: aggr().Set2Set(h, processing_steps=3)),
+    "sort": ("SortAggregation: the 10 largest elements, concatenated",
+             lambda h: aggr().SortAggregation(k=10)),
+    "gmt": ("GraphMultisetTransformer, 4 seeds",
+            lambda h: aggr().GraphMultisetTransformer(h, k=4)),
+    "attentional": ("AttentionalAggregation: a learned gate",
+                    lambda h: aggr().AttentionalAggregation(linear(h, 1), linear(h))),
+    "equilibrium": ("EquilibriumAggregation",
+                    lambda h: aggr().EquilibriumAggregation(h, h, num_layers=[h])),
+    "deepsets": ("DeepSetsAggregation: local and global linear layers",
+                 lambda h: aggr().DeepSetsAggregation(linear(h), linear(h))),
+    "set-transformer": ("SetTransformerAggregation",
+                        lambda h: aggr().SetTransformerAggregation(h)),
+    "lcm": ("LCMAggregation: a learnable commutative monoid",
+            lambda h: aggr().LCMAggregation(h, h)),
+    "variance-preserving": ("VariancePreservingAggregation",
+                            lambda h: aggr().VariancePreservingAggregation()),
+    # patches of 2: with 4, a set of 1 or 2 elements pools to NaN (PyG 2.8.1)
+    "patch-transformer": ("PatchTransformerAggregation, patches of 2",
+                          lambda h: aggr().PatchTransformerAggregation(
+                              h, h, patch_size=2, hidden_channels=h)),
+    "multi": ("MultiAggregation: mean, min, max, std, concatenated",
+              lambda h: aggr().MultiAggregation(["mean", "min", "max", "std"])),
+    "pna": ("DegreeScalerAggregation (PNA): mean, min, max, std, each as is and scaled up "
+            "and down by the set size against the training sizes'",
+            lambda h: aggr().DegreeScalerAggregation(
+                ["mean", "min", "max", "std"], ["identity", "amplification", "attenuation"],
+                TRAIN_SIZES)),
+}
+#: Aggregations whose output depends on the order of the elements (LCM's learned monoid is
+#: commutative only approximately).
+ORDERED = ("lstm", "gru", "sort", "patch-transformer", "lcm")
+#: Aggregations that pad a batch's sets to one length inside: pooled one group of equally
+#: large sets at a time, so that no set's result sees another's padding.
+BY_SIZE = ("lstm", "gru", "lcm", "patch-transformer")
+#: Aggregations whose result for a set depends on the whole batch (the equilibrium's inner
+#: optimization runs on the batch's mean energy): pooled one set at a time.
+ALONE = ("equilibrium",)
+
+
+class PygPooling(SetModel):
+    """``rho(aggregation(phi(x) for x in X))`` with one of PyG's aggregations."""
+
+    parallel_batches = False
+
+    def __init__(self, input_dim: int = 11, embedding_dim: int = 128, hidden_dim: int = 64,
+                 aggregation: str = "sum", inputs: str = "tokens") -> None:
+        super().__init__(input_dim, embedding_dim, hidden_dim, inputs)
+        if aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation={aggregation!r} is not allowed; use one of "
+                             + ", ".join(AGGREGATIONS))
+        self.aggregation = aggregation
+        self.fc1 = nn.Linear(embedding_dim, hidden_dim)
+        self.act = nn.Tanh()
+        self.pool = AGGREGATIONS[aggregation][1](hidden_dim)
+        with torch.no_grad():  # how wide the pooled vector is: one set of two elements
+            width = self.pool(torch.zeros(2, hidden_dim), torch.zeros(2, dtype=torch.long),
+                              dim_size=1).shape[-1]
+        self.rho = nn.Sequential(nn.Linear(width, hidden_dim), nn.Tanh(),
+                                 nn.Linear(hidden_dim, 1))
+
+    @property
+    def model_args(self) -> dict:
+        return {**super().model_args, "aggregation": self.aggregation}
+
+    @property
+    def differentiates(self) -> bool:
+        """Whether the pooling takes gradients inside its forward (the equilibrium's
+        optimization), so that predicting needs autograd on (``evaluate.predict``)."""
+        return self.aggregation in ALONE
+
+    def phi(self, x: torch.Tensor) -> torch.Tensor:
+        """The per-element network: tokens (...) -> features (..., H)."""
+        return self.act(self.fc1(self.embedding(x)))
+
+    def elements(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The real elements' features (E, H) and the set each belongs to (E,), in order."""
+        real = x != PAD  # (B, N)
+        rows = torch.arange(len(x), device=x.device).unsqueeze(1).expand_as(x)[real]
+        return self.phi(x[real]), rows
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, index = self.elements(x)
+        if self.aggregation in BY_SIZE or self.aggregation in ALONE:
+            return self.rho(self.pool_apart(x, h, index)).squeeze(-1)
+        return self.rho(self.pool(h, index, dim_size=len(x))).squeeze(-1)  # (B, W) -> (B,)
+
+    def pool_apart(self, x: torch.Tensor, h: torch.Tensor, index: torch.Tensor
+                   ) -> torch.Tensor:
+        """The pooled vectors (B, W), one group of sets at a time: the sets of one size
+        together (``BY_SIZE``), or each set alone (``ALONE``)."""
+        sizes = (x != PAD).sum(dim=1)  # (B,)
+        key = torch.arange(len(x), device=x.device) if self.aggregation in ALONE else sizes
+        parts = []
+        for group in torch.unique(key):
+            rows = torch.nonzero(key == group).squeeze(1)  # (G,), sorted
+            mine = key[index] == group  # the elements of those sets
+            with torch.enable_grad():  # the equilibrium optimizes inside, even to predict
+                parts.append((rows, self.pool(h[mine], torch.searchsorted(rows, index[mine]),
+                                              dim_size=len(rows))))
+        pooled = parts[0][1].new_empty(len(x), parts[0][1].shape[-1])
+        for rows, values in parts:
+            pooled[rows] = values
+        return pooled
