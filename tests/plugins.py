@@ -16,3 +16,15 @@ class DigitsOnly(nn.Module):
 
     def forward(self, x):
         return self.out(self.embedding(x).sum(dim=1)).squeeze(-1)
+
+
+try:  # a user's own PyG aggregation (the pyg extra)
+    from torch_geometric.nn.aggr import Aggregation
+
+    class TwiceTheSum(Aggregation):
+        """Twice the sum of a set's features."""
+
+        def forward(self, x, index=None, ptr=None, dim_size=None, dim=-2):
+            return 2 * self.reduce(x, index, ptr, dim_size, dim, reduce="sum")
+except ImportError:
+    pass

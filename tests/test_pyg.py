@@ -109,3 +109,23 @@ def test_a_quick_sweep_trains_pyg_models(tmp_path, capsys):
                      "--out", str(out)]) == 0
     rows = (out / "results.csv").read_text().splitlines()
     assert len(rows) == 1 + 3 * 2 and all(",ok," in row for row in rows[1:])
+
+
+def test_a_users_own_aggregation_joins_by_its_import_path(tmp_path, capsys):
+    from helpers import run_main
+
+    own = model("pyg:plugins:TwiceTheSum")
+    with torch.no_grad():
+        h, index = own.elements(SETS)
+        pooled = 2 * torch.zeros(len(SETS), h.shape[1]).index_add_(0, index, h)
+        assert torch.allclose(own(SETS), own.rho(pooled).squeeze(-1), rtol=1e-5, atol=1e-6)
+    out = tmp_path / "sweep"
+    assert run_main(["compare", "--quick", "--tasks", "sum", "--seeds", "1", "--models",
+                     "deepsets", "--model", "pyg:plugins:TwiceTheSum", "--n-train", "640",
+                     "--n-per-card", "20", "--cards", "5,20", "--out", str(out)]) == 0
+    rows = (out / "results.csv").read_text().splitlines()
+    assert sum(",pyg:plugins:TwiceTheSum," in r and ",ok," in r for r in rows) == 2
+    assert (out / "sum-pyg.plugins.TwiceTheSum-seed0" / "pyg.plugins.TwiceTheSum.pt").exists()
+    capsys.readouterr()  # the sweep's own lines
+    expect_error(capsys, ["compare", "--model", "pyg:plugins:DigitsOnly"],
+                 "has no Aggregation class 'DigitsOnly'")

@@ -10,18 +10,21 @@ importable ``nn.Module`` that maps tokens (B, N) to predictions (B,), named
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import os
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from torch import nn
 
-from deepsets.core.models.base import PixelEmbedding, SetModel, check_tokens, token_counts
+from deepsets.core.models.base import (
+    PixelEmbedding,
+    SetModel,
+    check_tokens,
+    import_class,
+    token_counts,
+)
 from deepsets.core.models.deep_sets import DeepSets
-from deepsets.core.models.pyg import AGGREGATIONS, PygPooling, aggr
+from deepsets.core.models.pyg import AGGREGATIONS, PygPooling, aggr, aggregation_class
 from deepsets.core.models.recurrent import GRU, LSTM, run_rnn
 from deepsets.core.models.set_transformer import MAB, SetTransformer
 
@@ -66,8 +69,13 @@ SPECS: dict[str, ModelSpec] = {
 MODELS: dict[str, type[SetModel]] = {name: spec.cls for name, spec in SPECS.items()}
 
 
+#: A user's own PyG aggregation joins as ``pyg:package.module:ClassName``.
+PYG_PLUGIN = "pyg:"
+
+
 def is_plugin(name: str) -> bool:
-    """Whether ``name`` names a plug-in (``package.module:ClassName``)."""
+    """Whether ``name`` names a plug-in (``package.module:ClassName``, or a PyG aggregation
+    ``pyg:package.module:ClassName``)."""
     return ":" in name
 
 
@@ -82,22 +90,21 @@ def model_class(name: str) -> type[nn.Module]:
     if not isinstance(name, str) or not is_plugin(name):
         raise ValueError(f"unknown model {name!r}; choose from " + ", ".join(MODELS)
                          + ", or name your own as package.module:ClassName")
-    module_name, _, class_name = name.partition(":")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ValueError(f"model {name!r}: cannot import {module_name} ({err})") from None
-    cls = getattr(module, class_name, None)
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        raise ValueError(f"model {name!r}: {module_name} has no nn.Module class {class_name!r}")
-    return cls
+    if name.startswith(PYG_PLUGIN):
+        return PygPooling
+    return import_class(name, nn.Module, f"model {name!r}")
 
 
 def spec(name: str) -> ModelSpec:
     """The entry of model ``name``; a plug-in's is its class, trained the handout's way."""
-    return SPECS[name] if name in SPECS else ModelSpec(model_class(name))
+    if name in SPECS:
+        return SPECS[name]
+    if isinstance(name, str) and name.startswith(PYG_PLUGIN):
+        path = name.removeprefix(PYG_PLUGIN)
+        return ModelSpec(PygPooling, {"aggregation": path}, family="pyg",
+                         about=f"phi, your aggregation {path}, rho",
+                         available=lambda: aggregation_class(path))
+    return ModelSpec(model_class(name))
 
 
 def constructor_args(name: str, model_args: dict) -> dict:
@@ -113,7 +120,7 @@ def constructor_args(name: str, model_args: dict) -> dict:
 def build_model(name: str, **model_args) -> nn.Module:
     """A fresh model by name, e.g. ``build_model("lstm", input_dim=11, ...)``."""
     model = spec(name).cls(**{**spec(name).args, **constructor_args(name, model_args)})
-    if is_plugin(name):  # a built-in model knows its arguments; a plug-in is told them
+    if not isinstance(model, SetModel):  # ours know their arguments; a plug-in is told them
         model.model_args = constructor_args(name, model_args)
     return model
 

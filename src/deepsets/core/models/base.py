@@ -8,6 +8,10 @@ Token 0 is padding and 1..10 are digits; ``input_dim`` is the vocabulary size
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
+
 import torch
 from torch import nn
 
@@ -100,3 +104,20 @@ def check_tokens(x: torch.Tensor, vocab: int | None) -> torch.Tensor:
             raise ValueError(f"tokens must lie in 0..{top} (0 is padding), got "
                              f"{int(low)}..{int(high)}")
     return x
+
+
+def import_class(path: str, base: type, what: str, kind: str = "nn.Module") -> type:
+    """The class ``package.module:ClassName``, a subclass of ``base``; its module is
+    imported as ``python -m`` would, from the current folder too. ``what`` names it in
+    the ValueError when it cannot be had."""
+    module_name, _, class_name = path.partition(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ValueError(f"{what}: cannot import {module_name} ({err})") from None
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ValueError(f"{what}: {module_name} has no {kind} class {class_name!r}")
+    return cls

@@ -10,12 +10,13 @@ lab runs without it.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from deepsets.core.models.base import SetModel
+from deepsets.core.models.base import SetModel, import_class
 from deepsets.core.tasks import PAD
 
 #: The training sets' sizes, 1..10 uniformly (the handout's): PNA's degree histogram.
@@ -30,6 +31,20 @@ def aggr():
         raise ValueError("the pyg-* models need PyTorch Geometric: "
                          "pip install 'deepsets[pyg]'") from None
     return module
+
+
+def aggregation_class(path: str) -> type:
+    """A user's own ``torch_geometric.nn.aggr.Aggregation`` subclass,
+    ``package.module:ClassName``."""
+    return import_class(path, aggr().Aggregation, f"aggregation {path!r}", "Aggregation")
+
+
+def own_aggregation(path: str, h: int) -> nn.Module:
+    """A user's aggregation for features of width H: it gets ``in_channels``,
+    ``out_channels`` or ``channels`` = H if it names them."""
+    cls = aggregation_class(path)
+    names = inspect.signature(cls).parameters
+    return cls(**{k: h for k in ("in_channels", "out_channels", "channels") if k in names})
 
 
 def linear(h: int, out: int | None = None) -> nn.Module:
@@ -105,13 +120,14 @@ class PygPooling(SetModel):
     def __init__(self, input_dim: int = 11, embedding_dim: int = 128, hidden_dim: int = 64,
                  aggregation: str = "sum", inputs: str = "tokens") -> None:
         super().__init__(input_dim, embedding_dim, hidden_dim, inputs)
-        if aggregation not in AGGREGATIONS:
+        if aggregation not in AGGREGATIONS and ":" not in aggregation:
             raise ValueError(f"aggregation={aggregation!r} is not allowed; use one of "
-                             + ", ".join(AGGREGATIONS))
+                             + ", ".join(AGGREGATIONS) + ", or package.module:ClassName")
         self.aggregation = aggregation
         self.fc1 = nn.Linear(embedding_dim, hidden_dim)
         self.act = nn.Tanh()
-        self.pool = AGGREGATIONS[aggregation][1](hidden_dim)
+        self.pool = (AGGREGATIONS[aggregation][1](hidden_dim) if aggregation in AGGREGATIONS
+                     else own_aggregation(aggregation, hidden_dim))
         with torch.no_grad():  # how wide the pooled vector is: one set of two elements
             width = self.pool(torch.zeros(2, hidden_dim), torch.zeros(2, dtype=torch.long),
                               dim_size=1).shape[-1]
