@@ -177,6 +177,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     print(f"\n{'pyg-*':<{width}}  need PyTorch Geometric: pip install 'deepsets[pyg]'")
     print(f"{'yours':<{width}}  package.module:ClassName, any importable nn.Module mapping "
           "tokens (B, N) to predictions (B,)")
+    print(f"{'':<{width}}  pyg:package.module:ClassName, your own torch_geometric.nn.aggr."
+          "Aggregation as the pooling")
     return 0
 
 
