@@ -194,7 +194,8 @@ def lab_flags(p: argparse.ArgumentParser) -> None:
 def predict_flags(p: argparse.ArgumentParser) -> None:
     add_run_flags(p, out=False)
     p.add_argument("digits", nargs="+", type=int_digit, metavar="DIGIT",
-                   help="the digits of the set, each in 1..10")
+                   help="the digits of the set, each in 1..max_digit of the run (the "
+                        f"handout's: {LabConfig().max_digit})")
 
 
 def run_flags(p: argparse.ArgumentParser) -> None:
@@ -238,9 +239,10 @@ SUBCOMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    handout = LabConfig()
     parser = Parser(prog="deepsets", description="DeepSets against an LSTM on the sum of a "
-                    "set of digits (the handout lab), trained on sets of 1-10 digits and "
-                    "tested on sets of 5-100.")
+                    f"set of digits (the handout lab), trained on sets of 1-{handout.max_card} "
+                    f"digits and tested on sets of {min(handout.cards)}-{max(handout.cards)}.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser,
                                 metavar="{" + ",".join(SUBCOMMANDS) + "}")
     for name, (line, description, add_flags, run) in SUBCOMMANDS.items():
