@@ -11,27 +11,18 @@ from __future__ import annotations
 
 import argparse
 import resource
-import time
 
 import torch
-import torch.nn.functional as F
 
-from deepsets.core.optim import make_adam
 from deepsets.core.pipeline import seeded_model, train_sets
 from deepsets.core.settings import LabConfig
+from deepsets.sweep.costs import seconds_per_step
 
 
-def seconds_per_step(model, X, y, steps: int, batch: int = 64) -> float:
-    optimizer = make_adam(model.parameters(), 1e-3)
+def step_seconds(model, X, y, steps: int, batch: int = 64) -> float:
     order = torch.randperm(len(X), generator=torch.Generator().manual_seed(0))
-    batches = order[:batch * (steps + 5)].split(batch)
-    for i, idx in enumerate(batches):
-        if i == 5:  # the first steps warm up allocators and kernels
-            began = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        F.l1_loss(model(X[idx]), y[idx]).backward()
-        optimizer.step()
-    return (time.perf_counter() - began) / steps
+    return seconds_per_step(model, X, y, order[:batch * (steps + 5)].split(batch), 1e-3,
+                            warmup=5)
 
 
 def main() -> None:
@@ -52,7 +43,7 @@ def main() -> None:
     rows = {name: float("inf") for name in models}
     for _ in range(args.rounds):  # interleaved rounds; each model's fastest
         for name, model in models.items():
-            rows[name] = min(rows[name], seconds_per_step(model, X, y, args.steps))
+            rows[name] = min(rows[name], step_seconds(model, X, y, args.steps))
     base = rows["deepsets, per element"]
     print("| model | ms per step | / deepsets per element |\n|---|---:|---:|")
     for name, seconds in rows.items():

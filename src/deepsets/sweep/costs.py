@@ -40,22 +40,28 @@ def measure_rates(config: LabConfig, steps: int = 20) -> tuple[float, float]:
     X, y = torch.as_tensor(X), torch.as_tensor(y, dtype=torch.float32)
     with torch_threads(1):
         model = seeded_model(name, config)
-        optimizer = make_adam(model.parameters(), config.lr)  # as fit trains
-        batches = torch.arange(len(X)).split(config.batch_size)
-        began = time.perf_counter()
-        for i, idx in enumerate(batches):
-            if i == 3:  # the first steps warm up allocators and kernels
-                began = time.perf_counter()
-            optimizer.zero_grad(set_to_none=True)
-            F.l1_loss(model(X[idx]), y[idx]).backward()
-            optimizer.step()
-        step = (time.perf_counter() - began) / steps
+        step = seconds_per_step(model, X, y, torch.arange(len(X)).split(config.batch_size),
+                                config.lr)
         (X_test,), _ = create_test_dataset(256, [50], config.max_digit, 0, task=config.task,
                                            pool=element_pool(config.task, "test"))
         began = time.perf_counter()
         predict(model, X_test, batch_tokens=config.eval_batch_tokens)
         element = (time.perf_counter() - began) / X_test.size
     return step, element
+
+
+def seconds_per_step(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor,
+                     batches: list[torch.Tensor], lr: float, warmup: int = 3) -> float:
+    """Seconds of one training step as ``fit`` takes it (L1 loss, backward, Adam), averaged
+    over ``batches`` after the first ``warmup``, which warm up allocators and kernels."""
+    optimizer = make_adam(model.parameters(), lr)
+    for i, idx in enumerate(batches):
+        if i == warmup:
+            began = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        F.l1_loss(model(X[idx]), y[idx]).backward()
+        optimizer.step()
+    return (time.perf_counter() - began) / (len(batches) - warmup)
 
 
 def run_cost(config: LabConfig, rates: tuple[float, float], folder: Path | None = None
