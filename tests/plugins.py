@@ -26,5 +26,10 @@ try:  # a user's own PyG aggregation (the pyg extra)
 
         def forward(self, x, index=None, ptr=None, dim_size=None, dim=-2):
             return 2 * self.reduce(x, index, ptr, dim_size, dim, reduce="sum")
+    class Broken(Aggregation):
+        """An aggregation that fails on every set."""
+
+        def forward(self, x, index=None, ptr=None, dim_size=None, dim=-2):
+            raise RuntimeError("Broken cannot pool")
 except ImportError:
     pass

@@ -127,5 +127,14 @@ def test_a_users_own_aggregation_joins_by_its_import_path(tmp_path, capsys):
     assert sum(",pyg:plugins:TwiceTheSum," in r and ",ok," in r for r in rows) == 2
     assert (out / "sum-pyg.plugins.TwiceTheSum-seed0" / "pyg.plugins.TwiceTheSum.pt").exists()
     capsys.readouterr()  # the sweep's own lines
+    broken = tmp_path / "broken"  # an aggregation that fails is recorded; the others finish
+    assert run_main(["compare", "--quick", "--tasks", "sum", "--seeds", "1", "--models",
+                     "pyg-sum", "--model", "pyg:plugins:Broken", "--n-train", "640",
+                     "--n-per-card", "20", "--cards", "5,20", "--out", str(broken)]) == 1
+    status = {r.split(",")[1]: r.split(",")[6]
+              for r in (broken / "results.csv").read_text().splitlines()[1:]}
+    assert status == {"pyg-sum": "ok", "pyg:plugins:Broken": "failed"}
+    assert "RuntimeError: Broken cannot pool" in (broken / "summary.md").read_text()
+    capsys.readouterr()
     expect_error(capsys, ["compare", "--model", "pyg:plugins:DigitsOnly"],
                  "has no Aggregation class 'DigitsOnly'")
