@@ -4,7 +4,9 @@
 predictions and computes the L1 loss and its gradients itself. After every epoch it writes a
 checkpoint (atomically), and when that checkpoint exists it continues from the
 last completed epoch: the shuffling of epoch k is derived from the seed and k
-alone, so a resumed run computes the same numbers as an uninterrupted one.
+alone, so a resumed run computes the same numbers as an uninterrupted one. The
+recipes' least-squares refit of DeepSets' output layer is a training step too
+(``refit_output``, ``refit_checkpoint``).
 """
 
 from __future__ import annotations
