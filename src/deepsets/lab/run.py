@@ -52,7 +52,7 @@ def plot_run(run: Path, config: LabConfig | None = None) -> list[Path]:
                         max_train_card=config.max_card)
 
 
-def questions(run: Path, config: LabConfig, results: dict, progress: Progress) -> dict:
+def questions(config: LabConfig, progress: Progress) -> dict:
     """Questions 1 and 2, on the handout's digit sums whatever this run's task."""
     progress.stage("answering the handout's questions")
     handout = LabConfig(seed=config.seed, n_train=config.n_train, max_digit=config.max_digit)
@@ -64,28 +64,29 @@ def questions(run: Path, config: LabConfig, results: dict, progress: Progress) -
             "question2": question2(seed=derive_seed(config.seed, "question2"))}
 
 
-def drift_of(run: Path, config: LabConfig, results: dict, progress: Progress) -> dict:
-    model, state = load_trained(run, config, "deepsets")
+# Each analysis gets the trained model it reads, its checkpoint dict, the run's settings and
+# results, and the progress to report on.
+
+def drift_of(model, state: dict, config: LabConfig, results: dict, progress: Progress) -> dict:
     return {**drift(model, results["cards"], results["deepsets"], config.max_card),
             "refit": state.get("refit")}
 
 
-def reach_of(run: Path, config: LabConfig, results: dict, progress: Progress) -> dict:
+def reach_of(model, state: dict, config: LabConfig, results: dict, progress: Progress) -> dict:
     progress.stage(f"DeepSets in float32 and float64 on {REACH_SETS} sets of "
                    + " and ".join(f"{c:,}" for c in REACH_CARDS) + " digits")
-    model, _ = load_trained(run, config, "deepsets")
     return exact_reach(model, float32_and_float64(model, config, REACH_CARDS, REACH_SETS))
 
 
-def images_of(run: Path, config: LabConfig, results: dict, progress: Progress) -> dict:
-    model, _ = load_trained(run, config, "deepsets")
+def images_of(model, state: dict, config: LabConfig, results: dict,
+              progress: Progress) -> dict:
     return per_image_accuracy(model, results["cards"], results["deepsets"]["acc"],
                               derive_seed(config.seed, "images"))
 
 
-def lstm_padding_of(run: Path, config: LabConfig, results: dict, progress: Progress) -> dict:
+def lstm_padding_of(model, state: dict, config: LabConfig, results: dict,
+                    progress: Progress) -> dict:
     progress.stage("scoring the LSTM on short sets, unpadded and padded")
-    model, _ = load_trained(run, config, "lstm")
     return padding_effect(model, config.max_card, config.max_digit, config.n_per_card,
                           derive_seed(config.seed, "data", "lstm padding"))
 
@@ -103,12 +104,15 @@ ANALYSES = {
 def analyze_run(run: Path, config: LabConfig, results: dict,
                 progress: Progress | None = None) -> dict:
     """The numbers of the questions and of each analysis the run's task and models allow
-    (``ANALYSES``) -> analysis.json."""
+    (``ANALYSES``) -> analysis.json. Each trained model is loaded once."""
     progress = progress or Progress()
-    analysis = questions(run, config, results, progress)
-    for key, (task, model, analyze) in ANALYSES.items():
-        if config.task == task and model in config.models:
-            analysis[key] = analyze(run, config, results, progress)
+    analysis = questions(config, progress)
+    trained: dict[str, tuple] = {}  # model name -> (model, checkpoint dict)
+    for key, (task, name, analyze) in ANALYSES.items():
+        if config.task == task and name in config.models:
+            if name not in trained:
+                trained[name] = load_trained(run, config, name)
+            analysis[key] = analyze(*trained[name], config, results, progress)
     write_json(Path(run) / ANALYSIS, analysis)
     return analysis
 
