@@ -156,24 +156,32 @@ class PygPooling(SetModel):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, index = self.elements(x)
-        if self.aggregation in BY_SIZE or self.aggregation in ALONE:
-            return self.rho(self.pool_apart(x, h, index)).squeeze(-1)
-        return self.rho(self.pool(h, index, dim_size=len(x))).squeeze(-1)  # (B, W) -> (B,)
+        if self.aggregation in ALONE:
+            pooled = self.pool_alone(h, index, len(x))
+        elif self.aggregation in BY_SIZE:
+            pooled = self.pool_by_size(h, index, len(x))
+        else:
+            pooled = self.pool(h, index, dim_size=len(x))  # (B, W)
+        return self.rho(pooled).squeeze(-1)  # (B,)
 
-    def pool_apart(self, x: torch.Tensor, h: torch.Tensor, index: torch.Tensor
-                   ) -> torch.Tensor:
-        """The pooled vectors (B, W), one group of sets at a time: the sets of one size
-        together (``BY_SIZE``), or each set alone (``ALONE``)."""
-        sizes = (x != PAD).sum(dim=1)  # (B,)
-        key = torch.arange(len(x), device=x.device) if self.aggregation in ALONE else sizes
-        parts = []
-        for group in torch.unique(key):
-            rows = torch.nonzero(key == group).squeeze(1)  # (G,), sorted
-            mine = key[index] == group  # the elements of those sets
-            with torch.enable_grad():  # the equilibrium optimizes inside, even to predict
-                parts.append((rows, self.pool(h[mine], torch.searchsorted(rows, index[mine]),
-                                              dim_size=len(rows))))
-        pooled = parts[0][1].new_empty(len(x), parts[0][1].shape[-1])
-        for rows, values in parts:
+    def pool_by_size(self, h: torch.Tensor, index: torch.Tensor, n_sets: int) -> torch.Tensor:
+        """The pooled vectors (B, W), the sets of one size together (``BY_SIZE``)."""
+        sizes = torch.bincount(index, minlength=n_sets)  # (B,)
+        pooled = None
+        for size in torch.unique(sizes):
+            rows = torch.nonzero(sizes == size).squeeze(1)  # (G,), sorted
+            mine = sizes[index] == size  # the elements of those sets
+            values = self.pool(h[mine], torch.searchsorted(rows, index[mine]),
+                               dim_size=len(rows))
+            if pooled is None:
+                pooled = values.new_empty(n_sets, values.shape[-1])
             pooled[rows] = values
         return pooled
+
+    def pool_alone(self, h: torch.Tensor, index: torch.Tensor, n_sets: int) -> torch.Tensor:
+        """The pooled vectors (B, W), each set alone (``ALONE``): its elements are one run of
+        ``h``, since ``index`` is sorted."""
+        counts = torch.bincount(index, minlength=n_sets).tolist()
+        with torch.enable_grad():  # the equilibrium optimizes inside, even to predict
+            return torch.cat([self.pool(part, part.new_zeros(len(part), dtype=torch.long),
+                                        dim_size=1) for part in h.split(counts)])
