@@ -47,5 +47,3 @@ RECIPES: dict[str, Recipe] = {
     "padded": Recipe("pads + cosine: the handout's model unchanged, exact from its data and "
                      "schedule", free_pads=True, schedule="cosine"),
 }
-#: The handout's way: what a model that takes no recipe trains with.
-HANDOUT = RECIPES["handout"]
