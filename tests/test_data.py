@@ -93,31 +93,29 @@ def test_test_bad_arguments(kwargs, field):
 
 
 def test_task_targets():
-    from deepsets.core.tasks import TASKS, get_task
+    from deepsets.core.tasks import SUITES, TASKS, get_task
 
     X = np.array([[0, 0, 3, 3, 5], [1, 2, 3, 4, 5], [0, 0, 0, 0, 7], [9, 9, 9, 9, 9]])
     assert get_task("sum").targets(X).tolist() == [11, 15, 7, 45]
     assert get_task("max").targets(X).tolist() == [5, 5, 7, 9]
     assert get_task("unique").targets(X).tolist() == [2, 5, 1, 1]
-    for task in TASKS.values():  # whole-number targets, scored by accuracy and MAE
-        assert task.whole and task.metrics == ("acc", "mae")
-        assert task.targets(X).dtype == np.int64
+    for name in SUITES["default"]:  # whole-number targets, scored by accuracy and MAE
+        assert TASKS[name].whole and TASKS[name].metrics == ("acc", "mae")
+        assert TASKS[name].targets(X).dtype == np.int64
     with pytest.raises(ValueError, match="unknown task 'mode'"):
         get_task("mode")
 
 
 def test_a_real_valued_task_is_float_and_scored_by_mae_alone():
-    from deepsets.core.tasks import DIGITS, Task
+    from deepsets.core.tasks import TASKS
 
-    mean = Task("Mean of digits", DIGITS, lambda X: X.sum(axis=1) / (X != 0).sum(axis=1),
-                whole=False)
-    y = mean.targets(np.array([[0, 1, 2], [3, 3, 4]]))
+    y = TASKS["mean"].targets(np.array([[0, 1, 2], [3, 3, 4]]))
     assert y.dtype == np.float64 and y.tolist() == [1.5, 10 / 3]
-    assert mean.metrics == ("mae",)
+    assert TASKS["mean"].metrics == ("mae",)
 
 
 def test_image_tokens_split_and_sums():
-    from deepsets.core.tasks import digit_images, image_sums, image_tokens
+    from deepsets.core.tasks import TASKS, digit_images, image_tokens
 
     pixels, labels = digit_images()
     assert pixels.shape == (1797, 64) and 0 <= pixels.min() and pixels.max() <= 1
@@ -125,18 +123,18 @@ def test_image_tokens_split_and_sums():
     assert len(train) == 1200 and len(test) == 597
     assert not set(train) & set(test) and set(train) | set(test) == set(range(1, 1798))
     X = np.array([[0, train[0], train[1]]])
-    assert image_sums(X).tolist() == [labels[train[0] - 1] + labels[train[1] - 1]]
+    assert TASKS["images"].targets(X).tolist() == [labels[train[0] - 1] + labels[train[1] - 1]]
 
 
 def test_image_task_draws_test_sets_from_unseen_images():
     from deepsets.core.pipeline import rng_for_test_sets, train_sets
     from deepsets.core.settings import LabConfig
-    from deepsets.core.tasks import image_sums, image_tokens
+    from deepsets.core.tasks import TASKS, image_tokens
 
     config = LabConfig(task="images", n_train=500, n_per_card=40, cards=(5, 30))
     X, y = train_sets(config)
     assert set(np.unique(X)) - {0} <= set(image_tokens("train"))
-    np.testing.assert_array_equal(y, image_sums(X))
+    np.testing.assert_array_equal(y, TASKS["images"].targets(X))
     X_test, y_test = create_test_dataset(40, (5, 30), seed=rng_for_test_sets(config),
                                          task="images", pool=image_tokens("test"))
     assert all(set(np.unique(x)) <= set(image_tokens("test")) for x in X_test)

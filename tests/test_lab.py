@@ -257,23 +257,23 @@ def test_images_report_q_from_each_unseen_image_alone(tmp_path):
     assert "refit of the `exact` recipe is skipped" in text
 
 
-def test_a_real_valued_task_is_scored_by_mae_alone(monkeypatch):
+def test_a_real_valued_task_is_scored_by_mae_alone_beside_the_constant_guess():
     from deepsets import create_test_dataset, predict
-    from deepsets.core import tasks
-    from deepsets.core.pipeline import rng_for_test_sets, score_models, seeded_model
+    from deepsets.core.pipeline import rng_for_test_sets, score_models, seeded_model, train_sets
 
-    mean = tasks.Task("Mean of digits", tasks.DIGITS,
-                      lambda X: X.sum(axis=1) / (X != 0).sum(axis=1), whole=False)
-    monkeypatch.setitem(tasks.TASKS, "mean", mean)  # a task is one entry of the table
-    config = LabConfig(task="mean", models=("deepsets",), n_per_card=50, cards=(3, 7),
-                       embedding_dim=8, hidden_dim=4)
+    config = LabConfig(task="mean", models=("deepsets",), n_train=300, n_per_card=50,
+                       cards=(3, 7), embedding_dim=8, hidden_dim=4)
     model = seeded_model("deepsets", config)
     results = score_models({"deepsets": model}, config)
+    assert list(results) == ["cards", "deepsets", "constant"]
     assert results["cards"] == [3, 7] and set(results["deepsets"]) == {"mae"}
     X, _ = create_test_dataset(50, (3, 7), 10, rng_for_test_sets(config))  # the same sets
-    for x, mae in zip(X, results["deepsets"]["mae"], strict=True):
+    guess = train_sets(config)[1].mean()  # the training targets' mean, for every set
+    for i, x in enumerate(X):
         expected = np.abs(x.mean(axis=1) - predict(model, x).astype(np.float64)).mean()
-        assert mae == pytest.approx(expected, rel=1e-6)
+        assert results["deepsets"]["mae"][i] == pytest.approx(expected, rel=1e-6)
+        assert results["constant"]["mae"][i] == pytest.approx(
+            np.abs(x.mean(axis=1) - guess).mean(), rel=1e-12)
 
 
 def test_reach_in_words():

@@ -24,7 +24,7 @@ def model(name):
 
 
 def test_every_aggregation_of_the_list_is_a_model():
-    assert PYG == [f"pyg-{name}" for name in AGGREGATIONS] and len(PYG) == 25
+    assert PYG == [f"pyg-{name}" for name in AGGREGATIONS] and len(PYG) == 26
     assert {"pyg-sum", "pyg-mean", "pyg-softmax", "pyg-powermean", "pyg-median",
             "pyg-set2set", "pyg-pna"} <= set(PYG)
 

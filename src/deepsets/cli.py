@@ -36,15 +36,19 @@ class Parser(argparse.ArgumentParser):
 
 
 def print_results(results: dict) -> None:
-    from deepsets.core.results import model_names
+    from deepsets.core.results import model_names, scores_at
     from deepsets.lab.plot import label
 
     models = model_names(results)
-    print(f"{'digits':>6}  " + "  ".join(f"{label(m) + ' acc':>13} {label(m) + ' MAE':>13}"
-                                         for m in models))
+    metrics = [(k, name, fmt) for k, name, fmt in (("acc", "acc", ".4f"), ("mae", "MAE", ".3f"))
+               if any(k in results[m] for m in models)]
+    print(f"{'size':>6}  " + "  ".join(f"{label(m) + ' ' + name:>13}" for m in models
+                                       for _, name, _ in metrics))
     for i, card in enumerate(results["cards"]):
+        values = [scores_at(results, m, k)[i] for m in models for k, _, _ in metrics]
         print(f"{card:>6}  " + "  ".join(
-            f"{results[m]['acc'][i]:>13.4f} {results[m]['mae'][i]:>13.3f}" for m in models))
+            f"{'n/a':>13}" if v is None else f"{v:>13{fmt}}"
+            for v, (_, _, fmt) in zip(values, metrics * len(models), strict=True)))
 
 
 def print_files(files: list[Path]) -> None:
@@ -111,6 +115,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from deepsets.sweep.compare import run_compare, run_name
+    from deepsets.sweep.summary import figure_name
 
     config = compare_config_from(args)
     if args.dry_run:
@@ -128,8 +133,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(f"{len(rows)} rows from {len(config.runs())} runs, {len(failed)} failed")
     for name, error in failed.items():
         print(f"  failed: {name}: {error}")
-    print_files([args.out / "results.csv", args.out / "summary.md",
-                 *(args.out / f"accuracy_{t}.png" for t in config.tasks)])
+    print_files([args.out / name for name in ("results.csv", "summary.md", "reach.csv",
+                                              "reach.png")]
+                + [args.out / figure_name(t) for t in config.tasks])
     return 1 if failed else 0
 
 
@@ -182,6 +188,21 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tasks(args: argparse.Namespace) -> int:
+    from deepsets.core.tasks import SUITES, TASKS
+
+    width = max(map(len, TASKS))
+    for name, task in TASKS.items():
+        suites = ", ".join(s for s, names in SUITES.items() if name in names)
+        print(f"{name:<{width}}  {task.title} ({'whole' if task.whole else 'real'}; {suites})")
+    whole, real = (next(t for t in TASKS.values() if t.whole is w) for w in (True, False))
+    print(f"\na model meets a task at a size where: whole targets, {whole.criterion}; real "
+          f"ones, {real.criterion}\n(docs/benchmark.md)\n")
+    for suite, names in SUITES.items():
+        print(f"--tasks {suite}: {', '.join(names)}")
+    return 0
+
+
 def debug_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
 
@@ -225,13 +246,18 @@ SUBCOMMANDS = {
     "compare": ("sweep tasks x models x seeds: set-size generalization",
                 "Train and evaluate every (task, model, seed) in its own run folder under "
                 "--out, in local worker processes or on a Ray cluster, then write "
-                "results.csv, summary.md and accuracy_<task>.png. Finished runs are reused "
-                "and cut-off runs continue from their last epoch, so the same command again "
-                "picks up where a sweep stopped. A run that fails is recorded and the others "
+                "results.csv, reach.csv, reach.png (each model's reach on each task), "
+                "summary.md and a figure per task. Finished runs are reused and cut-off runs "
+                "continue from their last epoch, so the same command again picks up where a "
+                "sweep stopped. A run that fails is recorded and the others "
                 "go on; the exit code is then 1.", add_compare_flags, cmd_compare),
     "models": ("every model by name, one line each",
                "List every model the lab and the sweep know by name (--models), with what "
                "it is.", debug_flag, cmd_models),
+    "tasks": ("every task by name, one line each, and the suites",
+              "List every task the lab and the sweep know by name (--task, --tasks), how "
+              "it is scored, and the suites --tasks takes for all of theirs.", debug_flag,
+              cmd_tasks),
     "predict": ("the trained models' sum of a set you type",
                 "Ask every trained model of a run folder for the sum of one set, e.g. "
                 "deepsets predict 3 5 7.", predict_flags, cmd_predict),

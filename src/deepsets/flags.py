@@ -83,8 +83,10 @@ def add_setting_flag(group, config: type[Settings], name: str) -> None:
     help_text = f"{setting.help} (default: {shown(default)})"
     flag = "--" + name.replace("_", "-")
     if setting.choices is not None:
+        few = len(setting.choices) <= 6  # else the help names them (--task: 26 tasks)
         group.add_argument(flag, choices=setting.choices, default=None, help=help_text,
-                           metavar="{" + ",".join(setting.choices) + "}")
+                           metavar="{" + ",".join(setting.choices) + "}" if few
+                           else name.upper())
     else:
         group.add_argument(flag, type=cards_flag if name == "cards" else flag_type(name),
                            help=help_text)
@@ -156,8 +158,11 @@ def add_compare_flags(p: argparse.ArgumentParser) -> None:
                                 "hidden_dim, inputs (repeatable)")
     p.add_argument("--quick", action="store_true",
                    help=f"tiny preset in seconds: {describe(QUICK['sweep'])}")
-    p.add_argument("--preset", choices=("handout",),
-                   help=f"handout: every run at the handout's full settings ({describe(HANDOUT)})")
+    p.add_argument("--preset", choices=tuple(k for k in CompareConfig.PRESETS if k != "quick"),
+                   help=f"handout: every run at the handout's full settings ({describe(HANDOUT)}); "
+                        "laf: the LAF paper's protocol, every task of the laf suite at those "
+                        "settings, test sizes 5 to 50 then on to 100 (flags given override "
+                        "a preset)")
     p.add_argument("--jobs", type=checked("jobs", whole_number, check_positive_int),
                    default=os.cpu_count() or 1,
                    help="runs at once in local worker processes, one CPU each; with "
@@ -180,6 +185,6 @@ def compare_config_from(args: argparse.Namespace) -> CompareConfig:
     """The sweep the flags describe: the defaults, a preset, the flags, then ``--model``."""
     config = CompareConfig()
     config = config.quick() if args.quick else config
-    config = config.handout() if args.preset == "handout" else config
+    config = config.preset(args.preset) if args.preset else config
     config = given_settings(args, config)
     return replace(config, models=tuple(dict.fromkeys((*config.models, *args.model))))

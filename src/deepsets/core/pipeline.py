@@ -13,6 +13,7 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch import nn
 
 from deepsets.core import kernels
@@ -29,7 +30,7 @@ from deepsets.core.evaluate import predict, score
 from deepsets.core.executor import Job, run_jobs
 from deepsets.core.models import build_model, is_plugin, model_class
 from deepsets.core.progress import Outbox, Progress, Stop
-from deepsets.core.results import result_rows, rows_csv
+from deepsets.core.results import GUESS, result_rows, rows_csv
 from deepsets.core.runfolder import (
     HISTORY,
     RESULTS,
@@ -180,7 +181,9 @@ def train_model(run: Path | str, config: LabConfig | dict, name: str, *, progres
 def score_models(models: dict[str, nn.Module], config: LabConfig,
                  progress: Progress | None = None) -> dict:
     """``results.json``'s dict for ``models`` on the run's test sets, scored by the task's
-    metrics (``Task.metrics``: accuracy only for whole-number targets, and MAE).
+    metrics (``Task.metrics``: accuracy only for whole-number targets, and MAE); for a real
+    target the constant guess (``results.GUESS``) is scored beside them. A model that does
+    not apply to a size (``SetModel.not_applicable``) scores None there.
 
     The test sets of one size are generated and scored a chunk at a time, so
     sizes like 10,000 digits stay within memory.
@@ -188,29 +191,52 @@ def score_models(models: dict[str, nn.Module], config: LabConfig,
     progress = progress or Progress()
     rng = rng_for_test_sets(config)
     pool = element_pool(config.task, "test")
-    metrics = TASKS[config.task].metrics
+    task = TASKS[config.task]
+    predictors = dict(models)
+    if not task.whole:
+        predictors[GUESS] = ConstantGuess(float(np.mean(train_sets(config)[1])))
     results: dict = {"cards": list(config.cards),
-                     **{n: {metric: [] for metric in metrics} for n in models}}
+                     **{n: {metric: [] for metric in task.metrics} for n in predictors}}
     progress.start("eval", f"evaluating {', '.join(models)} on {config.n_per_card:,} sets "
                    "per size", len(config.cards), "size")
     for card in config.cards:
-        targets, preds = [], {name: [] for name in models}
+        applies = {name: model for name, model in predictors.items()
+                   if not_applicable(model, card) is None}
+        targets, preds = [], {name: [] for name in applies}
         for X, y in chunked_test_sets(card, config.n_per_card, config.max_digit, rng,
                                       task=config.task, pool=pool):
             targets.append(y)
-            for name, model in models.items():
+            for name, model in applies.items():
                 preds[name].append(predict(model, X, batch_tokens=config.eval_batch_tokens,
                                            device=config.device))
-        for name in models:
+        for name, model in predictors.items():
             scores = dict(zip(("acc", "mae"), score(np.concatenate(targets),
-                                                    np.concatenate(preds[name])), strict=True))
-            for metric in metrics:
-                results[name][metric].append(scores[metric])
+                                                    np.concatenate(preds[name])), strict=True)
+                          ) if name in applies else {}
+            for metric in task.metrics:
+                results[name][metric].append(scores.get(metric))
+            if name not in applies:
+                results[name]["not_applicable"] = not_applicable(model, card)
         progress.advance("eval")
     progress.end("eval")
     return results
 
 
+def not_applicable(model: nn.Module, card: int) -> str | None:
+    """Why ``model`` cannot predict sets of ``card`` elements; None when it can."""
+    check = getattr(model, "not_applicable", None)
+    return check(card) if check is not None else None
+
+
+class ConstantGuess(nn.Module):
+    """The same prediction for every set (the constant guess, ``results.GUESS``)."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def forward(self, x):
+        return torch.full((len(x),), self.value, dtype=torch.float64)
 
 
 def evaluate_models(run: Path, config: LabConfig, progress: Progress | None = None,

@@ -2,7 +2,10 @@
 
 ``results.json`` is ``{"cards": [5, 10, ...], "deepsets": {"acc": [...],
 "mae": [...]}, "lstm": {...}}``: the test sizes, then one entry per model
-with one score per size.
+with one score per size, by the task's metrics (``Task.metrics``: no ``acc`` for a real
+target). A real-valued task's results hold the constant guess too (``GUESS``), the yardstick
+of its success criterion. A score is None (JSON null) at a size the model does not apply
+to, and the model's entry says why under ``not_applicable``.
 """
 
 from __future__ import annotations
@@ -11,18 +14,30 @@ import csv
 import io
 from collections.abc import Sequence
 
+#: The constant guess's entry in a real-valued task's results: the training targets' mean
+#: predicted for every set, the best a model can do that ignores the set.
+GUESS = "constant"
+
 
 def model_names(results: dict) -> list[str]:
-    """The models of a results dict, in order: every key but ``cards``."""
+    """The predictors of a results dict, in order: every key but ``cards`` (the models,
+    and the constant guess where there is one)."""
     return [key for key in results if key != "cards"]
 
 
+def scores_at(results: dict, model: str, metric: str) -> list[float | None]:
+    """One model's ``metric`` at every size; None everywhere for a metric the task does not
+    score (accuracy of a real target)."""
+    return results[model].get(metric, [None] * len(results["cards"]))
+
+
 def result_rows(results: dict, **fields: object) -> list[dict]:
-    """One row per (model, size): ``fields`` (task, seed, ...) then model, card, acc, mae."""
+    """One row per (model, size): ``fields`` (task, seed, ...) then model, card, acc, mae
+    (None where not scored)."""
     return [{**fields, "model": model, "card": card, "acc": acc, "mae": mae}
             for model in model_names(results)
-            for card, acc, mae in zip(results["cards"], results[model]["acc"],
-                                      results[model]["mae"], strict=True)]
+            for card, acc, mae in zip(results["cards"], scores_at(results, model, "acc"),
+                                      scores_at(results, model, "mae"), strict=True)]
 
 
 def rows_csv(rows: Sequence[dict], columns: Sequence[str]) -> str:

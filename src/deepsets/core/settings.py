@@ -1,6 +1,7 @@
 """The settings of a lab run (``LabConfig``) and of a sweep (``CompareConfig``), both built
 from one table, ``SETTINGS``: each setting's default (the handout's), its check, how a flag
-reads it and its help. The presets (``QUICK``, ``SWEEP``, ``HANDOUT``) live here too.
+reads it and its help. The presets (``QUICK``, ``SWEEP``, ``HANDOUT``, ``LAF_PROTOCOL``)
+live here too.
 
 A bad value raises ``ValueError`` naming the setting, the value and what is allowed,
 before any work starts.
@@ -8,6 +9,7 @@ before any work starts.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Any, ClassVar
@@ -23,7 +25,7 @@ from deepsets.core.checks import (
 from deepsets.core.data import HANDOUT_CARDS
 from deepsets.core.models import SPECS, constructor_args, is_plugin, spec
 from deepsets.core.recipes import RECIPES, Recipe
-from deepsets.core.tasks import TASKS
+from deepsets.core.tasks import SUITES, TASKS
 
 DEVICES = ("cpu", "cuda", "auto")
 
@@ -35,6 +37,14 @@ def check_models(names: object, field: str = "models") -> tuple[str, ...]:
         if spec(name).available is not None:
             spec(name).available()  # a missing extra too
     return names
+
+
+def check_tasks(names: object, field: str = "tasks") -> tuple[str, ...]:
+    """Task names, where a suite's name (``SUITES``: ``default``, ``laf``) stands for all of
+    its tasks."""
+    names = check_names(field, names, [*TASKS, *SUITES], "task or suite")
+    expanded = [task for name in names for task in SUITES.get(name, (name,))]
+    return check_names(field, tuple(dict.fromkeys(expanded)), TASKS, "task")
 
 
 def whole_number(text: str) -> int:
@@ -97,9 +107,14 @@ SETTINGS: dict[str, Setting] = {
     "seeds": Setting(3, check_positive_int, "seeds per task and model (0..seeds-1)",
                      whole_number, noun="seed"),
     "task": Setting("sum", choice(TASKS), "the set function to learn: "
-                    + described({k: t.about for k, t in TASKS.items()}), choices=tuple(TASKS)),
-    "tasks": Setting(tuple(TASKS), lambda n, v: check_names(n, v, TASKS, "task"),
-                     "comma-separated tasks: " + ", ".join(TASKS), names),
+                    + described({k: TASKS[k].about for k in SUITES["default"]})
+                    + "; or one of the LAF suite's (deepsets tasks lists them all)",
+                    choices=tuple(TASKS)),
+    "tasks": Setting(SUITES["default"], lambda n, v: check_tasks(v, n),
+                     "comma-separated tasks (deepsets tasks lists them), or a suite of them: "
+                     + "; ".join(f"{k} = {', '.join(v)}" if k == "default" else
+                                 f"{k} = the LAF paper's {len(v)}" for k, v in SUITES.items()),
+                     names),
     "n_train": Setting(100_000, check_positive_int, "training sets of a run", whole_number,
                        noun="training set"),
     "max_card": Setting(10, check_positive_int,
@@ -199,6 +214,10 @@ class Settings:
 SWEEP = {"epochs": 10, "n_train": 20_000, "n_per_card": 1_000, "recipe": "exact"}
 #: ``--preset handout``: every run of a sweep at the handout's full settings.
 HANDOUT = {k: SETTINGS[k].default for k in ("n_train", "epochs", "n_per_card")}
+#: ``--preset laf``: the LAF paper's protocol, every function over digits and images at the
+#: handout's full settings: 100,000 training sets of at most 10 elements, test sizes 5 to 50
+#: as published, then on to 100.
+LAF_PROTOCOL = {"tasks": SUITES["laf"], **HANDOUT, "cards": HANDOUT_CARDS}
 #: ``--quick``: the same pipeline in seconds, for a lab run and for a sweep.
 QUICK = {
     "lab": {"n_train": 10_000, "epochs": 2, "n_per_card": 200, "cards": (5, 10, 20, 50)},
@@ -258,6 +277,8 @@ class LabConfig(Settings):
                 "inputs": elements.inputs, **spec(name).args}
         if spec(name).recipes:
             args["mask_padding"] = self.recipe_for(name).mask_padding
+        if "max_elements" in inspect.signature(spec(name).cls).parameters:
+            args["max_elements"] = self.max_card  # a pooling built for at most this many
         return constructor_args(name, args)
 
 
@@ -281,7 +302,7 @@ class CompareConfig(Settings):
     device: str = setting("device")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"quick": QUICK["sweep"],
-                                                     "handout": HANDOUT}
+                                                     "handout": HANDOUT, "laf": LAF_PROTOCOL}
 
     def handout(self) -> CompareConfig:
         """Every run at the handout's full settings."""

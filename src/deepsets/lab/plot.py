@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from deepsets.core.models import SPECS
-from deepsets.core.results import model_names
+from deepsets.core.results import GUESS, model_names, scores_at
 from deepsets.core.runfolder import ACCURACY_PNG, DRIFT_PNG, MAE_PNG, atomic_write
 
 MARKERS = "os^vDx*"
@@ -22,6 +22,8 @@ MARKERS = "os^vDx*"
 
 def label(model: str) -> str:
     """A model's name in figures and reports (``ModelSpec.label``), else its own name."""
+    if model == GUESS:
+        return "constant guess"
     entry = SPECS.get(model)
     return entry.label if entry is not None and entry.label else model
 
@@ -71,13 +73,16 @@ def plot_by_size(curves: dict[str, np.ndarray], cards: Sequence[int], path: Path
 
 
 def plot_results(results: dict, out: Path, *, title: str, max_train_card: int) -> list[Path]:
-    """A run's ``accuracy.png`` (the handout's figure) and ``mae.png`` into ``out``."""
+    """A run's ``accuracy.png`` (the handout's figure; none for a real-valued task) and
+    ``mae.png`` into ``out``."""
     models = model_names(results)
-    return [plot_by_size({m: results[m][key] for m in models}, results["cards"],
+    metrics = {key for m in models for key in results[m]}
+    return [plot_by_size({m: scores_at(results, m, key) for m in models}, results["cards"],
                          Path(out) / png, title=f"{title}: {name} by set size", ylabel=ylabel,
                          max_train_card=max_train_card, accuracy=key == "acc")
             for key, png, name, ylabel in (("acc", ACCURACY_PNG, "accuracy", "accuracy"),
-                                           ("mae", MAE_PNG, "MAE", "mean absolute error (log)"))]
+                                           ("mae", MAE_PNG, "MAE", "mean absolute error (log)"))
+            if key in metrics]
 
 
 def plot_drift(drift: dict, out: Path) -> Path:

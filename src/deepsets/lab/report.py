@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepsets.core.results import model_names
+from deepsets.core.results import GUESS, model_names, scores_at
 from deepsets.core.runfolder import ACCURACY_PNG, MAE_PNG, REPORT, write_text
 from deepsets.core.settings import LabConfig
 from deepsets.core.tasks import TASKS
@@ -31,26 +31,48 @@ any size is a sum of the same per-digit terms it was trained on.
 """
 
 
+def number(value: float | None, fmt: str) -> str:
+    """A score, or ``n/a`` where there is none (a size the model does not apply to)."""
+    return "n/a" if value is None else f"{value:{fmt}}"
+
+
 def results_table(results: dict) -> str:
-    """A Markdown table: one row per set size, accuracy and MAE per model."""
+    """A Markdown table: one row per set size, accuracy (whole-number targets) and MAE per
+    model."""
     models = model_names(results)
-    head = "| digits | " + " | ".join(f"{label(m)} acc | {label(m)} MAE" for m in models) + " |"
-    rule = "|---:|" + "---:|---:|" * len(models)
+    metrics = [(k, name, fmt) for k, name, fmt in (("acc", "acc", ".4f"), ("mae", "MAE", ".3f"))
+               if any(k in results[m] for m in models)]
+    head = "| digits | " + " | ".join(f"{label(m)} {name}" for m in models
+                                      for _, name, _ in metrics) + " |"
+    rule = "|---:|" + "---:|" * len(models) * len(metrics)
     rows = [
-        f"| {card} | " + " | ".join(
-            f"{results[m]['acc'][i]:.4f} | {results[m]['mae'][i]:.3f}" for m in models) + " |"
+        f"| {card} | " + " | ".join(number(scores_at(results, m, k)[i], fmt)
+                                    for m in models for k, _, fmt in metrics) + " |"
         for i, card in enumerate(results["cards"])
     ]
     return "\n".join([head, rule, *rows])
 
 
-def findings(results: dict) -> list[str]:
-    """One sentence per model on how far its accuracy carries beyond the training sizes."""
+def findings(results: dict, task: str) -> list[str]:
+    """One sentence per model on how far it carries beyond the training sizes: by accuracy
+    for a whole-number task, else by the task's criterion (``Task.meets``)."""
     cards, lines = results["cards"], []
+    guess = results.get(GUESS, {}).get("mae")
     for m in model_names(results):
-        acc, mae = results[m]["acc"], results[m]["mae"]
-        lines.append(f"- **{label(m)}** is {reach_text(cards, acc)}; at {cards[-1]} digits its "
-                     f"accuracy is {acc[-1]:.1%} and its MAE {mae[-1]:.3g}.")
+        acc, mae = scores_at(results, m, "acc"), scores_at(results, m, "mae")
+        if TASKS[task].whole:
+            lines.append(f"- **{label(m)}** is {reach_text(cards, acc)}; at {cards[-1]} digits "
+                         f"its accuracy is {number(acc[-1], '.1%')} and its MAE "
+                         f"{number(mae[-1], '.3g')}.")
+        elif m != GUESS:
+            met = [c for i, c in enumerate(cards)
+                   if TASKS[task].meets(None, mae[i], guess[i])]
+            sizes = ", ".join(map(str, met))
+            where = f"at size{'s' if len(met) > 1 else ''} {sizes}" if met else \
+                "at no size tested"
+            lines.append(f"- **{label(m)}** meets the task ({TASKS[task].criterion}) {where}; "
+                         f"at {cards[-1]} elements its MAE is {number(mae[-1], '.3g')} "
+                         f"(the constant guess's {number(guess[-1], '.3g')}).")
     return lines
 
 
@@ -80,11 +102,9 @@ Every setting is in `config.json`.
 
 ## Accuracy and mean absolute error by set size
 
-{chr(10).join(findings(results))}
+{chr(10).join(findings(results, config.task))}
 {HANDOUT_PAIR.format(n=config.max_card) if {"deepsets", "lstm"} <= set(config.models) else ""}
-
-![accuracy by set size]({ACCURACY_PNG})
-
+{f"{chr(10)}![accuracy by set size]({ACCURACY_PNG}){chr(10)}" if TASKS[config.task].whole else ""}
 ![MAE by set size]({MAE_PNG})
 
 {results_table(results)}

@@ -7,7 +7,8 @@ each checkpoint back as it saves it; the driver (this process) writes the
 run folders. So a finished run is reused, a cut-off run continues from its
 last checkpoint, and a run that fails is recorded with its error while the
 others go on. The sweep writes ``results.csv`` (task, model, seed, card, acc,
-mae, status, error), ``summary.md`` and ``accuracy_<task>.png``.
+mae, status, error), ``reach.csv`` and ``reach.png`` (``sweep.reach``), ``summary.md``
+and a figure per task (``accuracy_<task>.png``, or ``mae_<task>.png`` for a real one).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from deepsets.core.executor import Job, run_jobs
 from deepsets.core.pipeline import evaluate_models, train_models
 from deepsets.core.progress import Outbox, Progress, Stop
-from deepsets.core.results import result_rows, rows_csv
+from deepsets.core.results import GUESS, result_rows, rows_csv
 from deepsets.core.runfolder import (
     RESULTS,
     checkpoint_path,
@@ -30,6 +31,7 @@ from deepsets.core.runfolder import (
     write_text,
 )
 from deepsets.core.settings import CompareConfig, LabConfig
+from deepsets.sweep.reach import REACH_COLUMNS, plot_reach, reach_rows
 from deepsets.sweep.summary import plot_tasks, summary
 
 COLUMNS = ("task", "model", "seed", "card", "acc", "mae", "status", "error")
@@ -110,21 +112,32 @@ def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2, cluster: str
     progress.end("compare")
     rows = sweep_rows(runs, results, failed)
     write_text(out / "results.csv", rows_csv(rows, COLUMNS))
-    write_text(out / "summary.md", summary(rows, config, failed))
+    reaches = reach_rows(rows, config)
+    write_text(out / "reach.csv", rows_csv(reaches, REACH_COLUMNS))
+    write_text(out / "summary.md", summary(rows, config, failed, reaches))
+    plot_reach(reaches, config, out / "reach.png")
     plot_tasks(rows, config, out)
     return rows, failed
 
 
 def sweep_rows(runs: dict[str, LabConfig], results: dict[str, dict],
                failed: dict[str, str]) -> list[dict]:
-    """One row per run and size; a failed run's rows have no scores, its status and error."""
-    rows = []
+    """One row per run and size; a failed run's rows have no scores, its status and error;
+    a size a model does not apply to has the status ``n/a`` and the reason. The constant
+    guess of a real-valued task, the same in every run of a (task, seed), is kept once."""
+    rows, guessed = [], set()
     for name, r in runs.items():
-        if name in results:
-            rows += [{**row, "status": "ok", "error": ""}
-                     for row in result_rows(results[name], task=r.task, seed=r.seed)]
-        else:
+        if name not in results:
             rows += [{"task": r.task, "model": r.models[0], "seed": r.seed, "card": card,
                       "acc": "", "mae": "", "status": "failed",
                       "error": failed.get(name, "not run")} for card in r.cards]
+            continue
+        for row in result_rows(results[name], task=r.task, seed=r.seed):
+            if row["model"] == GUESS:
+                if (r.task, r.seed, row["card"]) in guessed:
+                    continue
+                guessed.add((r.task, r.seed, row["card"]))
+            why = results[name][row["model"]].get("not_applicable", "")
+            rows.append({**row, "status": "n/a" if row["mae"] is None else "ok",
+                         "error": why if row["mae"] is None else ""})
     return rows

@@ -1,5 +1,6 @@
-"""A sweep's results in words and figures: ``summary.md`` (mean and spread over seeds per
-task, model and size, and the runs that failed) and ``accuracy_<task>.png``."""
+"""A sweep's results in words and figures: ``summary.md`` (the reach table first, then mean
+and spread over seeds per task, model and size, and the runs that failed),
+``accuracy_<task>.png`` for a whole-number task and ``mae_<task>.png`` for a real one."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from deepsets.core.results import GUESS
 from deepsets.core.settings import LabConfig
+from deepsets.core.tasks import ACCURACY_BAR, ERROR_FRACTION, TASKS
 from deepsets.lab.plot import plot_by_size
+from deepsets.sweep.reach import reach_table
 
 #: The largest training set of every run of a sweep (the handout's).
 MAX_TRAIN_CARD = LabConfig().max_card
@@ -30,26 +34,52 @@ def cell(values: np.ndarray, fmt: str) -> str:
     return f"{values.mean():{fmt}} +- {values.std():{fmt}}" if values.size else "failed"
 
 
-def summary(rows: list[dict], config, failed: dict[str, str] | None = None) -> str:
-    """Markdown for the sweep ``config`` (a ``CompareConfig``): per task, accuracy and MAE
-    mean +- std over the finished seeds at every size, per model; then the runs that
-    failed, each with its error."""
+METRICS = {"acc": ("accuracy", ".3f"), "mae": ("mean absolute error", ".3g")}
+
+
+def task_tables(rows: list[dict], config, task: str) -> list[str]:
+    """The task's tables, one per metric: a row per size, a column per model (and the
+    constant guess on a real task); ``n/a`` where a model does not apply."""
+    models = [*config.models, *([GUESS] if not TASKS[task].whole else [])]
+    limited = {(r["model"], r["card"]) for r in rows if r["task"] == task
+               and r["status"] == "n/a"}
+    parts = []
+    for key in TASKS[task].metrics:
+        name, fmt = METRICS[key]
+        parts.append(f"## Task {task}: {name}, mean +- std over seeds\n")
+        parts.append("| size | " + " | ".join(models) + " |")
+        parts.append("|---:|" + "---:|" * len(models))
+        columns = {m: stats(rows, task, m, key) for m in models}
+        for card in sorted(config.cards):
+            cells = ["n/a" if (m, card) in limited else
+                     cell(values[:, sizes.index(card)] if card in sizes else np.zeros(0), fmt)
+                     for m, (sizes, values) in columns.items()]
+            parts.append(f"| {card} | " + " | ".join(cells) + " |")
+        parts.append("")
+    return parts
+
+
+def summary(rows: list[dict], config, failed: dict[str, str] | None = None,
+            reaches: list[dict] | None = None) -> str:
+    """Markdown for the sweep ``config`` (a ``CompareConfig``): the reach table (each
+    model's reach on each task, ``reach.reach_rows``), then per task its scores mean +- std
+    over the finished seeds at every size, per model; then the runs that failed, each
+    with its error."""
     parts = [f"# Set-size generalization: {config.seeds} seeds, {config.epochs} epochs, "
              f"{config.n_train:,} training sets of 1-10 elements, {config.n_per_card:,} test "
              f"sets per size; deepsets trained with the {config.recipe!r} recipe\n"]
+    if reaches is not None:
+        parts += ["## Reach: the largest test size up to which each model meets each task\n",
+                  f"A model meets a task at a size when its accuracy there is at least "
+                  f"{ACCURACY_BAR:.0%} (whole-number targets) or its MAE at most "
+                  f"{ERROR_FRACTION:g} x the constant guess's (real targets: the guess "
+                  "predicts the training targets' mean for every set), at that size and "
+                  f"every smaller one tested. Median over seeds (range); `all`: every size "
+                  f"tested, up to {max(config.cards):,}; `-`: not even the smallest. "
+                  "Training sets hold 1-10 elements. Per run: reach.csv.\n",
+                  reach_table(rows, reaches, config), ""]
     for task in config.tasks:
-        for key, name, fmt in (("acc", "accuracy", ".3f"), ("mae", "mean absolute error",
-                                                              ".3g")):
-            parts.append(f"## Task {task}: {name}, mean +- std over seeds\n")
-            parts.append("| size | " + " | ".join(config.models) + " |")
-            parts.append("|---:|" + "---:|" * len(config.models))
-            columns = {m: stats(rows, task, m, key) for m in config.models}
-            for card in sorted(config.cards):
-                cells = [cell(values[:, sizes.index(card)] if card in sizes
-                              else np.zeros(0), fmt)
-                         for sizes, values in columns.values()]
-                parts.append(f"| {card} | " + " | ".join(cells) + " |")
-            parts.append("")
+        parts += task_tables(rows, config, task)
         if task == "images" and "deepsets" in config.models and stats(
                 rows, "images", "deepsets", "acc")[0]:
             parts.append(paper_comparison(rows))
@@ -76,16 +106,37 @@ def paper_comparison(rows: list[dict]) -> str:
             "(8x8 scikit-learn digits here, InfiMNIST there): " + "; ".join(cells) + ".\n")
 
 
+def on_sizes(sizes: list[int], values: np.ndarray, cards: list[int]) -> np.ndarray:
+    """``values`` (seeds, sizes) spread over ``cards``, NaN (a gap in a line) where a size
+    has no score."""
+    out = np.full((len(values), len(cards)), np.nan)
+    for i, card in enumerate(sizes):
+        out[:, cards.index(card)] = values[:, i]
+    return out
+
+
+def figure_name(task: str) -> str:
+    """The file of a task's figure: ``accuracy_<task>.png``, or ``mae_<task>.png`` for a
+    real-valued task."""
+    return f"{'accuracy' if TASKS[task].whole else 'mae'}_{task}.png"
+
+
 def plot_tasks(rows: list[dict], config, out: Path) -> list[Path]:  # config: CompareConfig
-    """``accuracy_<task>.png``: mean line and min-max band over seeds, per model."""
+    """``accuracy_<task>.png`` (whole-number targets) or ``mae_<task>.png`` (real ones, with
+    the constant guess): mean line and min-max band over seeds, per model."""
     paths = []
     for task in config.tasks:
-        curves = {m: stats(rows, task, m, "acc") for m in config.models}
-        curves = {m: acc for m, (sizes, acc) in curves.items() if sizes}
+        whole = TASKS[task].whole
+        key = "acc" if whole else "mae"
+        models = [*config.models, *([] if whole else [GUESS])]
+        cards = sorted(config.cards)
+        curves = {m: on_sizes(*stats(rows, task, m, key), cards) for m in models}
+        curves = {m: values for m, values in curves.items() if values.size}
         if not curves:
             continue
-        paths.append(plot_by_size(curves, sorted(config.cards), Path(out) / f"accuracy_{task}.png",
-                                  ylabel="accuracy", max_train_card=MAX_TRAIN_CARD,
-                                  title=f"Task {task}: accuracy by set size "
+        paths.append(plot_by_size(curves, cards, Path(out) / figure_name(task),
+                                  ylabel="accuracy" if whole else "mean absolute error (log)",
+                                  max_train_card=MAX_TRAIN_CARD, accuracy=whole,
+                                  title=f"Task {task}: {METRICS[key][0]} by set size "
                                         "(mean, min-max over seeds)"))
     return paths

@@ -19,8 +19,10 @@ from torch import nn
 from deepsets.core.models.base import SetModel, import_class
 from deepsets.core.tasks import PAD
 
-#: The training sets' sizes, 1..10 uniformly (the handout's): PNA's degree histogram.
-TRAIN_SIZES = torch.tensor([0.0] + [1.0] * 10)
+
+def train_sizes(k: int) -> torch.Tensor:
+    """The training sets' sizes, 1..k uniformly (the handout's): PNA's degree histogram."""
+    return torch.tensor([0.0] + [1.0] * k)
 
 
 def aggr():
@@ -52,58 +54,64 @@ def linear(h: int, out: int | None = None) -> nn.Module:
 
 
 #: Each aggregation by its name: what it is (PyG's class, its arguments) and how it is
-#: built for features of width H. Every one is PyG's own.
-AGGREGATIONS: dict[str, tuple[str, Callable[[int], nn.Module]]] = {
-    "sum": ("SumAggregation", lambda h: aggr().SumAggregation()),
-    "mean": ("MeanAggregation", lambda h: aggr().MeanAggregation()),
-    "max": ("MaxAggregation", lambda h: aggr().MaxAggregation()),
-    "min": ("MinAggregation", lambda h: aggr().MinAggregation()),
-    "mul": ("MulAggregation: the product", lambda h: aggr().MulAggregation()),
-    "var": ("VarAggregation", lambda h: aggr().VarAggregation()),
-    "std": ("StdAggregation", lambda h: aggr().StdAggregation()),
+#: built for features of width H and training sets of at most K elements. Every one is
+#: PyG's own.
+AGGREGATIONS: dict[str, tuple[str, Callable[[int, int], nn.Module]]] = {
+    "sum": ("SumAggregation", lambda h, k: aggr().SumAggregation()),
+    "mean": ("MeanAggregation", lambda h, k: aggr().MeanAggregation()),
+    "max": ("MaxAggregation", lambda h, k: aggr().MaxAggregation()),
+    "min": ("MinAggregation", lambda h, k: aggr().MinAggregation()),
+    "mul": ("MulAggregation: the product", lambda h, k: aggr().MulAggregation()),
+    "var": ("VarAggregation", lambda h, k: aggr().VarAggregation()),
+    "std": ("StdAggregation", lambda h, k: aggr().StdAggregation()),
     "softmax": ("SoftmaxAggregation, learnable temperature",
-                lambda h: aggr().SoftmaxAggregation(learn=True)),
+                lambda h, k: aggr().SoftmaxAggregation(learn=True)),
     "powermean": ("PowerMeanAggregation, learnable p",
-                  lambda h: aggr().PowerMeanAggregation(learn=True)),
-    "median": ("MedianAggregation", lambda h: aggr().MedianAggregation()),
+                  lambda h, k: aggr().PowerMeanAggregation(learn=True)),
+    "median": ("MedianAggregation", lambda h, k: aggr().MedianAggregation()),
     "quantile": ("QuantileAggregation at 0.25, 0.5, 0.75",
-                 lambda h: aggr().QuantileAggregation([0.25, 0.5, 0.75])),
+                 lambda h, k: aggr().QuantileAggregation([0.25, 0.5, 0.75])),
     "lstm": ("LSTMAggregation: an LSTM over the elements in order",
-             lambda h: aggr().LSTMAggregation(h, h)),
+             lambda h, k: aggr().LSTMAggregation(h, h)),
     "gru": ("GRUAggregation: a GRU over the elements in order",
-            lambda h: aggr().GRUAggregation(h, h)),
-    "set2set": ("Set2Set, 3 processing steps", lambda h: aggr().Set2Set(h, processing_steps=3)),
+            lambda h, k: aggr().GRUAggregation(h, h)),
+    "set2set": ("Set2Set, 3 processing steps", lambda h, k: aggr().Set2Set(h, processing_steps=3)),
     "sort": ("SortAggregation: the 10 largest elements, concatenated",
-             lambda h: aggr().SortAggregation(k=10)),
+             lambda h, k: aggr().SortAggregation(k=10)),
     "gmt": ("GraphMultisetTransformer, 4 seeds",
-            lambda h: aggr().GraphMultisetTransformer(h, k=4)),
+            lambda h, k: aggr().GraphMultisetTransformer(h, k=4)),
     "attentional": ("AttentionalAggregation: a learned gate",
-                    lambda h: aggr().AttentionalAggregation(linear(h, 1), linear(h))),
+                    lambda h, k: aggr().AttentionalAggregation(linear(h, 1), linear(h))),
     "equilibrium": ("EquilibriumAggregation",
-                    lambda h: aggr().EquilibriumAggregation(h, h, num_layers=[h])),
+                    lambda h, k: aggr().EquilibriumAggregation(h, h, num_layers=[h])),
     "deepsets": ("DeepSetsAggregation: local and global linear layers",
-                 lambda h: aggr().DeepSetsAggregation(linear(h), linear(h))),
+                 lambda h, k: aggr().DeepSetsAggregation(linear(h), linear(h))),
     "set-transformer": ("SetTransformerAggregation",
-                        lambda h: aggr().SetTransformerAggregation(h)),
+                        lambda h, k: aggr().SetTransformerAggregation(h)),
     "lcm": ("LCMAggregation: a learnable commutative monoid",
-            lambda h: aggr().LCMAggregation(h, h)),
+            lambda h, k: aggr().LCMAggregation(h, h)),
     "variance-preserving": ("VariancePreservingAggregation",
-                            lambda h: aggr().VariancePreservingAggregation()),
+                            lambda h, k: aggr().VariancePreservingAggregation()),
     # patches of 2: with 4, a set of 1 or 2 elements pools to NaN (PyG 2.8.1)
     "patch-transformer": ("PatchTransformerAggregation, patches of 2",
-                          lambda h: aggr().PatchTransformerAggregation(
+                          lambda h, k: aggr().PatchTransformerAggregation(
                               h, h, patch_size=2, hidden_channels=h)),
     "multi": ("MultiAggregation: mean, min, max, std, concatenated",
-              lambda h: aggr().MultiAggregation(["mean", "min", "max", "std"])),
+              lambda h, k: aggr().MultiAggregation(["mean", "min", "max", "std"])),
     "pna": ("DegreeScalerAggregation (PNA): mean, min, max, std, each as is and scaled up "
             "and down by the set size against the training sizes'",
-            lambda h: aggr().DegreeScalerAggregation(
+            lambda h, k: aggr().DegreeScalerAggregation(
                 ["mean", "min", "max", "std"], ["identity", "amplification", "attenuation"],
-                TRAIN_SIZES)),
+                train_sizes(k))),
+    "mlp": ("MLPAggregation: an MLP over the elements in order, padded to the training "
+            "sets' largest size", lambda h, k: aggr().MLPAggregation(
+                h, h, max_num_elements=k, num_layers=2, hidden_channels=h, norm=None)),
 }
 #: Aggregations whose output depends on the order of the elements (LCM's learned monoid is
 #: commutative only approximately).
-ORDERED = ("lstm", "gru", "sort", "patch-transformer", "lcm")
+ORDERED = ("lstm", "gru", "sort", "patch-transformer", "lcm", "mlp")
+#: Aggregations built for sets of at most K elements: larger sets are not applicable.
+BOUNDED = ("mlp",)
 #: Aggregations that pad a batch's sets to one length inside: pooled one group of equally
 #: large sets at a time, so that no set's result sees another's padding.
 BY_SIZE = ("lstm", "gru", "lcm", "patch-transformer")
@@ -118,15 +126,17 @@ class PygPooling(SetModel):
     parallel_batches = False
 
     def __init__(self, input_dim: int = 11, embedding_dim: int = 128, hidden_dim: int = 64,
-                 aggregation: str = "sum", inputs: str = "tokens") -> None:
+                 aggregation: str = "sum", inputs: str = "tokens",
+                 max_elements: int = 10) -> None:
         super().__init__(input_dim, embedding_dim, hidden_dim, inputs)
         if aggregation not in AGGREGATIONS and ":" not in aggregation:
             raise ValueError(f"aggregation={aggregation!r} is not allowed; use one of "
                              + ", ".join(AGGREGATIONS) + ", or package.module:ClassName")
-        self.aggregation = aggregation
+        self.aggregation, self.max_elements = aggregation, max_elements
         self.fc1 = nn.Linear(embedding_dim, hidden_dim)
         self.act = nn.Tanh()
-        self.pool = (AGGREGATIONS[aggregation][1](hidden_dim) if aggregation in AGGREGATIONS
+        self.pool = (AGGREGATIONS[aggregation][1](hidden_dim, max_elements)
+                     if aggregation in AGGREGATIONS
                      else own_aggregation(aggregation, hidden_dim))
         with torch.no_grad():  # how wide the pooled vector is: one set of two elements
             width = self.pool(torch.zeros(2, hidden_dim), torch.zeros(2, dtype=torch.long),
@@ -136,7 +146,16 @@ class PygPooling(SetModel):
 
     @property
     def model_args(self) -> dict:
-        return {**super().model_args, "aggregation": self.aggregation}
+        return {**super().model_args, "aggregation": self.aggregation,
+                "max_elements": self.max_elements}
+
+    def not_applicable(self, size: int) -> str | None:
+        """Why sets of ``size`` elements are beyond this model (``BOUNDED``); else None."""
+        if self.aggregation in BOUNDED and size > self.max_elements:
+            return (f"not applicable beyond size {self.max_elements}: "
+                    f"{AGGREGATIONS[self.aggregation][0].split(':')[0]} reads at most "
+                    f"max_num_elements={self.max_elements} elements (PyG drops the rest)")
+        return None
 
     @property
     def differentiates(self) -> bool:

@@ -1,0 +1,116 @@
+"""The answer at a glance: each model's *reach* on each task, as ``reach.csv``, a table
+and ``reach.png``.
+
+The reach of one run is the largest test size up to which the model meets the task's
+success criterion at every test size (``Task.meets``: accuracy >= 90% for whole-number
+targets, MAE <= 0.25 x the constant guess's for real ones); 0 when it misses at the
+smallest. A cell gives the median over the seeds that finished (the lower middle one of an even
+number, so that it is a size tested) and their range.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from statistics import median_low
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from deepsets.core.results import GUESS
+from deepsets.core.tasks import TASKS
+from deepsets.lab.plot import label, save_figure
+
+REACH_COLUMNS = ("task", "model", "seed", "reach", "largest_size")
+
+
+def run_reach(task: str, rows: list[dict], guess: dict[int, float]) -> int:
+    """The reach of one run from its rows (one per size), ``guess``: the constant guess's
+    MAE by size."""
+    reach = 0
+    for row in sorted(rows, key=lambda r: r["card"]):
+        ok = row["status"] == "ok"
+        if not TASKS[task].meets(row["acc"] if ok else None, row["mae"] if ok else None,
+                                 guess.get(row["card"])):
+            break
+        reach = row["card"]
+    return reach
+
+
+def reach_rows(rows: list[dict], config) -> list[dict]:  # config: CompareConfig
+    """One row per finished run: task, model, seed, its reach and the largest test size."""
+    by_run: dict[tuple, list[dict]] = {}
+    for r in rows:
+        by_run.setdefault((r["task"], r["model"], r["seed"]), []).append(r)
+    out = []
+    for task in config.tasks:
+        for model in config.models:
+            for seed in range(config.seeds):
+                mine = by_run.get((task, model, seed), [])
+                if not mine or any(r["status"] == "failed" for r in mine):
+                    continue
+                guess = {r["card"]: r["mae"] for r in by_run.get((task, GUESS, seed), [])}
+                out.append({"task": task, "model": model, "seed": seed,
+                            "reach": run_reach(task, mine, guess),
+                            "largest_size": max(r["card"] for r in mine)})
+    return out
+
+
+def reach_cells(reaches: list[dict], config) -> dict[tuple[str, str], list[int]]:
+    """``{(model, task): [reach of each finished seed]}``."""
+    cells: dict[tuple[str, str], list[int]] = {(m, t): [] for m in config.models
+                                                for t in config.tasks}
+    for r in reaches:
+        cells[r["model"], r["task"]].append(r["reach"])
+    return cells
+
+
+def cell_text(values: list[int], largest: int, limited: bool) -> str:
+    """``45 (40 to 50)``: the median reach over seeds and its range; ``all`` for a reach of
+    every size tested, ``-`` for none, ``failed`` when no seed finished; ``*``: the
+    model does not apply beyond some size."""
+    if not values:
+        return "failed"
+
+    def word(v: int) -> str:
+        return "all" if v >= largest else "-" if v == 0 else str(v)
+
+    low, mid, high = min(values), median_low(values), max(values)
+    text = word(mid) if low == high else f"{word(mid)} ({word(low)} to {word(high)})"
+    return text + ("*" if limited else "")
+
+
+def reach_table(rows: list[dict], reaches: list[dict], config) -> str:
+    """Markdown: rows are models, columns are tasks, each cell the reach (``cell_text``)."""
+    cells = reach_cells(reaches, config)
+    largest = max(config.cards)
+    limited = {(r["model"], r["task"]) for r in rows if r["status"] == "n/a"}
+    lines = ["| model | " + " | ".join(config.tasks) + " |",
+             "|---|" + "---:|" * len(config.tasks)]
+    for m in config.models:
+        lines.append(f"| {label(m)} | " + " | ".join(
+            cell_text(cells[m, t], largest, (m, t) in limited) for t in config.tasks) + " |")
+    notes = sorted({r["error"] for r in rows if r["status"] == "n/a"})
+    return "\n".join(lines + [""] + [f"\\* {note}" for note in notes])
+
+
+def plot_reach(reaches: list[dict], config, path: Path) -> Path:
+    """``reach.png``: the table as a heatmap, each cell the median reach over seeds."""
+    cells = reach_cells(reaches, config)
+    grid = np.array([[median_low(cells[m, t]) if cells[m, t] else np.nan
+                      for t in config.tasks] for m in config.models])
+    largest = max(config.cards)
+    fig = Figure(figsize=(1.0 + 0.42 * len(config.tasks), 1.4 + 0.3 * len(config.models)),
+                 layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(grid, cmap="viridis", vmin=0, vmax=largest, aspect="auto")
+    for (i, j), value in np.ndenumerate(grid):
+        text = "x" if np.isnan(value) else f"{value:g}"
+        ax.text(j, i, text, ha="center", va="center", fontsize=6,
+                color="black" if not np.isnan(value) and value > 0.6 * largest else "white")
+    ax.set_xticks(range(len(config.tasks)), config.tasks, rotation=60, ha="right",
+                  fontsize=7)
+    ax.set_yticks(range(len(config.models)), [label(m) for m in config.models], fontsize=7)
+    ax.set_title(f"Reach: the largest test size up to which a model meets the task "
+                 f"(median of {config.seeds} seeds; x: failed)", fontsize=8)
+    fig.colorbar(image, ax=ax, label="reach (set size)", shrink=0.8)
+    return save_figure(fig, path)
