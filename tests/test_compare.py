@@ -199,7 +199,7 @@ def test_ray_worker_killed_mid_run_is_retried(tmp_path, straight_sweep):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["compare", "--tasks", "product"], "unknown task 'product'"),
+    (["compare", "--tasks", "product"], "unknown task or suite 'product'"),
     (["compare", "--models", "rnn"], "unknown model 'rnn'"),
     (["compare", "--model", "nowhere.at_all:Model"], "cannot import nowhere.at_all"),
     (["compare", "--model", "plugins:NoSuchClass"], "has no nn.Module class 'NoSuchClass'"),

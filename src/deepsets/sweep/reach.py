@@ -23,12 +23,17 @@ from deepsets.lab.plot import label, save_figure
 REACH_COLUMNS = ("task", "model", "seed", "reach", "largest_size")
 
 
+def status(row: dict) -> str:
+    """A row's status: ``ok``, ``failed`` or ``n/a``; a row without one finished."""
+    return row.get("status", "ok")
+
+
 def run_reach(task: str, rows: list[dict], guess: dict[int, float]) -> int:
     """The reach of one run from its rows (one per size), ``guess``: the constant guess's
     MAE by size."""
     reach = 0
     for row in sorted(rows, key=lambda r: r["card"]):
-        ok = row["status"] == "ok"
+        ok = status(row) == "ok"
         if not TASKS[task].meets(row["acc"] if ok else None, row["mae"] if ok else None,
                                  guess.get(row["card"])):
             break
@@ -46,7 +51,7 @@ def reach_rows(rows: list[dict], config) -> list[dict]:  # config: CompareConfig
         for model in config.models:
             for seed in range(config.seeds):
                 mine = by_run.get((task, model, seed), [])
-                if not mine or any(r["status"] == "failed" for r in mine):
+                if not mine or any(status(r) == "failed" for r in mine):
                     continue
                 guess = {r["card"]: r["mae"] for r in by_run.get((task, GUESS, seed), [])}
                 out.append({"task": task, "model": model, "seed": seed,
@@ -83,13 +88,13 @@ def reach_table(rows: list[dict], reaches: list[dict], config) -> str:
     """Markdown: rows are models, columns are tasks, each cell the reach (``cell_text``)."""
     cells = reach_cells(reaches, config)
     largest = max(config.cards)
-    limited = {(r["model"], r["task"]) for r in rows if r["status"] == "n/a"}
+    limited = {(r["model"], r["task"]) for r in rows if status(r) == "n/a"}
     lines = ["| model | " + " | ".join(config.tasks) + " |",
              "|---|" + "---:|" * len(config.tasks)]
     for m in config.models:
         lines.append(f"| {label(m)} | " + " | ".join(
             cell_text(cells[m, t], largest, (m, t) in limited) for t in config.tasks) + " |")
-    notes = sorted({r["error"] for r in rows if r["status"] == "n/a"})
+    notes = sorted({r["error"] for r in rows if status(r) == "n/a"})
     return "\n".join(lines + [""] + [f"\\* {note}" for note in notes])
 
 

@@ -12,7 +12,7 @@ from deepsets.core.results import GUESS
 from deepsets.core.settings import LabConfig
 from deepsets.core.tasks import ACCURACY_BAR, ERROR_FRACTION, TASKS
 from deepsets.lab.plot import plot_by_size
-from deepsets.sweep.reach import reach_table
+from deepsets.sweep.reach import reach_table, status
 
 #: The largest training set of every run of a sweep (the handout's).
 MAX_TRAIN_CARD = LabConfig().max_card
@@ -22,7 +22,7 @@ def stats(rows: list[dict], task: str, model: str, key: str) -> tuple[list[int],
     """Sizes and a (seeds, sizes) array of ``key`` for one task and model, over the seeds
     whose run finished (a row without ``status`` counts as finished)."""
     mine = [r for r in rows if r["task"] == task and r["model"] == model
-            and r.get("status", "ok") == "ok"]
+            and status(r) == "ok"]
     cards = sorted({r["card"] for r in mine})
     seeds = sorted({r["seed"] for r in mine})
     table = {(r["seed"], r["card"]): r[key] for r in mine}
@@ -42,7 +42,7 @@ def task_tables(rows: list[dict], config, task: str) -> list[str]:
     constant guess on a real task); ``n/a`` where a model does not apply."""
     models = [*config.models, *([GUESS] if not TASKS[task].whole else [])]
     limited = {(r["model"], r["card"]) for r in rows if r["task"] == task
-               and r["status"] == "n/a"}
+               and status(r) == "n/a"}
     parts = []
     for key in TASKS[task].metrics:
         name, fmt = METRICS[key]
