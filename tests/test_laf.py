@@ -152,3 +152,27 @@ def test_mlp_is_not_applicable_beyond_its_training_size(tmp_path, capsys):
                                           if r["model"] == "pyg-mlp")
     for name in ("reach.png", "mae_mean.png", "accuracy_count.png"):
         assert (tmp_path / name).stat().st_size > 1000
+
+
+def test_the_laf_preset_is_the_published_protocol():
+    from deepsets.core.data import HANDOUT_CARDS
+
+    laf = CompareConfig().preset("laf")
+    assert (laf.tasks, laf.n_train, laf.epochs, laf.cards) == (LAF, 100_000, 20, HANDOUT_CARDS)
+    assert min(laf.cards) == 5 and 50 in laf.cards and max(laf.cards) == 100
+
+
+def test_a_lab_on_a_real_valued_task(tmp_path, capsys):
+    import json
+
+    code, out, err = run_cli(capsys, "lab", "--task", "images-std", "--quick", "--models",
+                             "deepsets-mean", "--n-train", "500", "--out", str(tmp_path))
+    assert code == 0, out + err
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert list(results) == ["cards", "deepsets-mean", "constant"]
+    assert set(results["deepsets-mean"]) == {"mae"}
+    assert "deepsets-mean MAE" in out and "constant guess MAE" in out
+    assert not (tmp_path / "accuracy.png").exists() and (tmp_path / "mae.png").exists()
+    report = (tmp_path / "report.md").read_text()
+    assert "# Standard deviation of digit images" in report
+    assert "meets the task (MAE <= 0.25 x the constant guess's)" in report

@@ -36,12 +36,12 @@ class Parser(argparse.ArgumentParser):
 
 
 def print_results(results: dict) -> None:
-    from deepsets.core.results import model_names, scores_at
+    from deepsets.core.results import metrics_of, model_names, scores_at
     from deepsets.lab.plot import label
 
     models = model_names(results)
     metrics = [(k, name, fmt) for k, name, fmt in (("acc", "acc", ".4f"), ("mae", "MAE", ".3f"))
-               if any(k in results[m] for m in models)]
+               if k in metrics_of(results)]
     print(f"{'size':>6}  " + "  ".join(f"{label(m) + ' ' + name:>13}" for m in models
                                        for _, name, _ in metrics))
     for i, card in enumerate(results["cards"]):

@@ -31,6 +31,12 @@ def scores_at(results: dict, model: str, metric: str) -> list[float | None]:
     return results[model].get(metric, [None] * len(results["cards"]))
 
 
+def metrics_of(results: dict) -> list[str]:
+    """The metrics a results dict scores, in order: ``acc`` (whole-number targets) and
+    ``mae``."""
+    return [k for k in ("acc", "mae") if any(k in results[m] for m in model_names(results))]
+
+
 def result_rows(results: dict, **fields: object) -> list[dict]:
     """One row per (model, size): ``fields`` (task, seed, ...) then model, card, acc, mae
     (None where not scored)."""

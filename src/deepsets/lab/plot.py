@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from deepsets.core.models import SPECS
-from deepsets.core.results import GUESS, model_names, scores_at
+from deepsets.core.results import GUESS, metrics_of, model_names, scores_at
 from deepsets.core.runfolder import ACCURACY_PNG, DRIFT_PNG, MAE_PNG, atomic_write
 
 MARKERS = "os^vDx*"
@@ -42,7 +42,8 @@ def plot_by_size(curves: dict[str, np.ndarray], cards: Sequence[int], path: Path
     False) a log axis, floored at 1e-4 so that an exact 0 can be drawn.
     Coinciding curves (all at 1.0, say) are drawn slightly apart.
     """
-    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    many = len(curves) > 8  # a sweep of every model: a taller figure, a wider legend
+    fig = Figure(figsize=(10, 7.5) if many else (7.5, 4.5), layout="constrained")
     ax = fig.add_subplot()
     ax.axvspan(0, max_train_card, color="0.9", zorder=0,
                label=f"training sizes (1-{max_train_card})")
@@ -68,7 +69,8 @@ def plot_by_size(curves: dict[str, np.ndarray], cards: Sequence[int], path: Path
         ax.set_yscale("log")
     ax.set(xlabel="number of elements in the set", ylabel=ylabel, title=title)
     ax.grid(alpha=0.3, which="major" if accuracy else "both")
-    fig.legend(loc="outside lower center", ncols=min(len(curves) + 1, 4), frameon=False)
+    fig.legend(loc="outside lower center", ncols=6 if many else min(len(curves) + 1, 4),
+               frameon=False, fontsize="small" if many else None)
     return save_figure(fig, path)
 
 
@@ -76,13 +78,12 @@ def plot_results(results: dict, out: Path, *, title: str, max_train_card: int) -
     """A run's ``accuracy.png`` (the handout's figure; none for a real-valued task) and
     ``mae.png`` into ``out``."""
     models = model_names(results)
-    metrics = {key for m in models for key in results[m]}
     return [plot_by_size({m: scores_at(results, m, key) for m in models}, results["cards"],
                          Path(out) / png, title=f"{title}: {name} by set size", ylabel=ylabel,
                          max_train_card=max_train_card, accuracy=key == "acc")
             for key, png, name, ylabel in (("acc", ACCURACY_PNG, "accuracy", "accuracy"),
                                            ("mae", MAE_PNG, "MAE", "mean absolute error (log)"))
-            if key in metrics]
+            if key in metrics_of(results)]
 
 
 def plot_drift(drift: dict, out: Path) -> Path:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepsets.core.results import GUESS, model_names, scores_at
+from deepsets.core.results import GUESS, metrics_of, model_names, scores_at
 from deepsets.core.runfolder import ACCURACY_PNG, MAE_PNG, REPORT, write_text
 from deepsets.core.settings import LabConfig
 from deepsets.core.tasks import TASKS
@@ -41,7 +41,7 @@ def results_table(results: dict) -> str:
     model."""
     models = model_names(results)
     metrics = [(k, name, fmt) for k, name, fmt in (("acc", "acc", ".4f"), ("mae", "MAE", ".3f"))
-               if any(k in results[m] for m in models)]
+               if k in metrics_of(results)]
     head = "| digits | " + " | ".join(f"{label(m)} {name}" for m in models
                                       for _, name, _ in metrics) + " |"
     rule = "|---:|" + "---:|" * len(models) * len(metrics)
