@@ -99,3 +99,35 @@ def derive_seed(seed: int, *keys: str | int) -> int:
         k if isinstance(k, int) else zlib.crc32(k.encode()) for k in keys
     ]
     return int(np.random.SeedSequence(words).generate_state(1, np.uint64)[0] >> 1)
+
+
+# --- a flag's text -> its value (``settings.Setting.parse``) ---
+
+def whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+
+
+def number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+
+
+def names(text: str) -> tuple[str, ...]:
+    """``a,b`` -> ("a", "b")."""
+    values = tuple(t.strip() for t in text.split(",") if t.strip())
+    if not values:
+        raise ValueError("give at least one name")
+    return values
+
+
+def sizes(text: str) -> tuple[int, ...]:
+    """``5,10,20`` -> (5, 10, 20)."""
+    parts = [t.strip() for t in text.split(",") if t.strip()]
+    if not parts:
+        raise ValueError("give at least one size, e.g. 5,10,20 or +1000")
+    return tuple(whole_number(t) for t in parts)

@@ -6,6 +6,11 @@ digits 1..10, or for the ``images`` task indices of handwritten digit images.
 Token 0 means padding: training sets are left-padded with zeros to a common
 length so they can be batched; test sets are unpadded, one array per set size.
 
+Sets of real vectors (``tasks.Elements.draw``) are drawn by their task's own generator,
+a size at a time; their sizes count in units of ``Task.scale`` elements. Their training
+sets are left-padded with zeros, and which rows are real is told apart from the values,
+by each set's length (``VectorSets``): a zero vector is a real element.
+
 ``create_train_dataset`` and ``create_test_dataset`` are the only generators.
 The lab calls the second once per chunk of rows with one shared generator, so
 test sets of 10,000 digits never have to sit in memory all at once.
@@ -14,14 +19,26 @@ test sets of 10,000 digits never have to sit in memory all at once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 import numpy as np
 
 from deepsets.core.checks import check_positive_int, check_seed
-from deepsets.core.tasks import PAD, get_task
+from deepsets.core.tasks import PAD, Task, get_task
 
 #: Handout section 2.1: test sets of 5, 10, ..., 100 digits.
 HANDOUT_CARDS = tuple(range(5, 101, 5))
+
+
+class VectorSets(NamedTuple):
+    """Sets of vectors of several sizes in one array: ``values`` (n, N, dim) float32, set i
+    the last ``lengths[i]`` rows of ``values[i]``, the rows before it zero."""
+
+    values: np.ndarray
+    lengths: np.ndarray
+
+    def __len__(self) -> int:  # the number of sets, as for an array of tokens
+        return len(self.values)
 
 
 def as_generator(seed: int | np.random.Generator) -> np.random.Generator:
@@ -47,12 +64,15 @@ def create_train_dataset(
     ``pool`` draws the elements from these tokens instead (``element_pool``);
     ``task`` chooses the targets (``tasks.TASKS``). Returns ``X`` (n_train, max_card)
     int64 and the targets ``y`` (n_train,): the sums by default, int64 for a task of
-    whole numbers, else float64.
+    whole numbers, else float64. A task of vectors gives ``X`` as ``VectorSets`` of
+    1..max_card units of ``Task.scale`` elements (``max_digit`` unused).
     """
     n_train = check_positive_int("n_train", n_train)
     max_card = check_positive_int("max_card", max_card)
     max_digit = check_positive_int("max_digit", max_digit)
     rng = as_generator(seed)
+    if get_task(task).elements.draw is not None:
+        return vector_train_sets(get_task(task), n_train, max_card, rng)
     cards = rng.integers(1, max_card + 1, size=n_train)  # (n,)
     values = rng.integers(1, pool_size(max_digit, pool) + 1, size=(n_train, max_card))
     # a set of c elements keeps its last c columns: padding only on the left
@@ -83,6 +103,10 @@ def create_test_dataset(
         raise ValueError("cards is empty; give at least one test set size")
     high = pool_size(check_positive_int("max_digit", max_digit), pool)
     rng = as_generator(seed)
+    if get_task(task).elements.draw is not None:  # vectors: sizes in units of the scale
+        drawn = [get_task(task).draw(rng, n_per_card, size)
+                 for size in get_task(task).sizes(cards)]
+        return [X for X, _ in drawn], [y for _, y in drawn]
     X = [from_pool(rng.integers(1, high + 1, size=(n_per_card, c), dtype=np.int64), pool)
          for c in cards]
     return X, [get_task(task).targets(x) for x in X]
@@ -93,8 +117,9 @@ def chunked_test_sets(
     task: str = "sum", pool: np.ndarray | None = None, max_tokens: int = 1 << 24,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The ``n_per_card`` test sets of one size from ``create_test_dataset``, in chunks of
-    at most ``max_tokens`` elements (at least one set each), drawn from ``rng`` in turn."""
-    rows = max(1, max_tokens // card)
+    at most ``max_tokens`` elements (at least one set each; vectors: numbers), drawn from
+    ``rng`` in turn."""
+    rows = max(1, max_tokens // (card * numbers_per_element(get_task(task))))
     for start in range(0, n_per_card, rows):
         (X,), (y,) = create_test_dataset(min(rows, n_per_card - start), [card], max_digit,
                                          rng, task=task, pool=pool)
@@ -116,6 +141,25 @@ def free_padding(X: np.ndarray, max_pads: int,
     pads = rng.integers(0, max_pads + 1, size=len(X))  # (n,)
     wide = np.concatenate([np.full((len(X), max_pads), PAD, dtype=X.dtype), X], axis=1)
     return wide, set_sizes(X) + pads
+
+
+def numbers_per_element(task: Task) -> int:
+    """How much of a chunk one unit of set size takes: 1 token, or scale x dim numbers."""
+    return 1 if task.elements.draw is None else task.scale * task.elements.vocabulary(0)
+
+
+def vector_train_sets(task: Task, n_train: int, max_card: int,
+                      rng: np.random.Generator) -> tuple[VectorSets, np.ndarray]:
+    """``n_train`` sets of 1..max_card units of ``task.scale`` vectors, uniformly, each
+    size's sets drawn together in increasing order of size, left-padded with zeros."""
+    cards = rng.integers(1, max_card + 1, size=n_train)  # (n,)
+    lengths = cards * task.scale
+    X = np.zeros((n_train, max_card * task.scale, task.elements.vocabulary(0)), np.float32)
+    y = np.zeros(n_train, dtype=np.int64 if task.whole or task.classes else np.float64)
+    for length in np.unique(lengths):
+        rows = np.flatnonzero(lengths == length)
+        X[rows, X.shape[1] - length:], y[rows] = task.draw(rng, len(rows), int(length))
+    return VectorSets(X, lengths), y
 
 
 def set_sizes(X: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Evaluation (handout task 6): accuracy and MAE of a model at every test set size.
 
 A prediction counts as correct when, rounded to the nearest integer, it equals
-the true sum. The scores are scikit-learn's ``accuracy_score`` and
+the true sum; a classification's when its largest logit is the true class
+(``accuracy``). The scores are scikit-learn's ``accuracy_score`` and
 ``mean_absolute_error``, which the handout suggests, computed in numpy (the
 tests check them against scikit-learn's), so evaluating imports no scikit-learn
 (its cost: docs/speed.md).
@@ -17,13 +18,14 @@ import torch
 from torch import nn
 
 from deepsets.core.devices import resolve_device, torch_threads
-from deepsets.core.models import check_tokens
+from deepsets.core.models import check_sets, form_of
 from deepsets.core.progress import Progress
 
 
 def predict(model: nn.Module, X: np.ndarray | torch.Tensor, *, batch_tokens: int = 1 << 14,
             device: str = "cpu", workers: int | None = None) -> np.ndarray:
-    """The model's predictions (n,) for the sets ``X`` (n, N), in memory-bounded batches.
+    """The model's predictions (n,) for the sets ``X`` (n, N), in memory-bounded batches;
+    for sets of vectors ``X`` is (n, N, D), and a classifier gives its logits (n, K).
 
     Each batch holds about ``batch_tokens`` digits (3,276 sets of 5 digits, or
     one set of 10,000), so memory stays bounded whatever the set size; batches
@@ -36,7 +38,10 @@ def predict(model: nn.Module, X: np.ndarray | torch.Tensor, *, batch_tokens: int
     """
     dev = resolve_device(device)
     model.to(dev).eval()
-    X = check_tokens(torch.as_tensor(X), getattr(model, "input_dim", None)).long()
+    X = torch.as_tensor(X)
+    form = form_of(model, X)
+    X = check_sets(X, form, getattr(model, "input_dim", None))
+    X = X.long() if form == "tokens" else X.float()
     rows = max(1, batch_tokens // max(1, X.shape[1]))
     batches = [X[i:i + rows] for i in range(0, len(X), rows)]
     cpu = dev.type == "cpu"
@@ -70,17 +75,30 @@ def score(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[float, float]:
     return float(acc), float(np.mean(np.abs(y_true - y_pred.astype(np.float64))))
 
 
+def accuracy(y_true: np.ndarray, logits: np.ndarray) -> float:
+    """The share of sets whose largest logit (n, K) is their class (n,)."""
+    return float(np.mean(np.asarray(y_true) == np.asarray(logits).argmax(axis=1)))
+
+
+def scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """``{"acc", "mae"}`` of predictions (n,) (``score``), or ``{"acc"}`` of logits (n, K)."""
+    if np.ndim(y_pred) == 2:
+        return {"acc": accuracy(y_true, y_pred)}
+    return dict(zip(("acc", "mae"), score(y_true, y_pred), strict=True))
+
+
 def evaluate(model: nn.Module, X_test: Sequence[np.ndarray], y_test: Sequence[np.ndarray], *,
              batch_tokens: int = 1 << 14, device: str = "cpu", name: str = "model",
              progress: Progress | None = None) -> dict[str, list[float]]:
-    """``{"acc": [...], "mae": [...]}`` with one entry per test array, in order."""
+    """``{"acc": [...], "mae": [...]}`` with one entry per test array, in order (a
+    classifier's: ``{"acc": [...]}``)."""
     progress = progress or Progress()
-    results: dict[str, list[float]] = {"acc": [], "mae": []}
+    results: dict[str, list[float]] = {}
     progress.start(name, f"evaluating {name}", len(X_test), "size")
     for X, y in zip(X_test, y_test, strict=True):
-        acc, mae = score(y, predict(model, X, batch_tokens=batch_tokens, device=device))
-        results["acc"].append(acc)
-        results["mae"].append(mae)
+        found = scores(y, predict(model, X, batch_tokens=batch_tokens, device=device))
+        for metric, value in found.items():
+            results.setdefault(metric, []).append(value)
         progress.advance(name)
     progress.end(name)
     return results

@@ -19,6 +19,7 @@ from torch import nn
 from deepsets.core import kernels
 from deepsets.core.checks import derive_seed
 from deepsets.core.data import (
+    VectorSets,
     chunked_test_sets,
     create_train_dataset,
     element_pool,
@@ -26,7 +27,7 @@ from deepsets.core.data import (
     set_sizes,
 )
 from deepsets.core.devices import torch_threads
-from deepsets.core.evaluate import predict, score
+from deepsets.core.evaluate import predict, scores
 from deepsets.core.executor import Job, run_jobs
 from deepsets.core.models import build_model, is_plugin, model_class
 from deepsets.core.progress import Outbox, Progress, Stop
@@ -56,7 +57,10 @@ def train_sets(config: LabConfig) -> tuple[np.ndarray, np.ndarray]:
 def laid_out(config: LabConfig, name: str,
              X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """The training sets as model ``name`` sees them (``LabConfig.padding``): the sets and
-    their lengths, None when every set is as long as the array is wide."""
+    their lengths, None when every set is as long as the array is wide. Sets of vectors
+    come with their lengths (``VectorSets``)."""
+    if isinstance(X, VectorSets):
+        return X.values, X.lengths
     padding = config.padding(name)
     if padding == "free":
         rng = np.random.default_rng(derive_seed(config.seed, "data", "pads"))
@@ -170,7 +174,7 @@ def train_model(run: Path | str, config: LabConfig | dict, name: str, *, progres
                       batch_size=config.batch_size, lr=config.lr, seed=config.seed,
                       device=config.device, checkpoint=ckpt, progress=progress,
                       outbox=outbox, stop=stop, lengths=lengths,
-                      schedule=config.schedule(name))
+                      schedule=config.schedule(name), loss=TASKS[config.task].loss)
         if config.recipe_for(name).refit:
             refit_checkpoint(ckpt, name, model, sets, y, lengths, progress, outbox)
     return history
@@ -181,9 +185,10 @@ def train_model(run: Path | str, config: LabConfig | dict, name: str, *, progres
 def score_models(models: dict[str, nn.Module], config: LabConfig,
                  progress: Progress | None = None) -> dict:
     """``results.json``'s dict for ``models`` on the run's test sets, scored by the task's
-    metrics (``Task.metrics``: accuracy only for whole-number targets, and MAE); for a real
-    target the constant guess (``results.GUESS``) is scored beside them. A model that does
-    not apply to a size (``SetModel.not_applicable``) scores None there.
+    metrics (``Task.metrics``: accuracy only for whole-number targets and classes, MAE for
+    numbers); for a real target the constant guess (``results.GUESS``) is scored beside
+    them. A model that does not apply to a size (``SetModel.not_applicable``) scores None
+    there. The sizes are counted in elements (``Task.sizes``).
 
     The test sets of one size are generated and scored a chunk at a time, so
     sizes like 10,000 digits stay within memory.
@@ -193,15 +198,15 @@ def score_models(models: dict[str, nn.Module], config: LabConfig,
     pool = element_pool(config.task, "test")
     task = TASKS[config.task]
     predictors = dict(models)
-    if not task.whole:
+    if task.guessed:
         predictors[GUESS] = ConstantGuess(float(np.mean(train_sets(config)[1])))
-    results: dict = {"cards": list(config.cards),
+    results: dict = {"cards": list(task.sizes(config.cards)),
                      **{n: {metric: [] for metric in task.metrics} for n in predictors}}
     progress.start("eval", f"evaluating {', '.join(models)} on {config.n_per_card:,} sets "
                    "per size", len(config.cards), "size")
-    for card in config.cards:
+    for card, size in zip(config.cards, task.sizes(config.cards), strict=True):
         applies = {name: model for name, model in predictors.items()
-                   if not_applicable(model, card) is None}
+                   if not_applicable(model, size) is None}
         targets, preds = [], {name: [] for name in applies}
         for X, y in chunked_test_sets(card, config.n_per_card, config.max_digit, rng,
                                       task=config.task, pool=pool):
@@ -210,13 +215,12 @@ def score_models(models: dict[str, nn.Module], config: LabConfig,
                 preds[name].append(predict(model, X, batch_tokens=config.eval_batch_tokens,
                                            device=config.device))
         for name, model in predictors.items():
-            scores = dict(zip(("acc", "mae"), score(np.concatenate(targets),
-                                                    np.concatenate(preds[name])), strict=True)
-                          ) if name in applies else {}
+            found = scores(np.concatenate(targets), np.concatenate(preds[name])
+                           ) if name in applies else {}
             for metric in task.metrics:
-                results[name][metric].append(scores.get(metric))
+                results[name][metric].append(found.get(metric))
             if name not in applies:
-                results[name]["not_applicable"] = not_applicable(model, card)
+                results[name]["not_applicable"] = not_applicable(model, size)
         progress.advance("eval")
     progress.end("eval")
     return results

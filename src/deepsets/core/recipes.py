@@ -21,18 +21,19 @@ class Recipe:
     refit: bool = False  # after Adam, the output layer is refit by least squares
     free_pads: bool = False  # each training set gets 0..max_card pad tokens, apart from its size
     schedule: str = "constant"  # the learning rate's schedule (``train.SCHEDULES``)
-    #: switch -> the tasks it is off on
+    #: switch -> the tasks it is off on, by name or by the kind of their elements
     skips: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
-    def on(self, task: str) -> Recipe:
-        """The switches as they apply on ``task``."""
+    def on(self, task: str, inputs: str = "tokens") -> Recipe:
+        """The switches as they apply on ``task``, whose elements are ``inputs``."""
         return replace(self, **{switch: False for switch, tasks in self.skips.items()
-                                if task in tasks})
+                                if task in tasks or inputs in tasks})
 
 
 #: The refit fits the training images' own values, and unseen images pay for it
-#: (docs/recipes.md): on images it is off.
-NO_REFIT_ON_IMAGES = {"refit": ("images",)}
+#: (docs/recipes.md): on images it is off. It solves for a table of tokens: vectors have
+#: none.
+NO_REFIT_ON_IMAGES = {"refit": ("images", "vectors")}
 
 RECIPES: dict[str, Recipe] = {
     "handout": Recipe("the handout as written: pad tokens add phi(0), output layer from Adam"),

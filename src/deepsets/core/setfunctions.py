@@ -27,6 +27,7 @@ class SetFunction:
     title: str  # e.g. "Sum": a task's title is "Sum of digits"
     compute: Callable[[np.ndarray, np.ndarray], np.ndarray]
     whole: bool  # whether its value on whole numbers is a whole number
+    counts: bool = False  # whether its value is a count, a whole number on any numbers
 
 
 def count(values: np.ndarray, real: np.ndarray) -> np.ndarray:
@@ -106,7 +107,7 @@ def distinct(values: np.ndarray, real: np.ndarray) -> np.ndarray:
 #: The LAF paper's twelve functions (its order), then the unique count, by the name a task
 #: ends with.
 FUNCTIONS: dict[str, SetFunction] = {
-    "count": SetFunction("Count", count, whole=True),
+    "count": SetFunction("Count", count, whole=True, counts=True),
     "sum": SetFunction("Sum", total, whole=True),
     "max": SetFunction("Maximum", largest, whole=True),
     "min": SetFunction("Minimum", smallest, whole=True),
@@ -118,5 +119,5 @@ FUNCTIONS: dict[str, SetFunction] = {
     "std": SetFunction("Standard deviation", std, whole=False),
     "skewness": SetFunction("Skewness", skewness, whole=False),
     "kurtosis": SetFunction("Kurtosis", kurtosis, whole=False),
-    "unique": SetFunction("Number of distinct values", distinct, whole=True),
+    "unique": SetFunction("Number of distinct values", distinct, whole=True, counts=True),
 }

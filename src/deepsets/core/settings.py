@@ -21,9 +21,13 @@ from deepsets.core.checks import (
     check_positive_int,
     check_seed,
     check_sizes,
+    names,
+    number,
+    sizes,
+    whole_number,
 )
 from deepsets.core.data import HANDOUT_CARDS
-from deepsets.core.models import SPECS, constructor_args, is_plugin, spec
+from deepsets.core.models import SPECS, constructor_args, is_plugin, refusal, spec
 from deepsets.core.recipes import RECIPES, Recipe
 from deepsets.core.tasks import SUITES, TASKS
 
@@ -39,42 +43,22 @@ def check_models(names: object, field: str = "models") -> tuple[str, ...]:
     return names
 
 
+def check_fit(models: Sequence[str], tasks: Sequence[str]) -> None:
+    """A ValueError, one line, for the first model that cannot learn one of ``tasks`` (a
+    plug-in that takes tokens only, on a task of vectors)."""
+    for task in tasks:
+        for model in models:
+            why = refusal(model, TASKS[task].elements.inputs, TASKS[task].outputs)
+            if why:
+                raise ValueError(f"{why}: it cannot learn task {task!r}")
+
+
 def check_tasks(names: object, field: str = "tasks") -> tuple[str, ...]:
     """Task names, where a suite's name (``SUITES``: ``default``, ``laf``) stands for all of
     its tasks."""
     names = check_names(field, names, [*TASKS, *SUITES], "task or suite")
     expanded = [task for name in names for task in SUITES.get(name, (name,))]
     return check_names(field, tuple(dict.fromkeys(expanded)), TASKS, "task")
-
-
-def whole_number(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a whole number") from None
-
-
-def number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a number") from None
-
-
-def names(text: str) -> tuple[str, ...]:
-    """``a,b`` -> ("a", "b")."""
-    values = tuple(t.strip() for t in text.split(",") if t.strip())
-    if not values:
-        raise ValueError("give at least one name")
-    return values
-
-
-def sizes(text: str) -> tuple[int, ...]:
-    """``5,10,20`` -> (5, 10, 20)."""
-    parts = [t.strip() for t in text.split(",") if t.strip()]
-    if not parts:
-        raise ValueError("give at least one size, e.g. 5,10,20 or +1000")
-    return tuple(whole_number(t) for t in parts)
 
 
 def described(about: dict[str, str]) -> str:
@@ -108,12 +92,15 @@ SETTINGS: dict[str, Setting] = {
                      whole_number, noun="seed"),
     "task": Setting("sum", choice(TASKS), "the set function to learn: "
                     + described({k: TASKS[k].about for k in SUITES["default"]})
-                    + "; or one of the LAF suite's (deepsets tasks lists them all)",
+                    + "; or one of the LAF suite's, over reals, or of vectors (deepsets "
+                    "tasks lists them all)",
                     choices=tuple(TASKS)),
     "tasks": Setting(SUITES["default"], lambda n, v: check_tasks(v, n),
                      "comma-separated tasks (deepsets tasks lists them), or a suite of them: "
-                     + "; ".join(f"{k} = {', '.join(v)}" if k == "default" else
-                                 f"{k} = the LAF paper's {len(v)}" for k, v in SUITES.items()),
+                     + "; ".join(f"{k} = {', '.join(v)}" if k in ("default", "vectors") else
+                                 f"{k} = the LAF paper's {len(v)}" if k == "laf" else
+                                 f"{k} = the LAF functions over reals"
+                                 for k, v in SUITES.items()),
                      names),
     "n_train": Setting(100_000, check_positive_int, "training sets of a run", whole_number,
                        noun="training set"),
@@ -253,12 +240,26 @@ class LabConfig(Settings):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"quick": QUICK["lab"]}
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_fit(self.models, (self.task,))
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """The test sizes in elements (``cards`` in units of the task's ``scale``)."""
+        return TASKS[self.task].sizes(self.cards)
+
+    @property
+    def max_size(self) -> int:
+        """The largest training set, in elements."""
+        return TASKS[self.task].sizes([self.max_card])[0]
+
     def recipe_for(self, name: str) -> Recipe:
         """The switches model ``name`` trains with: the run's recipe as it applies on its
         task, for a model the recipe trains (``ModelSpec.recipes``); else the handout's."""
         if not spec(name).recipes:
             return RECIPES[SETTINGS["recipe"].default]
-        return RECIPES[self.recipe].on(self.task)
+        return RECIPES[self.recipe].on(self.task, TASKS[self.task].elements.inputs)
 
     def schedule(self, name: str) -> str:
         """The learning-rate schedule model ``name`` trains with (``train.SCHEDULES``)."""
@@ -266,7 +267,10 @@ class LabConfig(Settings):
 
     def padding(self, name: str) -> str:
         """How model ``name``'s training sets are padded: ``left`` to max_card tokens (the
-        handout), ``free`` (0..max_card pad tokens a set, whatever its size) or ``none``."""
+        handout), ``free`` (0..max_card pad tokens a set, whatever its size) or ``none``.
+        Vectors have no pad token: every model trains on them in batches of one size."""
+        if TASKS[self.task].elements.form == "vectors":
+            return "none"
         return "free" if self.recipe_for(name).free_pads else spec(name).padding
 
     def model_args(self, name: str) -> dict:
@@ -275,10 +279,12 @@ class LabConfig(Settings):
         args = {"input_dim": elements.vocabulary(self.max_digit),
                 "embedding_dim": self.embedding_dim, "hidden_dim": self.hidden_dim,
                 "inputs": elements.inputs, **spec(name).args}
+        if TASKS[self.task].outputs > 1:  # a logit per class
+            args["outputs"] = TASKS[self.task].outputs
         if spec(name).recipes:
             args["mask_padding"] = self.recipe_for(name).mask_padding
         if "max_elements" in inspect.signature(spec(name).cls).parameters:
-            args["max_elements"] = self.max_card  # a pooling built for at most this many
+            args["max_elements"] = TASKS[self.task].sizes([self.max_card])[0]  # at most so many
         return constructor_args(name, args)
 
 
@@ -303,6 +309,10 @@ class CompareConfig(Settings):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"quick": QUICK["sweep"],
                                                      "handout": HANDOUT, "laf": LAF_PROTOCOL}
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_fit(self.models, self.tasks)
 
     def handout(self) -> CompareConfig:
         """Every run at the handout's full settings."""

@@ -3,24 +3,31 @@ from, its target (a function of ``setfunctions.FUNCTIONS`` on the numbers the el
 stand for), whether the target is a whole number, and so how it is scored.
 
 A new task is one entry here (and its tests): the generators, the models' inputs, the
-scores and the titles all read it. Tasks come in suites: ``default`` (the sweep's four)
-and ``laf`` (the LAF paper's functions and the unique count, over digits and over images).
+scores and the titles all read it. Tasks come in suites: ``default`` (the sweep's four),
+``laf`` (the LAF paper's functions and the unique count, over digits and over images),
+``reals`` (the LAF functions over reals) and ``vectors`` (the field's continuous tasks).
+
+Elements are tokens (digits, or indices of images) or real vectors (``core/vectors.py``):
+a vector task's elements come with their own generator (``Elements.draw``), and its set
+sizes count in units of ``Task.scale`` elements (a population statistic needs hundreds of
+samples where a sum needs ten digits).
 
 How a prediction is scored (docs/benchmark.md): a whole-number target by accuracy after
-rounding and MAE, a real one by MAE alone. A model *meets* a task at a test size when its
-accuracy there is at least ``ACCURACY_BAR`` (whole targets), or its MAE at most
-``ERROR_FRACTION`` of the constant guess's (real targets): the guess is the training
-targets' mean, the best a model can do that ignores the set.
+rounding and MAE, a real one by MAE alone, a class by accuracy. A model *meets* a task at a
+test size when its accuracy there is at least ``ACCURACY_BAR`` (whole targets, classes), or
+its MAE at most ``ERROR_FRACTION`` of the constant guess's (real targets): the guess is the
+training targets' mean, the best a model can do that ignores the set.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 
+from deepsets.core import vectors
 from deepsets.core.setfunctions import FUNCTIONS, SetFunction
 
 PAD = 0  # the padding token; elements are 1..max_digit (or image tokens)
@@ -54,15 +61,32 @@ def image_tokens(split: str) -> np.ndarray:
 class Elements:
     """Where a task's elements come from, and what a model embeds of them."""
 
-    inputs: str  # what a model embeds: "tokens" (digit tokens) or "images" (their pixels)
+    #: what a model embeds: "tokens" (digit tokens), "images" (their pixels), or "vectors"
+    inputs: str
     #: the tokens a set draws from in a split (train or test); None: the digits 1..max_digit
     pool: Callable[[str], np.ndarray | None]
-    #: how many tokens a model embeds, padding included, given max_digit
+    #: how many tokens a model embeds, padding included, given max_digit; for vectors their
+    #: dimension
     vocabulary: Callable[[int], int]
-    #: the number each token stands for (n, N) -> (n, N): a digit, or the digit an image
-    #: shows; padding stands for 0
+    #: the number each element stands for (n, N) -> (n, N): a digit, the digit an image
+    #: shows (padding stands for 0), or a real
     values: Callable[[np.ndarray], np.ndarray]
     words: str  # "digits": a task's title is "Sum of digits"
+    #: vectors: (rng, n, size) -> sets (n, size, dim) float32 and their targets, or None
+    #: where the target is the task's function of the values (``core/vectors.py``)
+    draw: Callable[[np.random.Generator, int, int], vectors.Draw] | None = None
+
+    @property
+    def form(self) -> str:
+        """How a batch of these sets looks: ``tokens`` (B, N) integers, 0 the padding (digits
+        and images), or ``vectors`` (B, N, dim) floats with a mask of the real elements."""
+        return "vectors" if self.inputs == "vectors" else "tokens"
+
+
+def vector_elements(dim: int, draw: Callable, words: str) -> Elements:
+    """Real vectors of ``dim`` coordinates, from ``draw``; a value is the first coordinate."""
+    return Elements("vectors", lambda split: None, lambda max_digit: dim,
+                    lambda X: X[..., 0].astype(np.float64), words, draw)
 
 
 def shown_digits(X: np.ndarray) -> np.ndarray:
@@ -75,6 +99,7 @@ DIGITS = Elements("tokens", lambda split: None, lambda max_digit: max_digit + 1,
 #: Held-out test images: a test set never holds an image seen in training.
 IMAGES = Elements("images", image_tokens, lambda max_digit: len(digit_images()[1]) + 1,
                   shown_digits, "digit images")
+REALS = vector_elements(1, vectors.reals, "reals")
 
 #: Whole-number targets: a model meets the task at a size where this share of its rounded
 #: predictions is exact.
@@ -86,12 +111,18 @@ ERROR_FRACTION = 0.25
 
 @dataclass(frozen=True)
 class Task:
-    """One set function on one kind of element: sets of tokens (n, N) -> targets (n,)."""
+    """What to learn of a set: a set function of its elements' numbers (sets (n, N) ->
+    targets (n,)), or for vectors a target drawn with the set (a class, a parameter of
+    the distribution it samples)."""
 
     elements: Elements
-    function: SetFunction
+    function: SetFunction | None  # None: the target comes with the draw (``Elements.draw``)
     title: str = ""  # the report's and the figures' title (default: "Sum of digits")
     about: str = ""  # a few words for --help
+    classes: tuple[str, ...] = ()  # a classification's classes; () for a regression
+    #: a set of size c holds c x scale elements (vectors: the sizes of settings and flags
+    #: count in these units; results count elements)
+    scale: int = 1
 
     def __post_init__(self) -> None:
         if not self.title:
@@ -101,32 +132,66 @@ class Task:
     @property
     def whole(self) -> bool:
         """Whole-number targets: scored by accuracy after rounding, and MAE."""
-        return self.function.whole
+        if self.function is None:
+            return False
+        return self.function.counts or (self.function.whole and self.elements.form == "tokens")
+
+    @property
+    def guessed(self) -> bool:
+        """Real-valued targets: the constant guess (``results.GUESS``) is scored beside the
+        models, the yardstick of the criterion."""
+        return not self.whole and not self.classes
+
+    @property
+    def loss(self) -> str:
+        """What training minimizes (``train.LOSSES``): L1, or cross-entropy over classes."""
+        return "cross-entropy" if self.classes else "l1"
+
+    @property
+    def outputs(self) -> int:
+        """A model's outputs per set: one value, or a logit per class."""
+        return len(self.classes) or 1
 
     @property
     def metrics(self) -> tuple[str, ...]:
-        """What a prediction is scored by: accuracy after rounding only for whole numbers."""
-        return ("acc", "mae") if self.whole else ("mae",)
+        """What a prediction is scored by: accuracy after rounding for whole numbers (and
+        MAE), MAE for reals, accuracy for classes."""
+        return ("acc",) if self.classes else ("acc", "mae") if self.whole else ("mae",)
 
     @property
     def criterion(self) -> str:
         """When a model meets the task at a test size, in words."""
-        return (f"accuracy >= {ACCURACY_BAR:.0%}" if self.whole else
+        return (f"accuracy >= {ACCURACY_BAR:.0%}" if not self.guessed else
                 f"MAE <= {ERROR_FRACTION:g} x the constant guess's")
 
     def meets(self, acc: float | None, mae: float | None, guess_mae: float | None) -> bool:
         """Whether scores at one size meet the task's criterion (``criterion``); a missing
         score (a size the model does not apply to) does not."""
-        if self.whole:
+        if not self.guessed:
             return acc is not None and acc >= ACCURACY_BAR
         return mae is not None and guess_mae is not None and mae <= ERROR_FRACTION * guess_mae
 
+    def sizes(self, cards) -> tuple[int, ...]:
+        """The element counts of sets of sizes ``cards`` (``scale``)."""
+        return tuple(c * self.scale for c in cards)
+
     def target(self, X: np.ndarray) -> np.ndarray:
-        return self.function.compute(self.elements.values(X), X != PAD)
+        real = X != PAD if self.elements.form == "tokens" else np.ones(X.shape[:2], bool)
+        return self.function.compute(self.elements.values(X), real)
 
     def targets(self, X: np.ndarray) -> np.ndarray:
-        """The targets of the sets ``X``: int64 for whole numbers, else float64."""
-        return np.asarray(self.target(X), dtype=np.int64 if self.whole else np.float64)
+        """The targets of the sets ``X``: int64 for whole numbers and classes, else
+        float64."""
+        return self.typed(self.target(X))
+
+    def typed(self, y: np.ndarray) -> np.ndarray:
+        return np.asarray(y, dtype=np.int64 if self.whole or self.classes else np.float64)
+
+    def draw(self, rng: np.random.Generator, n: int, size: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` sets of ``size`` vectors (n, size, dim) float32 and their targets (n,)."""
+        X, drawn = self.elements.draw(rng, n, size)
+        return X, self.typed(drawn) if self.function is None else self.targets(X)
 
 
 #: The default sweep's four first, as they were; then the LAF suite's others.
@@ -151,9 +216,30 @@ LAF = tuple(laf_name(prefix, f) for prefix in ("", "images-") for f in FUNCTIONS
 TASKS.update({name: Task(IMAGES if name.startswith("images") else DIGITS,
                          FUNCTIONS[name.removeprefix("images-")])
               for name in LAF if name not in TASKS})
+#: The LAF functions over reals, ``reals-<function>``: all but the unique count (reals
+#: drawn from a continuum are all distinct).
+REALS_LAF = tuple(f"reals-{f}" for f in FUNCTIONS if f != "unique")
+TASKS.update({name: Task(REALS, FUNCTIONS[name.removeprefix("reals-")])
+              for name in REALS_LAF})
+TASKS["reals-max"] = replace(TASKS["reals-max"], about="Set Transformer's max regression")
+#: The field's continuous tasks; the population statistics' sets count 30 samples a unit
+#: (training sets of up to 300 at the default 10), the clouds' 10 points.
+TASKS.update({
+    "gaussian-entropy": Task(vector_elements(2, vectors.gaussian_entropy, "Gaussian samples"),
+                             None, "Entropy of a rotated Gaussian's first coordinate",
+                             about="DeepSets' population statistic T1", scale=30),
+    "gaussian-mi": Task(vector_elements(vectors.MI_DIM, vectors.gaussian_mi,
+                                        "Gaussian samples"),
+                        None, "Mutual information of a 16-D Gaussian's halves",
+                        about="DeepSets' T2", scale=30),
+    "point-clouds": Task(vector_elements(3, vectors.point_clouds, "points"), None,
+                         "Shape of a point cloud", about="classification of 8 shapes",
+                         classes=tuple(vectors.SHAPES), scale=10),
+})
 #: Each suite's tasks, by the name ``--tasks`` takes for all of them.
-SUITES: dict[str, tuple[str, ...]] = {"default": ("sum", "max", "unique", "images"),
-                                      "laf": LAF}
+SUITES: dict[str, tuple[str, ...]] = {
+    "default": ("sum", "max", "unique", "images"), "laf": LAF, "reals": REALS_LAF,
+    "vectors": ("reals-max", "gaussian-entropy", "gaussian-mi", "point-clouds")}
 
 
 def get_task(name: str) -> Task:

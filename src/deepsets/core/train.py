@@ -1,7 +1,8 @@
 """Training (handout task 5): L1 loss, Adam, mini-batches reshuffled every epoch.
 
 ``fit`` knows nothing about a particular model: it asks the model for
-predictions and computes the L1 loss and its gradients itself. After every epoch it writes a
+predictions and computes the loss (``LOSSES``: L1, or cross-entropy for a
+classification) and its gradients itself. After every epoch it writes a
 checkpoint (atomically), and when that checkpoint exists it continues from the
 last completed epoch: the shuffling of epoch k is derived from the seed and k
 alone, so a resumed run computes the same numbers as an uninterrupted one. The
@@ -25,7 +26,7 @@ from torch import nn
 
 from deepsets.core.checks import derive_seed
 from deepsets.core.devices import resolve_device
-from deepsets.core.models import DeepSets, check_tokens, token_counts
+from deepsets.core.models import DeepSets, check_sets, form_of, token_counts
 from deepsets.core.optim import make_adam
 from deepsets.core.progress import Outbox, Progress, Stop
 from deepsets.core.runfolder import load_checkpoint, save_checkpoint
@@ -81,6 +82,9 @@ def epoch_batches(n: int, batch_size: int, seed: int, name: str, epoch: int,
     return [batches[i] for i in torch.randperm(len(batches), generator=gen).tolist()]
 
 
+#: What training minimizes (``tasks.Task.loss``): predictions, targets -> the mean loss.
+LOSSES = {"l1": F.l1_loss, "cross-entropy": F.cross_entropy}
+
 #: Learning-rate schedules: the rate at step t of T as a fraction of ``lr``.
 SCHEDULES = {
     "constant": lambda t, total: 1.0,  # the handout's Adam
@@ -91,7 +95,8 @@ SCHEDULES = {
 def train_epoch(model: nn.Module, optimizer, X: torch.Tensor,
                 y: torch.Tensor, batches: list[torch.Tensor], lengths: torch.Tensor | None,
                 rate: Callable[[int], float], first_step: int, name: str, epoch: int,
-                progress: Progress, stop: Stop, kept: str) -> dict[str, float]:
+                progress: Progress, stop: Stop, kept: str,
+                loss_fn: Callable = F.l1_loss) -> dict[str, float]:
     """One pass over the training sets, batch by batch; returns its history entry.
 
     ``rate(t)`` is the learning rate at step t of the whole training, and
@@ -103,14 +108,14 @@ def train_epoch(model: nn.Module, optimizer, X: torch.Tensor,
     total = 0.0
     for step, idx in enumerate(batches):
         stop.check()
-        # one mini-batch: indices -> tokens and targets, L1 loss, its gradients, Adam step
+        # one mini-batch: indices -> sets and targets, the loss, its gradients, Adam step
         start = 0 if lengths is None else X.shape[1] - int(lengths[idx[0]])
         idx = idx.to(X.device)
         sets = X[idx] if start == 0 else X[idx, start:]
         for group in optimizer.param_groups:
             group["lr"] = rate(first_step + step)
         optimizer.zero_grad(set_to_none=True)
-        loss = F.l1_loss(model(sets), y[idx])
+        loss = loss_fn(model(sets), y[idx])
         loss.backward()
         value = loss.item()
         if not math.isfinite(value):
@@ -141,12 +146,24 @@ def checked_lengths(lengths: np.ndarray | torch.Tensor | None,
     """``lengths`` as a (n,) tensor on the CPU, each in 1..N for the sets ``X`` (n, N)."""
     if lengths is None:
         return None
-    n, width = X.shape
+    n, width = X.shape[:2]
     lengths = torch.as_tensor(lengths, dtype=torch.long)
     if not (lengths.shape == (n,) and bool(((lengths >= 1) & (lengths <= width)).all())):
         raise ValueError(f"lengths must be {n} set lengths in 1..{width}, got shape "
                          f"{tuple(lengths.shape)}")
     return lengths
+
+
+def training_tensors(model: nn.Module, X, y, loss: str,
+                     dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The sets (tokens long, vectors float32) and targets (classes long, else float32) on
+    ``dev``, the sets checked against the model."""
+    X = torch.as_tensor(X)
+    form = form_of(model, X)  # a plug-in model may not say its input_dim
+    X = check_sets(X, form, getattr(model, "input_dim", None))
+    X = X.to(dev, torch.long if form == "tokens" else torch.float32)
+    kind = torch.long if loss == "cross-entropy" else torch.float32
+    return X, torch.as_tensor(y, dtype=kind, device=dev)
 
 
 def fit(
@@ -166,25 +183,25 @@ def fit(
     stop: Stop | None = None,
     lengths: np.ndarray | torch.Tensor | None = None,
     schedule: str = "constant",
+    loss: str = "l1",
 ) -> list[dict[str, float]]:
     """Train ``model`` to predict ``y`` from the sets ``X``; returns the per-epoch history.
 
-    ``X`` (n, N) holds left-padded sets. With ``lengths`` (n,) set i is only
-    its last ``lengths[i]`` columns, and every batch holds sets of one length
-    (``epoch_batches``). ``schedule`` sets the learning rate step by step from
-    ``lr`` (``SCHEDULES``). With ``checkpoint``, the model, optimizer, epoch and
-    history are saved there after each epoch (and handed to ``outbox``), and training
-    continues from it when it exists. ``stop`` is asked before every step.
+    ``X`` (n, N) holds left-padded sets of tokens, or (n, N, D) of vectors. With
+    ``lengths`` (n,) set i is only its last ``lengths[i]`` columns, and every batch holds
+    sets of one length (``epoch_batches``). ``loss`` is ``LOSSES``'s: L1 on predictions
+    (n,), or cross-entropy of logits (n, K) and classes ``y``. ``schedule`` sets the
+    learning rate step by step from ``lr`` (``SCHEDULES``). With ``checkpoint``, the
+    model, optimizer, epoch and history are saved there after each epoch (and handed to
+    ``outbox``), and training continues from it when it exists. ``stop`` is asked before every step.
     """
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule={schedule!r} is not allowed; use "
-                         + " or ".join(SCHEDULES))
+    for key, value, table in (("schedule", schedule, SCHEDULES), ("loss", loss, LOSSES)):
+        if value not in table:
+            raise ValueError(f"{key}={value!r} is not allowed; use " + " or ".join(table))
     progress, outbox, stop = progress or Progress(), outbox or Outbox(), stop or Stop()
     dev = resolve_device(device)
     model.to(dev)
-    vocab = getattr(model, "input_dim", None)  # a plug-in model may not say
-    X = check_tokens(torch.as_tensor(X), vocab).to(dev, torch.long)  # (n, N)
-    y = torch.as_tensor(y, dtype=torch.float32, device=dev)  # (n,)
+    X, y = training_tensors(model, X, y, loss, dev)
     optimizer = make_adam(model.parameters(), lr)  # one compiled call a step, where built
     start, history = resume(checkpoint, name, model, optimizer)
     n, lengths = len(X), checked_lengths(lengths, X)
@@ -203,7 +220,7 @@ def fit(
             batches = epoch_batches(n, batch_size, seed, name, epoch, lengths)
             history.append(train_epoch(model, optimizer, X, y, batches, lengths, rate,
                                        epoch * steps, name, epoch, progress, stop,
-                                       kept(done)))
+                                       kept(done), LOSSES[loss]))
             if checkpoint is not None:
                 save_checkpoint(checkpoint, model, name, optimizer=optimizer.state_dict(),
                                 epoch=epoch + 1, history=history)

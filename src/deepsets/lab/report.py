@@ -22,6 +22,9 @@ from deepsets.lab.sections import (
     reach_text,
 )
 
+#: Each loss (``train.LOSSES``) in the report's words.
+LOSS_WORDS = {"l1": "L1 loss", "cross-entropy": "cross-entropy loss"}
+
 HANDOUT_PAIR = """
 The LSTM was trained only on sequences of exactly {n} tokens (shorter sets are left-padded
 with zeros), while the test sets are not padded: every test size other than {n} is a
@@ -36,13 +39,13 @@ def number(value: float | None, fmt: str) -> str:
     return "n/a" if value is None else f"{value:{fmt}}"
 
 
-def results_table(results: dict) -> str:
-    """A Markdown table: one row per set size, accuracy (whole-number targets) and MAE per
-    model."""
+def results_table(results: dict, unit: str = "digits") -> str:
+    """A Markdown table: one row per set size (in ``unit``), accuracy (whole-number
+    targets, classes) and MAE per model."""
     models = model_names(results)
     metrics = [(k, name, fmt) for k, name, fmt in (("acc", "acc", ".4f"), ("mae", "MAE", ".3f"))
                if k in metrics_of(results)]
-    head = "| digits | " + " | ".join(f"{label(m)} {name}" for m in models
+    head = f"| {unit} | " + " | ".join(f"{label(m)} {name}" for m in models
                                       for _, name, _ in metrics) + " |"
     rule = "|---:|" + "---:|" * len(models) * len(metrics)
     rows = [
@@ -53,6 +56,24 @@ def results_table(results: dict) -> str:
     return "\n".join([head, rule, *rows])
 
 
+def at_sizes(met: list[int]) -> str:
+    """``at sizes 5, 10``, or ``at no size tested``."""
+    sizes = ", ".join(map(str, met))
+    return f"at size{'s' if len(met) > 1 else ''} {sizes}" if met else "at no size tested"
+
+
+def training_sets(config: LabConfig) -> str:
+    """The run's training and test sets, in words."""
+    task = TASKS[config.task]
+    if task.elements.form == "tokens":
+        return (f"{config.n_train:,} sets of 1-{config.max_card} digits (from "
+                f"1..{config.max_digit}, left\nzero-padded to {config.max_card}); tested on "
+                f"{config.n_per_card:,} sets at each size\n{', '.join(map(str, config.cards))}.")
+    return (f"{config.n_train:,} sets of {task.scale}-{config.max_size:,} "
+            f"{task.elements.words} (in steps of {task.scale}, in batches of one size); tested "
+            f"on {config.n_per_card:,} sets at each size {', '.join(map(str, config.sizes))}.")
+
+
 def findings(results: dict, task: str) -> list[str]:
     """One sentence per model on how far it carries beyond the training sizes: by accuracy
     for a whole-number task, else by the task's criterion (``Task.meets``)."""
@@ -60,17 +81,20 @@ def findings(results: dict, task: str) -> list[str]:
     guess = results.get(GUESS, {}).get("mae")
     for m in model_names(results):
         acc, mae = scores_at(results, m, "acc"), scores_at(results, m, "mae")
-        if TASKS[task].whole:
+        if TASKS[task].classes:
+            met = [c for i, c in enumerate(cards) if TASKS[task].meets(acc[i], None, None)]
+            lines.append(f"- **{label(m)}** meets the task ({TASKS[task].criterion}) "
+                         f"{at_sizes(met)}; at {cards[-1]:,} elements its accuracy is "
+                         f"{number(acc[-1], '.1%')} (chance: {1 / TASKS[task].outputs:.1%}).")
+        elif TASKS[task].whole:
             lines.append(f"- **{label(m)}** is {reach_text(cards, acc)}; at {cards[-1]} digits "
                          f"its accuracy is {number(acc[-1], '.1%')} and its MAE "
                          f"{number(mae[-1], '.3g')}.")
         elif m != GUESS:
             met = [c for i, c in enumerate(cards)
                    if TASKS[task].meets(None, mae[i], guess[i])]
-            sizes = ", ".join(map(str, met))
-            where = f"at size{'s' if len(met) > 1 else ''} {sizes}" if met else \
-                "at no size tested"
-            lines.append(f"- **{label(m)}** meets the task ({TASKS[task].criterion}) {where}; "
+            lines.append(f"- **{label(m)}** meets the task ({TASKS[task].criterion}) "
+                         f"{at_sizes(met)}; "
                          f"at {cards[-1]} elements its MAE is {number(mae[-1], '.3g')} "
                          f"(the constant guess's {number(guess[-1], '.3g')}).")
     return lines
@@ -80,20 +104,20 @@ def write_report(run: Path, config: LabConfig, results: dict,
                  history: dict[str, list[dict]], analysis: dict | None = None) -> Path:
     """Write ``report.md`` for one run folder and return its path."""
     train_lines = [
-        f"- {label(m)}: {len(h)} epochs, final training L1 loss {h[-1]['loss']:.4f}, "
+        f"- {label(m)}: {len(h)} epochs, final training "
+        f"{LOSS_WORDS[TASKS[config.task].loss]} {h[-1]['loss']:.4f}, "
         f"{sum(e['seconds'] for e in h):.1f} s"
         for m, h in history.items() if h
     ]
+    metrics, tokens = TASKS[config.task].metrics, TASKS[config.task].elements.form == "tokens"
     text = f"""# {TASKS[config.task].title}: {" against ".join(label(m) for m in config.models)}
 
 Handout "Symmetry in Deep Learning Representations", tasks 1-7. Trained on
-{config.n_train:,} sets of 1-{config.max_card} digits (from 1..{config.max_digit}, left
-zero-padded to {config.max_card}); tested on {config.n_per_card:,} sets at each size
-{", ".join(map(str, config.cards))}.
+{training_sets(config)}
 
 Settings: task {config.task}, seed {config.seed}, {config.epochs} epochs, batch \
 {config.batch_size}, embedding {config.embedding_dim}, hidden {config.hidden_dim}, Adam lr \
-{config.lr:g}, L1 loss.
+{config.lr:g}, {LOSS_WORDS[TASKS[config.task].loss]}.
 Every setting is in `config.json`.
 
 ## Training
@@ -104,10 +128,9 @@ Every setting is in `config.json`.
 
 {chr(10).join(findings(results, config.task))}
 {HANDOUT_PAIR.format(n=config.max_card) if {"deepsets", "lstm"} <= set(config.models) else ""}
-{f"{chr(10)}![accuracy by set size]({ACCURACY_PNG}){chr(10)}" if TASKS[config.task].whole else ""}
-![MAE by set size]({MAE_PNG})
-
-{results_table(results)}
+{f"{chr(10)}![accuracy by set size]({ACCURACY_PNG}){chr(10)}" if "acc" in metrics else ""}
+{f"![MAE by set size]({MAE_PNG}){chr(10)}" if "mae" in metrics else ""}
+{results_table(results, "digits" if tokens else "elements")}
 """
     if analysis:
         text += "\n" + question1_section(analysis["question1"])

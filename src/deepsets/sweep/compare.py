@@ -130,7 +130,7 @@ def sweep_rows(runs: dict[str, LabConfig], results: dict[str, dict],
         if name not in results:
             rows += [{"task": r.task, "model": r.models[0], "seed": r.seed, "card": card,
                       "acc": "", "mae": "", "status": "failed",
-                      "error": failed.get(name, "not run")} for card in r.cards]
+                      "error": failed.get(name, "not run")} for card in r.sizes]
             continue
         for row in result_rows(results[name], task=r.task, seed=r.seed):
             if row["model"] == GUESS:
@@ -138,6 +138,7 @@ def sweep_rows(runs: dict[str, LabConfig], results: dict[str, dict],
                     continue
                 guessed.add((r.task, r.seed, row["card"]))
             why = results[name][row["model"]].get("not_applicable", "")
-            rows.append({**row, "status": "n/a" if row["mae"] is None else "ok",
-                         "error": why if row["mae"] is None else ""})
+            scored = row["mae"] is not None or row["acc"] is not None
+            rows.append({**row, "status": "ok" if scored else "n/a",
+                         "error": "" if scored else why})
     return rows

@@ -20,7 +20,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from deepsets.core.data import create_test_dataset, create_train_dataset, element_pool
+from deepsets.core.data import (
+    VectorSets,
+    create_test_dataset,
+    create_train_dataset,
+    element_pool,
+)
 from deepsets.core.devices import torch_threads
 from deepsets.core.evaluate import predict
 from deepsets.core.optim import make_adam
@@ -29,6 +34,7 @@ from deepsets.core.progress import Progress
 from deepsets.core.runfolder import HISTORY, read_json
 from deepsets.core.settings import LabConfig
 from deepsets.core.tasks import TASKS
+from deepsets.core.train import LOSSES
 
 
 def measure_rates(config: LabConfig, steps: int = 20) -> tuple[float, float]:
@@ -37,29 +43,32 @@ def measure_rates(config: LabConfig, steps: int = 20) -> tuple[float, float]:
     X, y = create_train_dataset(config.batch_size * (steps + 3), config.max_card,
                                 config.max_digit, 0, task=config.task,
                                 pool=element_pool(config.task, "train"))
-    X, y = torch.as_tensor(X), torch.as_tensor(y, dtype=torch.float32)
+    loss = TASKS[config.task].loss  # vectors: measured at the largest training size
+    X = torch.as_tensor(X.values if isinstance(X, VectorSets) else X)
+    y = torch.as_tensor(y, dtype=torch.long if loss == "cross-entropy" else torch.float32)
     with torch_threads(1):
         model = seeded_model(name, config)
         step = seconds_per_step(model, X, y, torch.arange(len(X)).split(config.batch_size),
-                                config.lr)
+                                config.lr, loss=LOSSES[loss])
         (X_test,), _ = create_test_dataset(256, [50], config.max_digit, 0, task=config.task,
                                            pool=element_pool(config.task, "test"))
         began = time.perf_counter()
         predict(model, X_test, batch_tokens=config.eval_batch_tokens)
-        element = (time.perf_counter() - began) / X_test.size
+        element = (time.perf_counter() - began) / (X_test.shape[0] * X_test.shape[1])
     return step, element
 
 
 def seconds_per_step(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor,
-                     batches: list[torch.Tensor], lr: float, warmup: int = 3) -> float:
-    """Seconds of one training step as ``fit`` takes it (L1 loss, backward, Adam), averaged
+                     batches: list[torch.Tensor], lr: float, warmup: int = 3,
+                     loss=F.l1_loss) -> float:
+    """Seconds of one training step as ``fit`` takes it (its loss, backward, Adam), averaged
     over ``batches`` after the first ``warmup``, which warm up allocators and kernels."""
     optimizer = make_adam(model.parameters(), lr)
     for i, idx in enumerate(batches):
         if i == warmup:
             began = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        F.l1_loss(model(X[idx]), y[idx]).backward()
+        loss(model(X[idx]), y[idx]).backward()
         optimizer.step()
     return (time.perf_counter() - began) / (len(batches) - warmup)
 
@@ -118,8 +127,10 @@ def dry_run(runs: dict[str, LabConfig], out: Path, cpus: int,
 
 
 def inputs(config: LabConfig) -> str:
-    """What a run's model embeds (``tasks.Elements.inputs``): its rates depend on it."""
-    return TASKS[config.task].elements.inputs
+    """What a run's model embeds (``tasks.Elements.inputs``): its rates depend on it; each
+    vector task's own (their dimensions and set sizes differ)."""
+    inputs = TASKS[config.task].elements.inputs
+    return f"{inputs} ({config.task})" if inputs == "vectors" else inputs
 
 
 def format_hours(seconds: float) -> str:

@@ -84,16 +84,21 @@ def cell_text(values: list[int], largest: int, limited: bool) -> str:
     return text + ("*" if limited else "")
 
 
+def largest_tested(config, task: str) -> int:
+    """The largest size a sweep tests ``task`` at, in elements (``Task.sizes``)."""
+    return max(TASKS[task].sizes(config.cards))
+
+
 def reach_table(rows: list[dict], reaches: list[dict], config) -> str:
     """Markdown: rows are models, columns are tasks, each cell the reach (``cell_text``)."""
     cells = reach_cells(reaches, config)
-    largest = max(config.cards)
     limited = {(r["model"], r["task"]) for r in rows if status(r) == "n/a"}
     lines = ["| model | " + " | ".join(config.tasks) + " |",
              "|---|" + "---:|" * len(config.tasks)]
     for m in config.models:
         lines.append(f"| {label(m)} | " + " | ".join(
-            cell_text(cells[m, t], largest, (m, t) in limited) for t in config.tasks) + " |")
+            cell_text(cells[m, t], largest_tested(config, t), (m, t) in limited)
+            for t in config.tasks) + " |")
     notes = sorted({r["error"] for r in rows if status(r) == "n/a"})
     return "\n".join(lines + [""] + [f"\\* {note}" for note in notes])
 
@@ -103,19 +108,19 @@ def plot_reach(reaches: list[dict], config, path: Path) -> Path:
     cells = reach_cells(reaches, config)
     grid = np.array([[median_low(cells[m, t]) if cells[m, t] else np.nan
                       for t in config.tasks] for m in config.models])
-    largest = max(config.cards)
+    share = grid / np.array([largest_tested(config, t) for t in config.tasks])  # of each task's
     fig = Figure(figsize=(1.0 + 0.42 * len(config.tasks), 1.4 + 0.3 * len(config.models)),
                  layout="constrained")
     ax = fig.add_subplot()
-    image = ax.imshow(grid, cmap="viridis", vmin=0, vmax=largest, aspect="auto")
+    image = ax.imshow(share, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     for (i, j), value in np.ndenumerate(grid):
         text = "x" if np.isnan(value) else f"{value:g}"
         ax.text(j, i, text, ha="center", va="center", fontsize=6,
-                color="black" if not np.isnan(value) and value > 0.6 * largest else "white")
+                color="black" if not np.isnan(value) and share[i, j] > 0.6 else "white")
     ax.set_xticks(range(len(config.tasks)), config.tasks, rotation=60, ha="right",
                   fontsize=7)
     ax.set_yticks(range(len(config.models)), [label(m) for m in config.models], fontsize=7)
     ax.set_title(f"Reach: the largest test size up to which a model meets the task "
                  f"(median of {config.seeds} seeds; x: failed)", fontsize=8)
-    fig.colorbar(image, ax=ax, label="reach (set size)", shrink=0.8)
+    fig.colorbar(image, ax=ax, label="reach / the largest size tested", shrink=0.8)
     return save_figure(fig, path)

@@ -1,6 +1,7 @@
 """A sweep's results in words and figures: ``summary.md`` (the reach table first, then mean
 and spread over seeds per task, model and size, and the runs that failed),
-``accuracy_<task>.png`` for a whole-number task and ``mae_<task>.png`` for a real one."""
+``accuracy_<task>.png`` for a task scored by accuracy (whole numbers, classes) and
+``mae_<task>.png`` for a real one."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ METRICS = {"acc": ("accuracy", ".3f"), "mae": ("mean absolute error", ".3g")}
 def task_tables(rows: list[dict], config, task: str) -> list[str]:
     """The task's tables, one per metric: a row per size, a column per model (and the
     constant guess on a real task); ``n/a`` where a model does not apply."""
-    models = [*config.models, *([GUESS] if not TASKS[task].whole else [])]
+    models = [*config.models, *([GUESS] if TASKS[task].guessed else [])]
     limited = {(r["model"], r["card"]) for r in rows if r["task"] == task
                and status(r) == "n/a"}
     parts = []
@@ -50,13 +51,26 @@ def task_tables(rows: list[dict], config, task: str) -> list[str]:
         parts.append("| size | " + " | ".join(models) + " |")
         parts.append("|---:|" + "---:|" * len(models))
         columns = {m: stats(rows, task, m, key) for m in models}
-        for card in sorted(config.cards):
+        for card in sorted(TASKS[task].sizes(config.cards)):
             cells = ["n/a" if (m, card) in limited else
                      cell(values[:, sizes.index(card)] if card in sizes else np.zeros(0), fmt)
                      for m, (sizes, values) in columns.items()]
             parts.append(f"| {card} | " + " | ".join(cells) + " |")
         parts.append("")
     return parts
+
+
+def classes(config) -> str:
+    """``, classes`` where the sweep holds a classification."""
+    return ", classes" if any(TASKS[t].classes for t in config.tasks) else ""
+
+
+def scaled(config) -> str:
+    """What the sizes of the tasks whose sets count many elements a unit are."""
+    units = [f"{t}: {TASKS[t].scale}-{TASKS[t].scale * MAX_TRAIN_CARD:,} in steps of "
+             f"{TASKS[t].scale}, tested up to {max(TASKS[t].sizes(config.cards)):,}"
+             for t in config.tasks if TASKS[t].scale != 1]
+    return f" ({'; '.join(units)})" if units else ""
 
 
 def summary(rows: list[dict], config, failed: dict[str, str] | None = None,
@@ -71,12 +85,12 @@ def summary(rows: list[dict], config, failed: dict[str, str] | None = None,
     if reaches is not None:
         parts += ["## Reach: the largest test size up to which each model meets each task\n",
                   f"A model meets a task at a size when its accuracy there is at least "
-                  f"{ACCURACY_BAR:.0%} (whole-number targets) or its MAE at most "
+                  f"{ACCURACY_BAR:.0%} (whole-number targets{classes(config)}) or its MAE at most "
                   f"{ERROR_FRACTION:g} x the constant guess's (real targets: the guess "
                   "predicts the training targets' mean for every set), at that size and "
                   f"every smaller one tested. Median over seeds (range); `all`: every size "
                   f"tested, up to {max(config.cards):,}; `-`: not even the smallest. "
-                  "Training sets hold 1-10 elements. Per run: reach.csv.\n",
+                  f"Training sets hold 1-10 elements{scaled(config)}. Per run: reach.csv.\n",
                   reach_table(rows, reaches, config), ""]
     for task in config.tasks:
         parts += task_tables(rows, config, task)
@@ -118,25 +132,26 @@ def on_sizes(sizes: list[int], values: np.ndarray, cards: list[int]) -> np.ndarr
 def figure_name(task: str) -> str:
     """The file of a task's figure: ``accuracy_<task>.png``, or ``mae_<task>.png`` for a
     real-valued task."""
-    return f"{'accuracy' if TASKS[task].whole else 'mae'}_{task}.png"
+    return f"{'mae' if TASKS[task].guessed else 'accuracy'}_{task}.png"
 
 
 def plot_tasks(rows: list[dict], config, out: Path) -> list[Path]:  # config: CompareConfig
-    """``accuracy_<task>.png`` (whole-number targets) or ``mae_<task>.png`` (real ones, with
-    the constant guess): mean line and min-max band over seeds, per model."""
+    """``accuracy_<task>.png`` (whole-number targets, classes) or ``mae_<task>.png`` (real
+    ones, with the constant guess): mean line and min-max band over seeds, per model."""
     paths = []
     for task in config.tasks:
-        whole = TASKS[task].whole
+        whole = not TASKS[task].guessed  # scored by accuracy
         key = "acc" if whole else "mae"
         models = [*config.models, *([] if whole else [GUESS])]
-        cards = sorted(config.cards)
+        cards = sorted(TASKS[task].sizes(config.cards))
         curves = {m: on_sizes(*stats(rows, task, m, key), cards) for m in models}
         curves = {m: values for m, values in curves.items() if values.size}
         if not curves:
             continue
         paths.append(plot_by_size(curves, cards, Path(out) / figure_name(task),
                                   ylabel="accuracy" if whole else "mean absolute error (log)",
-                                  max_train_card=MAX_TRAIN_CARD, accuracy=whole,
+                                  max_train_card=TASKS[task].sizes([MAX_TRAIN_CARD])[0],
+                                  accuracy=whole,
                                   title=f"Task {task}: {METRICS[key][0]} by set size "
                                         "(mean, min-max over seeds)"))
     return paths

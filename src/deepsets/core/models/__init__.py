@@ -5,7 +5,10 @@ plug-ins.
 built-in ones by the names the CLI and the run folder use. A plug-in is any
 importable ``nn.Module`` that maps tokens (B, N) to predictions (B,), named
 ``package.module:ClassName``; it gets the constructor arguments it names of
-``input_dim``, ``embedding_dim``, ``hidden_dim`` and ``inputs``.
+``input_dim``, ``embedding_dim``, ``hidden_dim``, ``inputs`` and ``outputs``. It says
+which inputs it takes in a class attribute ``takes`` (of ``INPUTS``; without one, tokens
+and images): one that takes vectors gets (B, N, D) floats, and ``forward(x, mask)`` where
+the sets' sizes differ.
 """
 
 from __future__ import annotations
@@ -17,9 +20,13 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from deepsets.core.models.base import (
+    INPUTS,
     PixelEmbedding,
     SetModel,
+    VectorEmbedding,
+    check_sets,
     check_tokens,
+    form_of,
     import_class,
     token_counts,
 )
@@ -107,6 +114,25 @@ def spec(name: str) -> ModelSpec:
     return ModelSpec(model_class(name))
 
 
+def takes(name: str) -> tuple[str, ...]:
+    """The inputs model ``name`` takes (``INPUTS``): a plug-in's ``takes``, else tokens and
+    images, as every model did before vectors."""
+    return tuple(getattr(spec(name).cls, "takes", ("tokens", "images")))
+
+
+def refusal(name: str, inputs: str, outputs: int) -> str | None:
+    """Why model ``name`` cannot learn a task of these inputs and outputs (one line), or
+    None when it can."""
+    if inputs not in takes(name):
+        return (f"model {name!r} takes {' and '.join(takes(name))} only, not {inputs}; a "
+                f"plug-in that takes {inputs} says so with takes = (..., {inputs!r})")
+    if outputs > 1 and is_plugin(name) and "outputs" not in constructor_args(
+            name, {"outputs": outputs}):
+        return (f"model {name!r} names no outputs argument, so it cannot give the "
+                f"{outputs} logits of a classification")
+    return None
+
+
 def constructor_args(name: str, model_args: dict) -> dict:
     """The arguments model ``name`` is built with: a plug-in takes those it names."""
     if not is_plugin(name):
@@ -126,7 +152,8 @@ def build_model(name: str, **model_args) -> nn.Module:
 
 
 __all__ = [
-    "GRU", "LSTM", "MAB", "MODELS", "SPECS", "DeepSets", "ModelSpec", "PixelEmbedding",
-    "PygPooling", "SetModel", "SetTransformer", "build_model", "check_tokens",
-    "constructor_args", "is_plugin", "model_class", "run_rnn", "spec", "token_counts",
+    "GRU", "INPUTS", "LSTM", "MAB", "MODELS", "SPECS", "DeepSets", "ModelSpec",
+    "PixelEmbedding", "PygPooling", "SetModel", "SetTransformer", "VectorEmbedding",
+    "build_model", "check_sets", "check_tokens", "constructor_args", "form_of", "is_plugin",
+    "model_class", "refusal", "run_rnn", "spec", "takes", "token_counts",
 ]

@@ -1,9 +1,11 @@
-"""What every set model shares: the interface, pixel embeddings, token checks.
+"""What every set model shares: the interface, pixel and vector embeddings, input checks.
 
-Every model maps a LongTensor of tokens (B, N) to one float prediction per
-set (B,), for any N, and does nothing else: training belongs to ``train``.
-Token 0 is padding and 1..10 are digits; ``input_dim`` is the vocabulary size
-(11). ``model_args`` holds what rebuilds the model from a checkpoint.
+Every model maps a batch of sets to one float prediction per set (B,), or a logit per
+class (B, K) with ``outputs`` = K, for any N, and does nothing else: training belongs to
+``train``. A batch is a LongTensor of tokens (B, N), token 0 the padding and 1..10 the
+digits (``input_dim`` is the vocabulary size, 11), or for ``inputs="vectors"`` a float
+tensor (B, N, input_dim) with an optional mask (B, N) of the real elements (None: all
+are). ``model_args`` holds what rebuilds the model from a checkpoint.
 """
 
 from __future__ import annotations
@@ -15,7 +17,22 @@ import sys
 import torch
 from torch import nn
 
-from deepsets.core.tasks import digit_images
+from deepsets.core.tasks import PAD, digit_images
+
+#: What a batch of sets can be: tokens (digits and images) or vectors.
+INPUTS = ("tokens", "images", "vectors")
+
+
+class VectorEmbedding(nn.Module):
+    """Real vectors to vectors: an MLP on each element, (..., D) -> (..., E)."""
+
+    def __init__(self, dim: int, embedding_dim: int) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(dim, embedding_dim), nn.ReLU(),
+                                 nn.Linear(embedding_dim, embedding_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.mlp(x)
 
 
 class PixelEmbedding(nn.Module):
@@ -48,9 +65,12 @@ class PixelEmbedding(nn.Module):
 class SetModel(nn.Module):
     """What the models share: constructor arguments, ``model_args`` and ``__repr__``.
 
-    A model only predicts: ``forward`` maps tokens (B, N) to predictions (B,).
+    A model only predicts: ``forward`` maps sets to predictions (B,) or logits (B, K).
     The loss and its gradients are the trainer's (``train.fit``).
     """
+
+    #: The inputs it takes (``INPUTS``); a plug-in says its own, else it takes tokens.
+    takes: tuple[str, ...] = INPUTS
 
     #: Intra-op threads that train this model fastest at batch 64 (measured with
     #: ``make bench``); fixed, so results do not depend on the machine's core count.
@@ -61,22 +81,38 @@ class SetModel(nn.Module):
     parallel_batches: bool = True
 
     def __init__(self, input_dim: int, embedding_dim: int, hidden_dim: int,
-                 inputs: str = "tokens") -> None:
+                 inputs: str = "tokens", outputs: int = 1) -> None:
         super().__init__()
-        if inputs not in ("tokens", "images"):
-            raise ValueError(f"inputs={inputs!r} is not allowed; use tokens or images")
+        if inputs not in INPUTS:
+            raise ValueError(f"inputs={inputs!r} is not allowed; use " + ", ".join(INPUTS))
         self.input_dim = input_dim
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
         self.inputs = inputs
-        # tokens: a learned vector per token; images: an MLP on the pixels of each image
-        self.embedding = (nn.Embedding(input_dim, embedding_dim) if inputs == "tokens"
-                          else PixelEmbedding(input_dim, embedding_dim))
+        self.outputs = outputs
+        # tokens: a learned vector per token; images: an MLP on the pixels of each image;
+        # vectors: an MLP on each vector
+        self.embedding = {"tokens": nn.Embedding, "images": PixelEmbedding,
+                          "vectors": VectorEmbedding}[inputs](input_dim, embedding_dim)
 
     @property
     def model_args(self) -> dict:
         return {"input_dim": self.input_dim, "embedding_dim": self.embedding_dim,
-                "hidden_dim": self.hidden_dim, "inputs": self.inputs}
+                "hidden_dim": self.hidden_dim, "inputs": self.inputs,
+                "outputs": self.outputs}
+
+    def real(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Which positions of ``x`` hold an element, (B, N) bool: those that are not the pad
+        token; for vectors ``mask``'s (None: every position)."""
+        if self.inputs != "vectors":
+            return x != PAD
+        if mask is None:
+            return torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+        return mask.to(device=x.device, dtype=torch.bool)
+
+    def readout(self, out: torch.Tensor) -> torch.Tensor:
+        """The output layer's (B, outputs) as predictions: (B,) for one output."""
+        return out.squeeze(-1) if self.outputs == 1 else out
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.model_args.items())
@@ -104,6 +140,27 @@ def check_tokens(x: torch.Tensor, vocab: int | None) -> torch.Tensor:
             raise ValueError(f"tokens must lie in 0..{top} (0 is padding), got "
                              f"{int(low)}..{int(high)}")
     return x
+
+
+def check_sets(x: torch.Tensor, form: str, size: int | None) -> torch.Tensor:
+    """``x`` if it is a batch of sets of ``form`` (``tasks.Elements.form``): tokens in
+    0..size-1 (``check_tokens``), or vectors (B, N, size) of floats; else ValueError."""
+    if form != "vectors":
+        return check_tokens(x, size)
+    if x.dim() != 3 or not x.is_floating_point() or (size and x.shape[-1] != size):
+        raise ValueError(f"sets of vectors must be a 3-D float array (sets x elements x "
+                         f"{size or 'dim'}), got {x.dim()}-D {x.dtype} of shape "
+                         f"{tuple(x.shape)}")
+    return x
+
+
+def form_of(model: nn.Module, x: torch.Tensor) -> str:
+    """What a model reads ``x`` as: its ``inputs`` where it says (ours do), else what the
+    array is (floats: vectors)."""
+    inputs = getattr(model, "inputs", None)
+    if inputs in INPUTS:
+        return "vectors" if inputs == "vectors" else "tokens"
+    return "vectors" if x.is_floating_point() else "tokens"
 
 
 def import_class(path: str, base: type, what: str, kind: str = "nn.Module") -> type:

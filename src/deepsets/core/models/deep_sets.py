@@ -6,7 +6,6 @@ import torch
 from torch import nn
 
 from deepsets.core.models.base import SetModel, token_counts
-from deepsets.core.tasks import PAD
 
 
 class DeepSets(SetModel):
@@ -21,7 +20,9 @@ class DeepSets(SetModel):
 
     Two forwards compute the same function:
     - ``forward_each_element``: the handout's, phi on every element of every
-      set. Images take it: their 1,797 tokens make a table cost more than it saves.
+      set. Images take it: their 1,797 tokens make a table cost more than it saves;
+      vectors too, which have no table, and their padding is always masked (a
+      position the mask calls empty adds nothing).
     - ``forward_token_table``: phi sees only 11 distinct tokens, so it is
       computed once per vocabulary token and a set pools the table rows by
       its token counts: the same values and gradients (tested against a plain
@@ -34,8 +35,8 @@ class DeepSets(SetModel):
 
     def __init__(self, input_dim: int = 11, embedding_dim: int = 128, hidden_dim: int = 64,
                  activation: str = "tanh", mask_padding: bool = False,
-                 pooling: str = "sum", inputs: str = "tokens") -> None:
-        super().__init__(input_dim, embedding_dim, hidden_dim, inputs)
+                 pooling: str = "sum", inputs: str = "tokens", outputs: int = 1) -> None:
+        super().__init__(input_dim, embedding_dim, hidden_dim, inputs, outputs)
         if activation not in self.ACTIVATIONS:
             raise ValueError(f"activation={activation!r} is not allowed; use "
                              + " or ".join(self.ACTIVATIONS))
@@ -45,7 +46,7 @@ class DeepSets(SetModel):
         self.activation, self.mask_padding, self.pooling = activation, bool(mask_padding), pooling
         self.fc1 = nn.Linear(embedding_dim, hidden_dim)
         self.act = self.ACTIVATIONS[activation]()
-        self.fc2 = nn.Linear(hidden_dim, 1)
+        self.fc2 = nn.Linear(hidden_dim, outputs)
 
     @property
     def model_args(self) -> dict:
@@ -63,22 +64,24 @@ class DeepSets(SetModel):
             table = torch.cat([torch.zeros_like(table[:1]), table[1:]])
         return table
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.inputs == "images":
-            return self.forward_each_element(x)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if self.inputs != "tokens":
+            return self.forward_each_element(x, mask)
         return self.forward_token_table(x)
 
-    def forward_each_element(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_each_element(self, x: torch.Tensor,
+                             mask: torch.Tensor | None = None) -> torch.Tensor:
         """The handout's forward: phi on every element, then the pooling and rho."""
-        h = self.phi(x)  # (B, N) -> (B, N, H)
-        real = (x != PAD).unsqueeze(-1)  # (B, N, 1)
+        h = self.phi(x)  # (B, N) or (B, N, D) -> (B, N, H)
+        real = self.real(x, mask).unsqueeze(-1)  # (B, N, 1)
         if self.pooling == "mean":
             pooled = (h * real).sum(1) / real.sum(1).clamp_min(1)
         elif self.pooling == "max":
             pooled = h.masked_fill(~real, -torch.inf).amax(dim=1)
-        else:
-            pooled = (h * real if self.mask_padding else h).sum(dim=1)  # (B, N, H) -> (B, H)
-        return self.fc2(pooled).squeeze(-1)  # (B, H) -> (B,)
+        else:  # pad tokens add phi(0) unless masked; an empty vector position adds nothing
+            masked = self.mask_padding or self.inputs == "vectors"
+            pooled = (h * real if masked else h).sum(dim=1)  # (B, N, H) -> (B, H)
+        return self.readout(self.fc2(pooled))  # (B, H) -> (B,)
 
     def forward_token_table(self, x: torch.Tensor) -> torch.Tensor:
         """phi once per vocabulary token, pooled by each set's token counts."""
@@ -92,4 +95,4 @@ class DeepSets(SetModel):
         else:  # max over the digits present in the set, padding left out
             present = (counts[:, 1:] > 0).unsqueeze(-1)  # (B, V - 1, 1)
             pooled = torch.where(present, table[1:], -torch.inf).amax(dim=1)  # (B, H)
-        return self.fc2(pooled).squeeze(-1)  # (B, H) -> (B,)
+        return self.readout(self.fc2(pooled))  # (B, H) -> (B,)

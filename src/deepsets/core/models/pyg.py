@@ -1,7 +1,7 @@
 """PyTorch Geometric's aggregations as the pooling of a set model: ``pyg-<name>``.
 
-``rho(aggregate_{x in X} phi(x))``: phi is the element encoder (the token embedding, or
-the pixel MLP for images) with a layer and tanh; the aggregation is
+``rho(aggregate_{x in X} phi(x))``: phi is the element encoder (the token embedding, the
+pixel MLP for images, or the vector MLP) with a layer and tanh; the aggregation is
 ``torch_geometric.nn.aggr``'s own, fed the set's real elements only (padding is never an
 element: the index PyG sees holds only them); rho reads the pooled vector, however wide
 the aggregation makes it. Needs the ``pyg`` extra (``pip install 'deepsets[pyg]'``); the
@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from deepsets.core.models.base import SetModel, import_class
-from deepsets.core.tasks import PAD
 
 
 def train_sizes(k: int) -> torch.Tensor:
@@ -127,8 +126,8 @@ class PygPooling(SetModel):
 
     def __init__(self, input_dim: int = 11, embedding_dim: int = 128, hidden_dim: int = 64,
                  aggregation: str = "sum", inputs: str = "tokens",
-                 max_elements: int = 10) -> None:
-        super().__init__(input_dim, embedding_dim, hidden_dim, inputs)
+                 max_elements: int = 10, outputs: int = 1) -> None:
+        super().__init__(input_dim, embedding_dim, hidden_dim, inputs, outputs)
         if aggregation not in AGGREGATIONS and ":" not in aggregation:
             raise ValueError(f"aggregation={aggregation!r} is not allowed; use one of "
                              + ", ".join(AGGREGATIONS) + ", or package.module:ClassName")
@@ -142,7 +141,7 @@ class PygPooling(SetModel):
             width = self.pool(torch.zeros(2, hidden_dim), torch.zeros(2, dtype=torch.long),
                               dim_size=1).shape[-1]
         self.rho = nn.Sequential(nn.Linear(width, hidden_dim), nn.Tanh(),
-                                 nn.Linear(hidden_dim, 1))
+                                 nn.Linear(hidden_dim, outputs))
 
     @property
     def model_args(self) -> dict:
@@ -167,21 +166,22 @@ class PygPooling(SetModel):
         """The per-element network: tokens (...) -> features (..., H)."""
         return self.act(self.fc1(self.embedding(x)))
 
-    def elements(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def elements(self, x: torch.Tensor, mask: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """The real elements' features (E, H) and the set each belongs to (E,), in order."""
-        real = x != PAD  # (B, N)
-        rows = torch.arange(len(x), device=x.device).unsqueeze(1).expand_as(x)[real]
+        real = self.real(x, mask)  # (B, N)
+        rows = torch.arange(len(x), device=x.device).unsqueeze(1).expand_as(real)[real]
         return self.phi(x[real]), rows
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h, index = self.elements(x)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        h, index = self.elements(x, mask)
         if self.aggregation in ALONE:
             pooled = self.pool_alone(h, index, len(x))
         elif self.aggregation in BY_SIZE:
             pooled = self.pool_by_size(h, index, len(x))
         else:
             pooled = self.pool(h, index, dim_size=len(x))  # (B, W)
-        return self.rho(pooled).squeeze(-1)  # (B,)
+        return self.readout(self.rho(pooled))  # (B,)
 
     def pool_by_size(self, h: torch.Tensor, index: torch.Tensor, n_sets: int) -> torch.Tensor:
         """The pooled vectors (B, W), the sets of one size together (``BY_SIZE``)."""

@@ -28,7 +28,8 @@ class RecurrentSetModel(SetModel):
 
     Two forwards compute the same function:
     - ``forward_embeddings``: the layer on each element's embedding, the
-      handout's; images take it (a table of 1,797 tokens would cost more).
+      handout's; images take it (a table of 1,797 tokens would cost more), and vectors,
+      whose real elements it reads in order (``mask``: the empty positions are skipped).
     - ``forward_gate_table``: a token's input projection takes only 11 values,
       so that table is computed once and fed to the fused kernel as input
       weights for one-hot tokens: an input projection 12 times smaller.
@@ -40,24 +41,37 @@ class RecurrentSetModel(SetModel):
     layer_name: str
 
     def __init__(self, input_dim: int = 11, embedding_dim: int = 128,
-                 hidden_dim: int = 64, inputs: str = "tokens") -> None:
-        super().__init__(input_dim, embedding_dim, hidden_dim, inputs)
+                 hidden_dim: int = 64, inputs: str = "tokens", outputs: int = 1) -> None:
+        super().__init__(input_dim, embedding_dim, hidden_dim, inputs, outputs)
         self.add_module(self.layer_name, self.layer(embedding_dim, hidden_dim, batch_first=True))
-        self.fc = nn.Linear(hidden_dim, 1)
+        self.fc = nn.Linear(hidden_dim, outputs)
 
     @property
     def rnn(self) -> nn.RNNBase:
         return getattr(self, self.layer_name)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.inputs == "images":
-            return self.forward_embeddings(x)
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if self.inputs != "tokens":
+            return self.forward_embeddings(x, mask)
         return self.forward_gate_table(x)
 
-    def forward_embeddings(self, x: torch.Tensor) -> torch.Tensor:
-        """The recurrent layer on the embedding of every element."""
-        out, _ = self.rnn(self.embedding(x))  # (B, N) -> (B, N, E) -> (B, N, H)
-        return self.fc(out[:, -1]).squeeze(-1)  # last step (B, H) -> (B,)
+    def forward_embeddings(self, x: torch.Tensor,
+                           mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The recurrent layer on the embedding of every element; with ``mask`` on the real
+        elements only, in their order, read after each set's last one."""
+        embedded = self.embedding(x)  # (B, N) or (B, N, D) -> (B, N, E)
+        if mask is None:
+            out, _ = self.rnn(embedded)  # (B, N, H)
+            return self.readout(self.fc(out[:, -1]))  # last step (B, H) -> (B,)
+        real = self.real(x, mask)
+        first = torch.argsort((~real).to(torch.int8), dim=1, stable=True)  # real ones first
+        embedded = embedded.gather(1, first.unsqueeze(-1).expand_as(embedded))
+        lengths = real.sum(1).clamp_min(1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(embedded, lengths, batch_first=True,
+                                                   enforce_sorted=False)
+        _, last = self.rnn(packed)  # h_n (1, B, H); the LSTM's with its cell state
+        h = last[0] if isinstance(last, tuple) else last
+        return self.readout(self.fc(h[-1]))  # (B, H) -> (B,)
 
     def forward_gate_table(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -95,7 +109,7 @@ class LSTM(RecurrentSetModel):
         out = run_rnn(torch.lstm, onehot, (h0, h0),
                       [table.t().contiguous(), self.lstm.weight_hh_l0],
                       has_biases=False, train=self.training)  # (B, N, H); biases in the table
-        return self.fc(out[:, -1]).squeeze(-1)  # last step (B, H) -> (B,)
+        return self.readout(self.fc(out[:, -1]))  # last step (B, H) -> (B,)
 
 
 class GRU(RecurrentSetModel):
@@ -117,4 +131,4 @@ class GRU(RecurrentSetModel):
         weights = [table.t().contiguous(), gru.weight_hh_l0, torch.zeros_like(gru.bias_ih_l0),
                    gru.bias_hh_l0]
         out = run_rnn(torch.gru, onehot, h0, weights, has_biases=True, train=self.training)
-        return self.fc(out[:, -1]).squeeze(-1)  # last step (B, H) -> (B,)
+        return self.readout(self.fc(out[:, -1]))  # last step (B, H) -> (B,)
