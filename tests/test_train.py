@@ -80,7 +80,8 @@ def test_checkpoint_round_trip_and_resume(data, tmp_path):
         assert torch.equal(a, b)
     # the saved model predicts exactly what the trained one does
     loaded, state = load_model(ckpt, "lstm", SMALL)
-    assert state["epoch"] == 3 and state["model_args"] == {**SMALL, "inputs": "tokens", "outputs": 1}
+    assert state["epoch"] == 3
+    assert state["model_args"] == {**SMALL, "inputs": "tokens", "outputs": 1}
     assert set(state) == {"model", "model_name", "model_args", "optimizer", "epoch", "history"}
     x = torch.as_tensor(X[:32])
     with torch.no_grad():
