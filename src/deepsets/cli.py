@@ -195,7 +195,7 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     for name, task in TASKS.items():
         suites = ", ".join(s for s, names in SUITES.items() if name in names)
         unit = f", a unit of size is {task.scale} elements" if task.scale > 1 else ""
-        print(f"{name:<{width}}  {task.title} ({'classes' if task.classes else 'whole' if task.whole else 'real'}; {suites}{unit})")  # noqa: E501
+        print(f"{name:<{width}}  {task.title} ({task.kind}; {suites}{unit})")
     whole, real = (next(t for t in TASKS.values() if t.whole is w) for w in (True, False))
     print(f"\na model meets a task at a size where: whole targets and classes, "
           f"{whole.criterion}; real ones, {real.criterion}\n(docs/benchmark.md)\n")

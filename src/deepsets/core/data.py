@@ -71,7 +71,7 @@ def create_train_dataset(
     max_card = check_positive_int("max_card", max_card)
     max_digit = check_positive_int("max_digit", max_digit)
     rng = as_generator(seed)
-    if get_task(task).elements.draw is not None:
+    if get_task(task).elements.form == "vectors":
         return vector_train_sets(get_task(task), n_train, max_card, rng)
     cards = rng.integers(1, max_card + 1, size=n_train)  # (n,)
     values = rng.integers(1, pool_size(max_digit, pool) + 1, size=(n_train, max_card))
@@ -103,7 +103,7 @@ def create_test_dataset(
         raise ValueError("cards is empty; give at least one test set size")
     high = pool_size(check_positive_int("max_digit", max_digit), pool)
     rng = as_generator(seed)
-    if get_task(task).elements.draw is not None:  # vectors: sizes in units of the scale
+    if get_task(task).elements.form == "vectors":  # sizes in units of the scale
         drawn = [get_task(task).draw(rng, n_per_card, size)
                  for size in get_task(task).sizes(cards)]
         return [X for X, _ in drawn], [y for _, y in drawn]
@@ -145,7 +145,7 @@ def free_padding(X: np.ndarray, max_pads: int,
 
 def numbers_per_element(task: Task) -> int:
     """How much of a chunk one unit of set size takes: 1 token, or scale x dim numbers."""
-    return 1 if task.elements.draw is None else task.scale * task.elements.vocabulary(0)
+    return 1 if task.elements.form == "tokens" else task.scale * task.elements.vocabulary(0)
 
 
 def vector_train_sets(task: Task, n_train: int, max_card: int,
@@ -155,7 +155,7 @@ def vector_train_sets(task: Task, n_train: int, max_card: int,
     cards = rng.integers(1, max_card + 1, size=n_train)  # (n,)
     lengths = cards * task.scale
     X = np.zeros((n_train, max_card * task.scale, task.elements.vocabulary(0)), np.float32)
-    y = np.zeros(n_train, dtype=np.int64 if task.whole or task.classes else np.float64)
+    y = np.zeros(n_train, dtype=task.dtype)
     for length in np.unique(lengths):
         rows = np.flatnonzero(lengths == length)
         X[rows, X.shape[1] - length:], y[rows] = task.draw(rng, len(rows), int(length))

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from deepsets.core.devices import resolve_device, torch_threads
-from deepsets.core.models import check_sets, form_of
+from deepsets.core.models import as_sets
 from deepsets.core.progress import Progress
 
 
@@ -38,10 +38,7 @@ def predict(model: nn.Module, X: np.ndarray | torch.Tensor, *, batch_tokens: int
     """
     dev = resolve_device(device)
     model.to(dev).eval()
-    X = torch.as_tensor(X)
-    form = form_of(model, X)
-    X = check_sets(X, form, getattr(model, "input_dim", None))
-    X = X.long() if form == "tokens" else X.float()
+    X = as_sets(model, X)
     rows = max(1, batch_tokens // max(1, X.shape[1]))
     batches = [X[i:i + rows] for i in range(0, len(X), rows)]
     cpu = dev.type == "cpu"

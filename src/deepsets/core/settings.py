@@ -284,7 +284,7 @@ class LabConfig(Settings):
         if spec(name).recipes:
             args["mask_padding"] = self.recipe_for(name).mask_padding
         if "max_elements" in inspect.signature(spec(name).cls).parameters:
-            args["max_elements"] = TASKS[self.task].sizes([self.max_card])[0]  # at most so many
+            args["max_elements"] = self.max_size  # a pooling built for at most this many
         return constructor_args(name, args)
 
 

@@ -184,8 +184,18 @@ class Task:
         float64."""
         return self.typed(self.target(X))
 
+    @property
+    def dtype(self) -> type:
+        """The targets' type: int64 for whole numbers and classes, else float64."""
+        return np.int64 if self.whole or self.classes else np.float64
+
+    @property
+    def kind(self) -> str:
+        """``classes``, ``whole`` or ``real``: what its targets are, in a word."""
+        return "classes" if self.classes else "whole" if self.whole else "real"
+
     def typed(self, y: np.ndarray) -> np.ndarray:
-        return np.asarray(y, dtype=np.int64 if self.whole or self.classes else np.float64)
+        return np.asarray(y, dtype=self.dtype)
 
     def draw(self, rng: np.random.Generator, n: int, size: int
              ) -> tuple[np.ndarray, np.ndarray]:

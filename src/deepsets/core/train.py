@@ -26,7 +26,7 @@ from torch import nn
 
 from deepsets.core.checks import derive_seed
 from deepsets.core.devices import resolve_device
-from deepsets.core.models import DeepSets, check_sets, form_of, token_counts
+from deepsets.core.models import DeepSets, as_sets, token_counts
 from deepsets.core.optim import make_adam
 from deepsets.core.progress import Outbox, Progress, Stop
 from deepsets.core.runfolder import load_checkpoint, save_checkpoint
@@ -156,14 +156,10 @@ def checked_lengths(lengths: np.ndarray | torch.Tensor | None,
 
 def training_tensors(model: nn.Module, X, y, loss: str,
                      dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """The sets (tokens long, vectors float32) and targets (classes long, else float32) on
-    ``dev``, the sets checked against the model."""
-    X = torch.as_tensor(X)
-    form = form_of(model, X)  # a plug-in model may not say its input_dim
-    X = check_sets(X, form, getattr(model, "input_dim", None))
-    X = X.to(dev, torch.long if form == "tokens" else torch.float32)
+    """The sets (``as_sets``: tokens int64, vectors float32) and targets (classes int64,
+    else float32) on ``dev``."""
     kind = torch.long if loss == "cross-entropy" else torch.float32
-    return X, torch.as_tensor(y, dtype=kind, device=dev)
+    return as_sets(model, X).to(dev), torch.as_tensor(y, dtype=kind, device=dev)
 
 
 def fit(

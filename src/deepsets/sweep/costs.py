@@ -34,7 +34,7 @@ from deepsets.core.progress import Progress
 from deepsets.core.runfolder import HISTORY, read_json
 from deepsets.core.settings import LabConfig
 from deepsets.core.tasks import TASKS
-from deepsets.core.train import LOSSES
+from deepsets.core.train import LOSSES, training_tensors
 
 
 def measure_rates(config: LabConfig, steps: int = 20) -> tuple[float, float]:
@@ -44,10 +44,10 @@ def measure_rates(config: LabConfig, steps: int = 20) -> tuple[float, float]:
                                 config.max_digit, 0, task=config.task,
                                 pool=element_pool(config.task, "train"))
     loss = TASKS[config.task].loss  # vectors: measured at the largest training size
-    X = torch.as_tensor(X.values if isinstance(X, VectorSets) else X)
-    y = torch.as_tensor(y, dtype=torch.long if loss == "cross-entropy" else torch.float32)
     with torch_threads(1):
         model = seeded_model(name, config)
+        X, y = training_tensors(model, X.values if isinstance(X, VectorSets) else X, y, loss,
+                                torch.device("cpu"))
         step = seconds_per_step(model, X, y, torch.arange(len(X)).split(config.batch_size),
                                 config.lr, loss=LOSSES[loss])
         (X_test,), _ = create_test_dataset(256, [50], config.max_digit, 0, task=config.task,

@@ -24,6 +24,7 @@ from deepsets.core.models.base import (
     PixelEmbedding,
     SetModel,
     VectorEmbedding,
+    as_sets,
     check_sets,
     check_tokens,
     form_of,
@@ -154,6 +155,6 @@ def build_model(name: str, **model_args) -> nn.Module:
 __all__ = [
     "GRU", "INPUTS", "LSTM", "MAB", "MODELS", "SPECS", "DeepSets", "ModelSpec",
     "PixelEmbedding", "PygPooling", "SetModel", "SetTransformer", "VectorEmbedding",
-    "build_model", "check_sets", "check_tokens", "constructor_args", "form_of", "is_plugin",
-    "model_class", "refusal", "run_rnn", "spec", "takes", "token_counts",
+    "as_sets", "build_model", "check_sets", "check_tokens", "constructor_args", "form_of",
+    "is_plugin", "model_class", "refusal", "run_rnn", "spec", "takes", "token_counts",
 ]

@@ -163,6 +163,15 @@ def form_of(model: nn.Module, x: torch.Tensor) -> str:
     return "vectors" if x.is_floating_point() else "tokens"
 
 
+def as_sets(model: nn.Module, X) -> torch.Tensor:
+    """``X`` as the batch of sets ``model`` reads (``form_of``), checked (``check_sets``):
+    tokens int64, vectors float32."""
+    X = torch.as_tensor(X)
+    form = form_of(model, X)
+    X = check_sets(X, form, getattr(model, "input_dim", None))  # a plug-in may not say
+    return X.long() if form == "tokens" else X.float()
+
+
 def import_class(path: str, base: type, what: str, kind: str = "nn.Module") -> type:
     """The class ``package.module:ClassName``, a subclass of ``base``; its module is
     imported as ``python -m`` would, from the current folder too. ``what`` names it in
