@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench docs-check lint notebook dist clean
+.PHONY: run test bench docs-check gpu-check lint notebook dist clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ notebook: $(STAMP)  ## re-execute notebooks/lab.ipynb in place at the handout's 
 	nb = nbformat.read('lab.ipynb', as_version=4); \
 	nbclient.NotebookClient(nb, timeout=1800, coalesce_streams=True).execute(); \
 	nbformat.write(nb, 'lab.ipynb')"  # coalesced: a progress bar keeps its last state
+
+gpu-check:  ## on a GPU machine, with its own python3 (installs nothing, no Ray): lab and sweep on cuda
+	PYTHONPATH=src $(PYTHON) benchmarks/gpu_check.py $(ARGS)
 
 lint: $(STAMP)  ## ruff's rules (the code is laid out by hand, to 100 columns)
 	$(BIN)/ruff check src tests benchmarks examples

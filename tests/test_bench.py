@@ -4,6 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -49,3 +52,42 @@ def test_kernel_calls_times_both_directions():
     first, second = proc.stdout.splitlines()[-2:]
     assert first.startswith("lstm_forward ") and "lstm_backward " in first
     assert second.startswith("a 2048^3 matrix product: ") and second.endswith("(one thread)")
+
+
+def gpu_check():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import gpu_check
+
+    return gpu_check
+
+
+def test_gpu_check_flags_each_score_beyond_its_tolerance():
+    check = gpu_check()
+    cpu = {"cards": [5, 10], "deepsets": {"acc": [0.9, 0.5], "mae": [0.1, 1.0]},
+           "lstm": {"acc": [None, 0.2], "mae": [None, 3.0], "not_applicable": "x"}}
+    close = {"cards": [5, 10], "deepsets": {"acc": [0.9 + check.ACC_TOL / 2, 0.5],
+                                            "mae": [0.1 * (1 + check.MAE_TOL / 2), 1.0]},
+             "lstm": {"acc": [None, 0.2], "mae": [None, 3.0]}}
+    assert check.score_gaps(cpu, cpu) == [] and check.score_gaps(cpu, close) == []
+    far = {**close, "deepsets": {"acc": [0.9, 0.5], "mae": [0.1, 1.0 + 2 * check.MAE_TOL]},
+           "lstm": {"acc": [0.1, 0.2], "mae": [None, 3.0]}}
+    assert check.score_gaps(cpu, far) == ["deepsets mae at 10: cpu 1.0, device 1.04",
+                                          "lstm acc at 5: cpu None, device 0.1"]
+
+
+def test_gpu_check_runs_a_run_folders_models_on_both_devices(tmp_path):
+    run = tmp_path / "run"
+    subprocess.run([sys.executable, "-m", "deepsets", "lab", "--task", "point-clouds",
+                    "--models", "deepsets", "--n-train", "64", "--epochs", "1",
+                    "--n-per-card", "8", "--cards", "2,3", "--out", str(run)],
+                   check=True, capture_output=True, timeout=300)
+    assert gpu_check().prediction_gap(run, "cpu") == 0.0  # one device: the same numbers
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_gpu_check_says_in_one_line_when_there_is_no_gpu():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_check.py")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        "gpu-check: this machine has no CUDA GPU (torch.cuda.is_available() is False)"]
