@@ -1,7 +1,7 @@
 """The GPU check (make gpu-check): the lab and a quick sweep on cuda, the lab's numbers
 against the CPU run's, and the timings.
 
-    PYTHONPATH=src python3 benchmarks/gpu_check.py [--device cuda] [--keep DIR]
+    PYTHONPATH=src python3 benchmarks/gpu_check.py [--device cuda] [--checks LIST] [--keep DIR]
 
 It installs nothing and needs no Ray: every step runs ``python -m deepsets`` with this
 python from src/ (``PYTHONPATH``), and the sweep runs in local worker processes. Steps:
@@ -116,7 +116,7 @@ def check_lab(out: Path, device: str) -> list[str]:
 
 
 def check_weights(out: Path, device: str) -> list[str]:
-    deepsets("lab", *LAB, "--out", str(out / "lab-cpu"))  # reused when the lab check ran
+    deepsets("lab", *LAB, "--device", "cpu", "--out", str(out / "lab-cpu"))  # the lab check's
     deepsets("lab", *CLOUDS, "--out", str(out / "clouds-cpu"))
     gaps = []
     for run in (out / "lab-cpu", out / "clouds-cpu"):
