@@ -15,6 +15,7 @@ from deepsets.core.evaluate import accuracy, predict, scores
 from deepsets.core.models import SPECS, build_model
 from deepsets.core.settings import CompareConfig, LabConfig
 from deepsets.core.tasks import TASKS
+from deepsets.core.train import fit
 from deepsets.sweep.reach import run_reach
 
 #: Models whose prediction does not depend on the order of the elements.
@@ -170,3 +171,31 @@ def test_vector_tasks_train_in_batches_of_one_size_and_count_elements():
     assert LabConfig(task="point-clouds").model_args("gru")["outputs"] == 8
     assert not LabConfig(task="reals-max", recipe="exact").recipe_for("deepsets").refit
     assert TASKS["point-clouds"].loss == "cross-entropy"
+
+
+@pytest.mark.parametrize("name", ["deepsets", "set-transformer"])
+def test_vector_models_standardize_so_units_do_not_matter(name):
+    """Elements and targets are standardized by the training sets (their real positions
+    only): the same data in units a thousand times smaller trains to the same model,
+    whose predictions are a thousand times larger."""
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 6, size=128)
+    X = rng.uniform(0, 1, size=(128, 5, 1)).astype(np.float32)
+    X[np.arange(5) < 5 - lengths[:, None]] = 0  # left padding, as VectorSets
+    y = X.max(axis=(1, 2)).astype(np.float64)
+    models = []
+    for unit in (1.0, 1000.0):
+        torch.manual_seed(0)
+        model = build_model(name, input_dim=1, embedding_dim=16, hidden_dim=8,
+                            inputs="vectors")
+        fit(model, X * unit, y * unit, name=name, epochs=1, batch_size=16, lengths=lengths)
+        models.append(model)
+    real = np.arange(5) >= 5 - lengths[:, None]
+    assert models[1].embedding.loc.item() == pytest.approx(1000 * X[real].mean(), rel=1e-5)
+    assert models[1].embedding.scale.item() == pytest.approx(1000 * X[real].std(ddof=1),
+                                                             rel=1e-4)
+    assert models[1].target_loc.item() == pytest.approx(1000 * y.mean(), rel=1e-6)
+    test = rng.uniform(0, 1, size=(32, 7, 1)).astype(np.float32)
+    small, large = predict(models[0], test), predict(models[1], test * 1000)
+    np.testing.assert_allclose(large, 1000 * small, rtol=1e-3)
+    assert not np.allclose(small, small.mean())  # it learned something set by set

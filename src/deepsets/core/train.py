@@ -154,6 +154,15 @@ def checked_lengths(lengths: np.ndarray | torch.Tensor | None,
     return lengths
 
 
+def real_positions(X: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Which positions of the sets ``X`` (n, N, ...) hold elements, (n, N) bool: with
+    ``lengths``, the last ``lengths[i]`` of set i; else all."""
+    width = torch.arange(X.shape[1], device=X.device)
+    if lengths is None:
+        return torch.ones(X.shape[:2], dtype=torch.bool, device=X.device)
+    return width >= X.shape[1] - lengths.to(X.device).unsqueeze(1)
+
+
 def training_tensors(model: nn.Module, X, y, loss: str,
                      dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """The sets (``as_sets``: tokens int64, vectors float32) and targets (classes int64,
@@ -199,8 +208,10 @@ def fit(
     model.to(dev)
     X, y = training_tensors(model, X, y, loss, dev)
     optimizer = make_adam(model.parameters(), lr)  # one compiled call a step, where built
-    start, history = resume(checkpoint, name, model, optimizer)
     n, lengths = len(X), checked_lengths(lengths, X)
+    if hasattr(model, "fit_scales"):  # vectors: standardized (a checkpoint's, if resumed)
+        model.fit_scales(X, y, real_positions(X, lengths))
+    start, history = resume(checkpoint, name, model, optimizer)
     steps = len(epoch_batches(n, batch_size, seed, name, 0, lengths))  # the same every epoch
 
     def rate(step: int) -> float:  # the learning rate at step ``step`` of the whole training

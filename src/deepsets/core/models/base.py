@@ -24,15 +24,21 @@ INPUTS = ("tokens", "images", "vectors")
 
 
 class VectorEmbedding(nn.Module):
-    """Real vectors to vectors: an MLP on each element, (..., D) -> (..., E)."""
+    """Real vectors to vectors: an MLP on each element standardized, (..., D) -> (..., E).
+
+    ``loc`` and ``scale`` (D,) standardize the elements, ``(x - loc) / scale``: the identity
+    until ``SetModel.fit_scales`` sets them from the training sets; saved in checkpoints.
+    """
 
     def __init__(self, dim: int, embedding_dim: int) -> None:
         super().__init__()
+        self.register_buffer("loc", torch.zeros(dim))
+        self.register_buffer("scale", torch.ones(dim))
         self.mlp = nn.Sequential(nn.Linear(dim, embedding_dim), nn.ReLU(),
                                  nn.Linear(embedding_dim, embedding_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mlp(x)
+        return self.mlp((x - self.loc) / self.scale)
 
 
 class PixelEmbedding(nn.Module):
@@ -94,6 +100,10 @@ class SetModel(nn.Module):
         # vectors: an MLP on each vector
         self.embedding = {"tokens": nn.Embedding, "images": PixelEmbedding,
                           "vectors": VectorEmbedding}[inputs](input_dim, embedding_dim)
+        self.scaled = inputs == "vectors" and outputs == 1  # a regression over vectors
+        if self.scaled:  # predictions in the targets' units: out * scale + loc
+            self.register_buffer("target_loc", torch.zeros(()))
+            self.register_buffer("target_scale", torch.ones(()))
 
     @property
     def model_args(self) -> dict:
@@ -111,8 +121,27 @@ class SetModel(nn.Module):
         return mask.to(device=x.device, dtype=torch.bool)
 
     def readout(self, out: torch.Tensor) -> torch.Tensor:
-        """The output layer's (B, outputs) as predictions: (B,) for one output."""
+        """The output layer's (B, outputs) as predictions: (B,) for one output, in the
+        targets' units for a regression over vectors (``fit_scales``)."""
+        if self.scaled:
+            out = out * self.target_scale + self.target_loc
         return out.squeeze(-1) if self.outputs == 1 else out
+
+    @torch.no_grad()
+    def fit_scales(self, X: torch.Tensor, y: torch.Tensor, real: torch.Tensor) -> None:
+        """Vectors: standardize by the training sets ``X`` (n, N, D), their elements where
+        ``real`` (n, N), and targets ``y`` (n,): each coordinate of the elements to mean 0
+        and deviation 1 on the way in, and the output layer's units to the targets' on the
+        way out (regressions), so that raw values like U[0, 100] neither saturate phi nor
+        leave the output layer far from the targets' scale. Tokens: nothing."""
+        if self.inputs != "vectors":
+            return
+        elements = X[real]  # (T, D)
+        self.embedding.loc.copy_(elements.mean(0))
+        self.embedding.scale.copy_(elements.std(0).nan_to_num(1.0).clamp_min(1e-6))
+        if self.scaled:
+            self.target_loc.fill_(y.double().mean())
+            self.target_scale.fill_(y.double().std().nan_to_num(1.0).clamp_min(1e-6))
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.model_args.items())
