@@ -182,7 +182,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{name:<{width}}  {entry.about}")
     print(f"\n{'pyg-*':<{width}}  need PyTorch Geometric: pip install 'deepsets[pyg]'")
     print(f"{'yours':<{width}}  package.module:ClassName, any importable nn.Module mapping "
-          "tokens (B, N) to predictions (B,)")
+          "tokens (B, N), or vectors (B, N, D) and a mask, to predictions (B,)")
     print(f"{'':<{width}}  pyg:package.module:ClassName, your own torch_geometric.nn.aggr."
           "Aggregation as the pooling")
     return 0

@@ -153,7 +153,8 @@ def add_compare_flags(p: argparse.ArgumentParser) -> None:
             p.add_argument("--model", action="append", default=[],
                            metavar="PACKAGE.MODULE:CLASS",
                            help="add your own model to the sweep: any importable nn.Module "
-                                "mapping tokens (B, N) to predictions (B,); it gets the "
+                                "mapping tokens (B, N), or vectors (B, N, D) and a mask, to "
+                                "predictions (B,); it gets the "
                                 "constructor arguments it names of input_dim, embedding_dim, "
                                 "hidden_dim, inputs (repeatable)")
     p.add_argument("--quick", action="store_true",

@@ -114,7 +114,7 @@ def create_test_dataset(
 
 #: A test chunk's numbers: tokens, vectors. A vector chunk's generation holds float64
 #: temporaries of several times its size, and its chunks come and go in the allocator's
-#: arenas: 1 << 22 keeps 10,000 clouds of 1,600 points at 445 MiB peak, against 1,826 MiB
+#: arenas: 1 << 22 keeps 10,000 clouds of 1,600 points at 445-801 MiB peak, against 1,826 MiB
 #: at the tokens' 1 << 24 (docs/vectors/README.md).
 CHUNK_NUMBERS = (1 << 24, 1 << 22)
 

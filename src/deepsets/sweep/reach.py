@@ -109,8 +109,8 @@ def plot_reach(reaches: list[dict], config, path: Path) -> Path:
     grid = np.array([[median_low(cells[m, t]) if cells[m, t] else np.nan
                       for t in config.tasks] for m in config.models])
     share = grid / np.array([largest_tested(config, t) for t in config.tasks])  # of each task's
-    fig = Figure(figsize=(1.0 + 0.42 * len(config.tasks), 1.4 + 0.3 * len(config.models)),
-                 layout="constrained")
+    fig = Figure(figsize=(max(4.5, 2.0 + 0.42 * len(config.tasks)),  # room for the labels
+                          1.6 + 0.3 * len(config.models)), layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(share, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     for (i, j), value in np.ndenumerate(grid):
@@ -120,7 +120,9 @@ def plot_reach(reaches: list[dict], config, path: Path) -> Path:
     ax.set_xticks(range(len(config.tasks)), config.tasks, rotation=60, ha="right",
                   fontsize=7)
     ax.set_yticks(range(len(config.models)), [label(m) for m in config.models], fontsize=7)
-    ax.set_title(f"Reach: the largest test size up to which a model meets the task "
+    ax.set_title(f"Reach: the largest test size up to which a model meets the task\n"
                  f"(median of {config.seeds} seeds; x: failed)", fontsize=8)
-    fig.colorbar(image, ax=ax, label="reach / the largest size tested", shrink=0.8)
+    bar = fig.colorbar(image, ax=ax, shrink=0.8)
+    bar.set_label("reach / the largest size tested", fontsize=7)
+    bar.ax.tick_params(labelsize=7)
     return save_figure(fig, path)

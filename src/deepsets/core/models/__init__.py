@@ -3,7 +3,7 @@ plug-ins.
 
 ``build_model("lstm", input_dim=11, ...)`` makes one; ``MODELS`` lists the
 built-in ones by the names the CLI and the run folder use. A plug-in is any
-importable ``nn.Module`` that maps tokens (B, N) to predictions (B,), named
+importable ``nn.Module`` that maps tokens (B, N), or vectors (B, N, D), to predictions (B,), named
 ``package.module:ClassName``; it gets the constructor arguments it names of
 ``input_dim``, ``embedding_dim``, ``hidden_dim``, ``inputs`` and ``outputs``. It says
 which inputs it takes in a class attribute ``takes`` (of ``INPUTS``; without one, tokens
