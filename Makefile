@@ -4,7 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench docs-check gpu-check lint notebook dist clean
+.PHONY: run test browser bench docs-check gpu-check lint notebook dist clean
+
+# apt-get as root, or through sudo where it asks for no password
+APT := $(if $(filter 0,$(shell id -u)),,sudo -n) env DEBIAN_FRONTEND=noninteractive apt-get
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -15,9 +18,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## the whole handout lab into runs/lab, with an LSTM trained unpadded beside
 	$(BIN)/deepsets lab --out runs/lab --models deepsets,lstm,lstm-unpadded $(ARGS)
 
-test: lint  ## lint, then the test suite (first: which path the LSTM trains through here)
+test: lint browser  ## lint, then the test suite (first: which path the LSTM trains through here)
 	$(BIN)/python -c "from deepsets.core import kernels; print(kernels.status())"
 	$(BIN)/python -m pytest -q $(ARGS)
+
+browser:  ## Chromium for the explorer page's tests, from the distribution's packages, if missing
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null \
+	|| $(APT) install -y -q chromium >/dev/null 2>&1 \
+	|| ($(APT) update -q >/dev/null 2>&1 && $(APT) install -y -q chromium >/dev/null 2>&1) \
+	|| echo "no Chromium (apt-get install chromium failed here): the browser tests skip"
 
 bench: $(STAMP)  ## side-by-side speed ratios against a plain implementation
 	$(BIN)/python benchmarks/bench.py $(ARGS)

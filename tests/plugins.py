@@ -18,6 +18,13 @@ class DigitsOnly(nn.Module):
         return self.out(self.embedding(x).sum(dim=1)).squeeze(-1)
 
 
+class TenAtMost(DigitsOnly):
+    """DigitsOnly that says it does not apply to sets of more than 10 elements."""
+
+    def not_applicable(self, size: int) -> str | None:
+        return f"not applicable beyond size 10: TenAtMost got {size}" if size > 10 else None
+
+
 try:  # a user's own PyG aggregation (the pyg extra)
     from torch_geometric.nn.aggr import Aggregation
 

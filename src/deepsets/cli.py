@@ -3,7 +3,7 @@
 Subcommands follow the handout's scripts: ``train`` (train.py), ``eval``
 (eval.py), ``plot``; ``report`` answers the questions; ``lab`` runs them all;
 ``predict`` asks trained models for the sum of a set you type; ``compare``
-sweeps tasks x models x seeds.
+sweeps tasks x models x seeds; ``explore`` rebuilds a sweep's page.
 """
 
 from __future__ import annotations
@@ -20,10 +20,13 @@ from deepsets.core.runfolder import read_config
 from deepsets.core.settings import LabConfig
 from deepsets.flags import (
     add_compare_flags,
-    add_config_flags,
-    add_run_flags,
     compare_config_from,
     config_from,
+    debug_flag,
+    explore_flags,
+    lab_flags,
+    predict_flags,
+    run_flags,
 )
 
 
@@ -135,8 +138,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(f"  failed: {name}: {error}")
     print_files([args.out / name for name in ("results.csv", "summary.md", "reach.csv",
                                               "reach.png")]
-                + [args.out / figure_name(t) for t in config.tasks])
+                + [args.out / figure_name(t) for t in config.tasks]
+                + [args.out / "explorer.html"])
     return 1 if failed else 0
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    from deepsets.sweep.explorer import explore
+
+    print_files([explore(args.sweep)])
+    return 0
 
 
 def cpus_for(args: argparse.Namespace) -> int:
@@ -204,26 +215,6 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
-def debug_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
-
-
-def lab_flags(p: argparse.ArgumentParser) -> None:
-    add_run_flags(p, out=True)
-    add_config_flags(p)
-
-
-def predict_flags(p: argparse.ArgumentParser) -> None:
-    add_run_flags(p, out=False)
-    p.add_argument("digits", nargs="+", type=int_digit, metavar="DIGIT",
-                   help="the digits of the set, each in 1..max_digit of the run (the "
-                        f"handout's: {LabConfig().max_digit})")
-
-
-def run_flags(p: argparse.ArgumentParser) -> None:
-    add_run_flags(p, out=False)
-
-
 #: The subcommands: name -> (one line, its --help's description, its flags, what it runs).
 SUBCOMMANDS = {
     "lab": ("the whole lab: data, train, evaluate, plot, report",
@@ -248,10 +239,16 @@ SUBCOMMANDS = {
                 "Train and evaluate every (task, model, seed) in its own run folder under "
                 "--out, in local worker processes or on a Ray cluster, then write "
                 "results.csv, reach.csv, reach.png (each model's reach on each task), "
-                "summary.md and a figure per task. Finished runs are reused and cut-off runs "
-                "continue from their last epoch, so the same command again picks up where a "
-                "sweep stopped. A run that fails is recorded and the others "
-                "go on; the exit code is then 1.", add_compare_flags, cmd_compare),
+                "summary.md, a figure per task and explorer.html (open it in a browser). "
+                "Finished runs are reused and cut-off runs continue from their last epoch, so "
+                "the same command again picks up where a sweep stopped. A run that fails is "
+                "recorded and the others go on; the exit code is then 1.", add_compare_flags,
+                cmd_compare),
+    "explore": ("rebuild a sweep's explorer.html from its results",
+                "Write SWEEP/explorer.html again from the sweep folder's results.csv and "
+                "reach.csv: one self-contained page (no network) with the reach table as a "
+                "heatmap and, for the task of a clicked cell, its curves by set size, to "
+                "filter by model, task and seed.", explore_flags, cmd_explore),
     "models": ("every model by name, one line each",
                "List every model the lab and the sweep know by name (--models), with what "
                "it is.", debug_flag, cmd_models),
@@ -277,13 +274,6 @@ def build_parser() -> argparse.ArgumentParser:
         add_flags(p)
         p.set_defaults(func=run)
     return parser
-
-
-def int_digit(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a digit") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -189,3 +189,36 @@ def compare_config_from(args: argparse.Namespace) -> CompareConfig:
     config = config.preset(args.preset) if args.preset else config
     config = given_settings(args, config)
     return replace(config, models=tuple(dict.fromkeys((*config.models, *args.model))))
+
+
+def int_digit(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a digit") from None
+
+
+def debug_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+
+
+def lab_flags(p: argparse.ArgumentParser) -> None:
+    add_run_flags(p, out=True)
+    add_config_flags(p)
+
+
+def predict_flags(p: argparse.ArgumentParser) -> None:
+    add_run_flags(p, out=False)
+    p.add_argument("digits", nargs="+", type=int_digit, metavar="DIGIT",
+                   help="the digits of the set, each in 1..max_digit of the run (the "
+                        f"handout's: {LabConfig().max_digit})")
+
+
+def run_flags(p: argparse.ArgumentParser) -> None:
+    add_run_flags(p, out=False)
+
+
+def explore_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sweep", type=Path, nargs="?", default=DEFAULT_SWEEP, metavar="SWEEP",
+                   help=f"the sweep folder (default: {DEFAULT_SWEEP})")
+    debug_flag(p)

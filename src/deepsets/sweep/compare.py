@@ -8,7 +8,8 @@ run folders. So a finished run is reused, a cut-off run continues from its
 last checkpoint, and a run that fails is recorded with its error while the
 others go on. The sweep writes ``results.csv`` (task, model, seed, card, acc,
 mae, status, error), ``reach.csv`` and ``reach.png`` (``sweep.reach``), ``summary.md``
-and a figure per task (``accuracy_<task>.png``, or ``mae_<task>.png`` for a real one).
+a figure per task (``accuracy_<task>.png``, or ``mae_<task>.png`` for a real one) and
+``explorer.html``, the page to explore them all (``sweep.explorer``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from deepsets.core.runfolder import (
     write_text,
 )
 from deepsets.core.settings import CompareConfig, LabConfig
+from deepsets.sweep.explorer import folder_name, write_explorer
 from deepsets.sweep.reach import REACH_COLUMNS, plot_reach, reach_rows
 from deepsets.sweep.summary import plot_tasks, summary
 
@@ -39,7 +41,7 @@ COLUMNS = ("task", "model", "seed", "card", "acc", "mae", "status", "error")
 
 def run_name(config: LabConfig) -> str:
     """The run's folder: ``<task>-<model>-seed<k>`` (a plug-in's ``:`` becomes ``.``)."""
-    return f"{config.task}-{config.models[0].replace(':', '.')}-seed{config.seed}"
+    return folder_name(config.task, config.models[0], config.seed)
 
 
 def run_one(config: dict, files: dict[str, bytes], *, progress: Progress, outbox: Outbox,
@@ -83,7 +85,8 @@ def pending_job(folder: Path, config: LabConfig) -> Job | None:
 
 def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2, cluster: str | None = None,
                 progress: Progress | None = None) -> tuple[list[dict], dict[str, str]]:
-    """Every run of the sweep, then results.csv, summary.md and one PNG per task.
+    """Every run of the sweep, then results.csv, summary.md, one PNG per task and
+    explorer.html.
 
     Returns the rows and ``{run: one-line error}`` of the runs that failed.
     """
@@ -117,6 +120,7 @@ def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2, cluster: str
     write_text(out / "summary.md", summary(rows, config, failed, reaches))
     plot_reach(reaches, config, out / "reach.png")
     plot_tasks(rows, config, out)
+    write_explorer(out, rows, reaches)
     return rows, failed
 
 

@@ -1,0 +1,142 @@
+"""``explorer.html``: one self-contained page per sweep, to open from disk and explore.
+
+The page holds the sweep's rows (results.csv), each run's reach (reach.csv), what each
+task is (its metrics, its training sizes, its largest test size), links to the run
+folders that are there, the page's script (``explorer.js``) and Plotly's own library,
+inlined: no server, no network. ``deepsets compare`` writes it; ``deepsets explore
+SWEEP`` rebuilds it from a sweep folder's two CSV files, so a sweep whose run folders are
+gone (docs/laf) still gets one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+from deepsets.core.results import GUESS
+from deepsets.core.runfolder import write_text
+from deepsets.core.tasks import TASKS
+from deepsets.lab.plot import label
+from deepsets.sweep.reach import REACH_COLUMNS
+from deepsets.sweep.summary import MAX_TRAIN_CARD
+
+EXPLORER = "explorer.html"
+#: The files of a run folder the page links to, when they are there.
+RUN_FILES = ("config.json", "history.json", "results.json", "results.csv")
+
+
+def plotly_js() -> str:
+    """Plotly's library, minified, from the plotly package (which ships it for offline
+    use)."""
+    from plotly.offline import get_plotlyjs
+
+    return get_plotlyjs()
+
+
+def folder_name(task: str, model: str, seed: int) -> str:
+    """A run's folder in a sweep: ``<task>-<model>-seed<k>`` (a plug-in's ``:`` becomes
+    ``.``)."""
+    return f"{task}-{model.replace(':', '.')}-seed{seed}"
+
+
+def number(value) -> float | None:
+    """A score as a number; None for a missing one (a failed run's ``""``)."""
+    return None if value is None or value == "" else float(value)
+
+
+def read_sweep(folder: Path) -> tuple[list[dict], list[dict]]:
+    """The rows of a sweep folder's results.csv and reach.csv, typed as the sweep made
+    them (a missing score: None). ValueError, in one line, for a folder that is not one."""
+    folder = Path(folder)
+    for name in ("results.csv", "reach.csv"):
+        if not (folder / name).is_file():
+            raise ValueError(f"{folder} is not a sweep folder: it has no {name} "
+                             "(deepsets compare --out FOLDER writes one)")
+    with open(folder / "results.csv", newline="") as f:
+        rows = [{**r, "seed": int(r["seed"]), "card": int(r["card"]), "acc": number(r["acc"]),
+                 "mae": number(r["mae"])} for r in csv.DictReader(f)]
+    with open(folder / "reach.csv", newline="") as f:
+        reaches = [{k: r[k] if k in ("task", "model") else int(r[k]) for k in REACH_COLUMNS}
+                   for r in csv.DictReader(f)]
+    unknown = sorted({r["task"] for r in rows} - set(TASKS))
+    if unknown:
+        raise ValueError(f"{folder}/results.csv holds tasks this deepsets does not know: "
+                         f"{', '.join(unknown)}")
+    return rows, reaches
+
+
+def columns(rows: list[dict], keys: tuple[str, ...]) -> dict[str, list]:
+    """Rows as one list per key: the page's data stays small at a full sweep's size."""
+    return {k: [r.get(k) for r in rows] for k in keys}
+
+
+def explorer_data(rows: list[dict], reaches: list[dict], folder: Path, title: str) -> dict:
+    """What the page shows, as JSON: tasks, models, seeds, the rows and reaches by
+    column (models and tasks as indices), and the run folders that are there to link."""
+    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    models = list(dict.fromkeys(r["model"] for r in rows if r["model"] != GUESS))
+    seeds = sorted({r["seed"] for r in rows})
+    errors = list(dict.fromkeys(r.get("error") or "" for r in rows))
+    index = {**{m: i for i, m in enumerate(models)}, GUESS: -1}
+    table = [{**r, "task": tasks.index(r["task"]), "model": index[r["model"]],
+              "acc": number(r["acc"]), "mae": number(r["mae"]),
+              "status": r.get("status") or "ok", "error": errors.index(r.get("error") or "")}
+             for r in rows]
+    runs = {}
+    for t in tasks:
+        for m in models:
+            for s in seeds:
+                name = folder_name(t, m, s)
+                files = [f for f in RUN_FILES if (Path(folder) / name / f).is_file()]
+                files += sorted(p.name for p in (Path(folder) / name).glob("*.pt"))
+                if files:
+                    runs[f"{tasks.index(t)}|{models.index(m)}|{s}"] = [name, files]
+    return {
+        "title": title,
+        "tasks": [{"name": t, "metrics": list(TASKS[t].metrics),
+                   "guessed": TASKS[t].guessed, "about": TASKS[t].title,
+                   "criterion": TASKS[t].criterion,
+                   "train": [TASKS[t].scale, TASKS[t].scale * MAX_TRAIN_CARD],
+                   "sizes": sorted({r["card"] for r in rows if r["task"] == t})}
+                  for t in tasks],
+        "models": [{"name": m, "label": label(m)} for m in models],
+        "guess": label(GUESS),
+        "seeds": seeds,
+        "errors": errors,
+        "rows": columns(table, ("task", "model", "seed", "card", "acc", "mae", "status",
+                                "error")),
+        "reach": columns([{**r, "task": tasks.index(r["task"]),
+                           "model": models.index(r["model"])} for r in reaches
+                          if r["task"] in tasks and r["model"] in models],
+                         ("task", "model", "seed", "reach", "largest_size")),
+        "runs": runs,
+    }
+
+
+def page(data: dict) -> str:
+    """The HTML of the page: the template with Plotly, the data and the script inlined.
+    The data's ``</`` is escaped, so no value can end its script element."""
+    here = resources.files("deepsets.sweep")
+    template = (here / "explorer.html").read_text(encoding="utf-8")
+    script = (here / "explorer.js").read_text(encoding="utf-8")
+    blob = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    parts = {"/*PLOTLY*/": plotly_js(), "/*DATA*/": blob, "/*EXPLORER*/": script,
+             "<!--TITLE-->": data["title"].replace("&", "&amp;").replace("<", "&lt;")}
+    marks = re.compile("|".join(map(re.escape, parts)))  # the template's, not the parts'
+    return marks.sub(lambda m: parts[m.group()], template)
+
+
+def write_explorer(folder: Path, rows: list[dict], reaches: list[dict]) -> Path:
+    """``folder/explorer.html`` for the sweep's rows and reaches."""
+    folder = Path(folder)
+    path = folder / EXPLORER
+    write_text(path, page(explorer_data(rows, reaches, folder, folder.resolve().name)))
+    return path
+
+
+def explore(folder: Path) -> Path:
+    """Rebuild ``explorer.html`` from a sweep folder's results.csv and reach.csv."""
+    return write_explorer(folder, *read_sweep(folder))
