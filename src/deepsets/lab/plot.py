@@ -34,7 +34,8 @@ def save_figure(fig: Figure, path: Path) -> Path:
 
 
 def plot_by_size(curves: dict[str, np.ndarray], cards: Sequence[int], path: Path, *,
-                 title: str, ylabel: str, max_train_card: int, accuracy: bool = True) -> Path:
+                 title: str, ylabel: str, max_train_card: int, accuracy: bool = True,
+                 min_train_card: int = 1) -> Path:
     """One line per model against set size; ``curves[model]`` is (seeds, sizes).
 
     The line is the mean over seeds and, with several seeds, a band spans
@@ -45,8 +46,8 @@ def plot_by_size(curves: dict[str, np.ndarray], cards: Sequence[int], path: Path
     many = len(curves) > 8  # a sweep of every model: a taller figure, a wider legend
     fig = Figure(figsize=(10, 7.5) if many else (7.5, 4.5), layout="constrained")
     ax = fig.add_subplot()
-    ax.axvspan(0, max_train_card, color="0.9", zorder=0,
-               label=f"training sizes (1-{max_train_card})")
+    ax.axvspan(0 if min_train_card == 1 else min_train_card, max_train_card, color="0.9",
+               zorder=0, label=f"training sizes ({min_train_card}-{max_train_card})")
     spread_out = max(cards) > 50 * min(cards)  # e.g. --cards +1000,10000: a log axis
     for i, (model, values) in enumerate(curves.items()):
         values = np.asarray(values, dtype=float).reshape(-1, len(cards))
@@ -67,6 +68,8 @@ def plot_by_size(curves: dict[str, np.ndarray], cards: Sequence[int], path: Path
         ax.set_ylim(-0.03, 1.03)
     else:
         ax.set_yscale("log")
+    if len(title) > 72:  # the figure's width: its parenthesis on a line of its own
+        title = title.replace(" (", "\n(", 1)
     ax.set(xlabel="number of elements in the set", ylabel=ylabel, title=title)
     ax.grid(alpha=0.3, which="major" if accuracy else "both")
     fig.legend(loc="outside lower center", ncols=6 if many else min(len(curves) + 1, 4),
@@ -74,13 +77,15 @@ def plot_by_size(curves: dict[str, np.ndarray], cards: Sequence[int], path: Path
     return save_figure(fig, path)
 
 
-def plot_results(results: dict, out: Path, *, title: str, max_train_card: int) -> list[Path]:
+def plot_results(results: dict, out: Path, *, title: str, max_train_card: int,
+                 min_train_card: int = 1) -> list[Path]:
     """A run's ``accuracy.png`` (the handout's figure; none for a real-valued task) and
     ``mae.png`` into ``out``."""
     models = model_names(results)
     return [plot_by_size({m: scores_at(results, m, key) for m in models}, results["cards"],
                          Path(out) / png, title=f"{title}: {name} by set size", ylabel=ylabel,
-                         max_train_card=max_train_card, accuracy=key == "acc")
+                         max_train_card=max_train_card, min_train_card=min_train_card,
+                         accuracy=key == "acc")
             for key, png, name, ylabel in (("acc", ACCURACY_PNG, "accuracy", "accuracy"),
                                            ("mae", MAE_PNG, "MAE", "mean absolute error (log)"))
             if key in metrics_of(results)]

@@ -49,7 +49,8 @@ def plot_run(run: Path, config: LabConfig | None = None) -> list[Path]:
     """Task 7: accuracy.png and mae.png from the run's results.json."""
     config = config or read_config(run)
     return plot_results(read_json(Path(run) / RESULTS), run, title=TASKS[config.task].title,
-                        max_train_card=config.max_size)
+                        max_train_card=config.max_size,
+                        min_train_card=TASKS[config.task].scale)
 
 
 def questions(config: LabConfig, progress: Progress) -> dict:

@@ -151,6 +151,7 @@ def plot_tasks(rows: list[dict], config, out: Path) -> list[Path]:  # config: Co
         paths.append(plot_by_size(curves, cards, Path(out) / figure_name(task),
                                   ylabel="accuracy" if whole else "mean absolute error (log)",
                                   max_train_card=TASKS[task].sizes([MAX_TRAIN_CARD])[0],
+                                  min_train_card=TASKS[task].scale,
                                   accuracy=whole,
                                   title=f"Task {task}: {METRICS[key][0]} by set size "
                                         "(mean, min-max over seeds)"))
