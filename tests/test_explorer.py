@@ -12,6 +12,7 @@ import pytest
 from helpers import expect_error, run_main
 
 from deepsets.sweep.explorer import explorer_data, page, read_sweep
+from deepsets.sweep.reach import cell_text
 
 MODELS = ["deepsets", "plugins:DigitsOnly", "plugins:TenAtMost"]  # labels: DeepSets, as named
 TASKS = ["sum", "mean", "images"]  # whole, real (with the constant guess), images
@@ -140,12 +141,8 @@ def explorer(browser, sweep):
 
 def click_cell(page, model: int, task: int) -> None:
     """A real mouse click at the centre of the heatmap's cell."""
-    x, y = page.evaluate("""([m, t]) => {
-        const gd = document.getElementById("heatmap");
-        const box = gd.querySelector(".nsewdrag").getBoundingClientRect();
-        return [box.left + gd._fullLayout.xaxis.l2p(t), box.top + gd._fullLayout.yaxis.l2p(m)];
-    }""", [model, task])
-    page.mouse.click(x, y)
+    page.mouse.click(*page.evaluate("([m, t]) => window.explorer.cellCentre(m, t)",
+                                    [model, task]))
 
 
 def traces(page) -> list[dict]:
@@ -166,12 +163,16 @@ def test_the_page_loads_offline_without_errors(explorer, sweep):
     for r in read_rows(sweep / "reach.csv"):
         reach[r["task"], r["model"]].append(int(r["reach"]))
     assert heatmap["text"][1][2] == "failed"  # DigitsOnly on images: no seed finished
-    largest = {"sum": 20, "mean": 20, "images": 20}
+    rows = read_rows(sweep / "results.csv")
     for m, model in enumerate(MODELS):
         for t, task in enumerate(TASKS):
             values = reach[task, model]
-            if values:
-                assert heatmap["z"][m][t] == pytest.approx(sorted(values)[0] / largest[task])
+            limited = any(r["status"] == "n/a" for r in rows
+                          if r["task"] == task and r["model"] == model)
+            assert heatmap["customdata"][m][t][2] == cell_text(values, 20, limited)
+            if values:  # the median of two seeds: the lower one
+                assert heatmap["z"][m][t] == pytest.approx(min(values) / 20)
+    assert heatmap["customdata"][2][0][2].endswith("*")  # TenAtMost on sum: n/a at 20
 
 
 def test_a_click_draws_the_tasks_curves(explorer, sweep):
@@ -199,6 +200,7 @@ def test_a_click_draws_the_tasks_curves(explorer, sweep):
     assert {t["model"] for t in traces(page)} == {"deepsets"}
     assert "plugins:DigitsOnly (2 seed(s) failed)" in page.inner_text("#note")
     assert page.locator("#runs td.failed").count() == 4  # 2 models x 2 seeds
+    assert page.inner_text("#runs-title").startswith("The runs of images: 6, 4 failed")
     assert seen["errors"] == []
 
 
@@ -227,3 +229,26 @@ def test_filters_and_switches(explorer, sweep):
     hrefs = page.eval_on_selector_all("#runs a", "links => links.map((a) => a.href)")
     assert hrefs and all(Path(h.removeprefix("file://")).exists() for h in hrefs)
     assert seen["errors"] == []
+
+
+def test_the_committed_full_sweep_page(browser):
+    """docs/laf/explorer.html, the full LAF sweep: its data is what its CSV files make, and it
+    opens from disk and draws in the browser without errors."""
+    docs = Path(__file__).resolve().parents[1] / "docs" / "laf"
+    html = (docs / "explorer.html").read_text()
+    blob = html.split('<script id="data" type="application/json">', 1)[1].split("</script>")[0]
+    assert json.loads(blob) == json.loads(json.dumps(
+        explorer_data(*read_sweep(docs), docs, "laf")))  # else: deepsets explore docs/laf
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.goto((docs / "explorer.html").as_uri())
+    page.wait_for_function("window.explorer !== undefined")
+    models, tasks = (len({r["model"] for r in read_rows(docs / "reach.csv")}),
+                     len({r["task"] for r in read_rows(docs / "reach.csv")}))
+    assert (models, tasks) == (32, 26)
+    assert page.locator(CELL_TEXT).count() == models * tasks
+    click_cell(page, 0, 2)  # DeepSets on max: every model, three seeds
+    assert len(traces(page)) == 2 * models and errors == []
+    page.close()

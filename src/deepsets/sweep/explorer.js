@@ -31,7 +31,8 @@ function medianLow(values) {
 }
 
 // The reach cell of a model on a task over the chosen seeds, as the summary writes it:
-// the median (the lower middle one), its range, "all", "-" or "failed".
+// the median (the lower middle one), its range, "all", "-" or "failed", and "*" where the
+// model does not apply beyond some size.
 function reachCell(task, model) {
   const values = [];
   DATA.reach.task.forEach((t, i) => {
@@ -40,11 +41,14 @@ function reachCell(task, model) {
     }
   });
   const largest = Math.max(...DATA.tasks[task].sizes);
-  if (!values.length) return { share: null, text: "failed", seeds: 0 };
+  if (!values.length) return { share: null, text: "failed", short: "failed", seeds: 0 };
   const word = (v) => (v >= largest ? "all" : v === 0 ? "-" : String(v));
   const low = Math.min(...values), mid = medianLow(values), high = Math.max(...values);
-  const text = low === high ? word(mid) : `${word(mid)} (${word(low)} to ${word(high)})`;
-  return { share: mid / largest, text, seeds: values.length };
+  const limited = (byRun.get(`${task}|${model}`) || []).some((i) => DATA.rows.status[i] === "n/a");
+  const text = (low === high ? word(mid) : `${word(mid)} (${word(low)} to ${word(high)})`) +
+    (limited ? "*" : "");  // *: the model does not apply beyond some size
+  return { share: mid / largest, text, short: word(mid) + (limited ? "*" : ""),
+    seeds: values.length };
 }
 
 function chosen(set, items) {
@@ -60,10 +64,10 @@ function drawHeatmap() {
     x: tasks.map((t) => DATA.tasks[t].name),
     y: models.map((m) => DATA.models[m].label),
     z: cells.map((row) => row.map((c) => c.share)),
-    text: cells.map((row) => row.map((c) => c.text)),
-    customdata: models.map((m) => tasks.map((t) => [t, m])),
-    texttemplate: "%{text}",
-    hovertemplate: "%{y} on %{x}: reach %{text}<extra></extra>",
+    text: cells.map((row) => row.map((c) => c.short)),  // the median; the range on hover
+    customdata: models.map((m, i) => tasks.map((t, j) => [t, m, cells[i][j].text])),
+    texttemplate: "%{text}", textfont: { size: 10 },
+    hovertemplate: "%{y} on %{x}: reach %{customdata[2]} (click: its curves)<extra></extra>",
     zmin: 0, zmax: 1, colorscale: "Viridis", xgap: 1, ygap: 1,
     colorbar: { title: { text: "reach / largest size", side: "right" } },
   };
@@ -155,7 +159,7 @@ function drawCurves() {
   document.getElementById("ylog").checked = ylog;
   const layout = {
     title: { text: `Task ${task.name}: ${accuracy ? "accuracy" : "mean absolute error"} by set size` },
-    height: 460,
+    height: 400 + 22 * Math.ceil(models.length / 5),  // the legend's rows below the plot
     xaxis: { title: { text: "number of elements in the set" }, type: state.xlog ? "log" : "linear" },
     yaxis: {
       title: { text: accuracy ? "accuracy" : "mean absolute error" },
@@ -188,8 +192,11 @@ function cellOf(tag, text, cls) {
 // The chosen task's runs: model, seed, status, reach, error and links to its folder.
 function drawRuns() {
   const table = document.getElementById("runs");
+  const title = document.getElementById("runs-title");
   table.replaceChildren();
+  title.textContent = "The task's runs";
   if (state.task === null || !state.tasks.has(state.task)) return;
+  let count = 0;
   const head = document.createElement("tr");
   ["model", "seed", "status", "reach", "error", "run folder"].forEach((h) => head.append(cellOf("th", h)));
   table.append(head);
@@ -225,15 +232,20 @@ function drawRuns() {
           links.append(" ", a);
         }
       } else {
-        links.textContent = "(not in this folder)";
+        links.textContent = "-";
+        links.title = "this folder does not hold the run's folder";
       }
       row.append(links);
       table.append(row);
+      count += 1;
     }
   }
+  const failed = table.querySelectorAll("td.failed").length;
+  title.textContent = `The runs of ${DATA.tasks[state.task].name}: ${count}` +
+    (failed ? `, ${failed} failed` : "") + " (status, reach, error, run folder)";
 }
 
-function checkboxes(id, items, set, text) {
+function checkboxes(id, items, set, text, name = text) {
   const box = document.getElementById(id);
   const buttons = document.createElement("div");
   for (const [word, on] of [["all", true], ["none", false]]) {
@@ -255,6 +267,7 @@ function checkboxes(id, items, set, text) {
     input.type = "checkbox";
     input.checked = set.has(item);
     input.value = String(item);
+    input.dataset.name = name(item);
     input.addEventListener("change", () => {
       if (input.checked) set.add(item); else set.delete(item);
       redraw();
@@ -263,6 +276,14 @@ function checkboxes(id, items, set, text) {
     list.append(label);
   });
   box.append(buttons, list);
+}
+
+// The centre of the drawn heatmap's cell in row ``model``, column ``task`` (positions
+// among those shown), in the window's pixels: where a user would click.
+function cellCentre(model, task) {
+  const gd = document.getElementById("heatmap");
+  const box = gd.querySelector(".nsewdrag").getBoundingClientRect();
+  return [box.left + gd._fullLayout.xaxis.l2p(task), box.top + gd._fullLayout.yaxis.l2p(model)];
 }
 
 function redraw() {
@@ -275,7 +296,8 @@ function showTask(task) {
   drawCurves();
 }
 
-checkboxes("models", DATA.models.map((_, i) => i), state.models, (i) => DATA.models[i].label);
+checkboxes("models", DATA.models.map((_, i) => i), state.models, (i) => DATA.models[i].label,
+  (i) => DATA.models[i].name);
 checkboxes("tasks", DATA.tasks.map((_, i) => i), state.tasks, (i) => DATA.tasks[i].name);
 checkboxes("seeds", DATA.seeds, state.seeds, (s) => `seed ${s}`);
 document.querySelectorAll("input[name=metric]").forEach((input) => {
@@ -288,4 +310,4 @@ document.getElementById("heatmap").on("plotly_click", (event) => {
   const [task] = event.points[0].customdata;
   showTask(task);
 });
-window.explorer = { DATA, state, showTask, redraw };
+window.explorer = { DATA, state, showTask, redraw, cellCentre };
