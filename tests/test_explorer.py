@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from helpers import expect_error, run_main
 
-from deepsets.sweep.explorer import explorer_data, page, read_sweep
+from deepsets.sweep.explorer import explorer_data, page, read_sweep, run_links
 from deepsets.sweep.reach import cell_text
 
 MODELS = ["deepsets", "plugins:DigitsOnly", "plugins:TenAtMost"]  # labels: DeepSets, as named
@@ -48,7 +48,9 @@ def means(rows, task, model, key, seeds=(0, 1)):
 
 def test_the_page_holds_the_sweep(sweep):
     rows = read_rows(sweep / "results.csv")
-    data = json.loads(json.dumps(explorer_data(*read_sweep(sweep), sweep, "t")))
+    rows_read, reaches = read_sweep(sweep)
+    data = json.loads(json.dumps(explorer_data(rows_read, reaches, run_links(sweep, rows_read),
+                                               "t")))
     assert [t["name"] for t in data["tasks"]] == TASKS
     assert [m["name"] for m in data["models"]] == MODELS and data["seeds"] == [0, 1]
     assert len(data["rows"]["card"]) == len(rows)  # every row, the constant guess's too
@@ -87,8 +89,8 @@ def test_explore_rebuilds_the_same_page(sweep, tmp_path, capsys):
 
 
 def test_explore_refuses_what_is_not_a_sweep(tmp_path, capsys):
-    expect_error(capsys, ["explore", str(tmp_path)], "is not a sweep folder: it has no "
-                 "results.csv")
+    expect_error(capsys, ["explore", str(tmp_path)], "is neither a sweep folder nor a lab "
+                 "run folder: it has no results.csv")
     (tmp_path / "results.csv").write_text("task,model,seed,card,acc,mae,status,error\n"
                                           "juggling,deepsets,0,5,0.5,1.0,ok,\n")
     (tmp_path / "reach.csv").write_text("task,model,seed,reach,largest_size\n")
@@ -99,7 +101,7 @@ def test_explore_refuses_what_is_not_a_sweep(tmp_path, capsys):
 def test_no_value_can_end_the_data_script():
     rows = [{"task": "sum", "model": "m", "seed": 0, "card": 5, "acc": None, "mae": None,
              "status": "failed", "error": "ValueError: </script><script>alert(1)</script>"}]
-    html = page(explorer_data(rows, [], Path("nowhere"), "a <b> & c"))
+    html = page(explorer_data(rows, [], {}, "a <b> & c"))
     assert "</script><script>alert(1)" not in html
     assert "Explorer: a &lt;b> &amp; c" in html
     assert "http://" not in html.split("<script>")[0]  # no stylesheet or script from a server
@@ -237,8 +239,9 @@ def test_the_committed_full_sweep_page(browser):
     docs = Path(__file__).resolve().parents[1] / "docs" / "laf"
     html = (docs / "explorer.html").read_text()
     blob = html.split('<script id="data" type="application/json">', 1)[1].split("</script>")[0]
-    assert json.loads(blob) == json.loads(json.dumps(
-        explorer_data(*read_sweep(docs), docs, "laf")))  # else: deepsets explore docs/laf
+    rows, reaches = read_sweep(docs)
+    assert json.loads(blob) == json.loads(json.dumps(  # else: deepsets explore docs/laf
+        explorer_data(rows, reaches, run_links(docs, rows), "laf")))
     page = browser.new_page(viewport={"width": 1300, "height": 900})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -251,4 +254,25 @@ def test_the_committed_full_sweep_page(browser):
     assert page.locator(CELL_TEXT).count() == models * tasks
     click_cell(page, 0, 2)  # DeepSets on max: every model, three seeds
     assert len(traces(page)) == 2 * models and errors == []
+    page.close()
+
+
+def test_a_lab_run_gets_the_same_page(browser, tiny_run, tmp_path):
+    """``deepsets explore RUN`` on a lab run folder: one task, one seed, its models."""
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.run, run)
+    assert run_main(["explore", str(run)]) == 0
+    results = json.loads((run / "results.json").read_text())
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    page.goto((run / "explorer.html").as_uri())
+    page.wait_for_function("window.explorer !== undefined")
+    assert page.locator(CELL_TEXT).count() == 2  # DeepSets and the LSTM on sum
+    click_cell(page, 1, 0)
+    drawn = traces(page)  # one seed: a line per model, no band
+    assert [(t["model"], t["role"]) for t in drawn] == [("deepsets", "mean"), ("lstm", "mean")]
+    assert drawn[1]["x"] == results["cards"]
+    assert drawn[1]["y"] == pytest.approx(results["lstm"]["acc"], rel=1e-12)
+    hrefs = page.eval_on_selector_all("#runs a", "links => links.map((a) => a.href)")
+    assert {Path(h).name for h in hrefs} >= {"config.json", "lstm.pt", "deepsets.pt"}
+    assert all(Path(h.removeprefix("file://")).exists() for h in hrefs)
     page.close()

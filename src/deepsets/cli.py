@@ -244,11 +244,12 @@ SUBCOMMANDS = {
                 "the same command again picks up where a sweep stopped. A run that fails is "
                 "recorded and the others go on; the exit code is then 1.", add_compare_flags,
                 cmd_compare),
-    "explore": ("rebuild a sweep's explorer.html from its results",
-                "Write SWEEP/explorer.html again from the sweep folder's results.csv and "
-                "reach.csv: one self-contained page (no network) with the reach table as a "
-                "heatmap and, for the task of a clicked cell, its curves by set size, to "
-                "filter by model, task and seed.", explore_flags, cmd_explore),
+    "explore": ("rebuild a sweep's explorer.html, or write one for a lab run",
+                "Write FOLDER/explorer.html from a sweep folder's results.csv and reach.csv "
+                "(or a lab run folder's results.json): one self-contained page (no "
+                "network) with the reach table as a heatmap and, for the task of a clicked "
+                "cell, its curves by set size, to filter by model, task and seed.",
+                explore_flags, cmd_explore),
     "models": ("every model by name, one line each",
                "List every model the lab and the sweep know by name (--models), with what "
                "it is.", debug_flag, cmd_models),

@@ -219,6 +219,6 @@ def run_flags(p: argparse.ArgumentParser) -> None:
 
 
 def explore_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("sweep", type=Path, nargs="?", default=DEFAULT_SWEEP, metavar="SWEEP",
-                   help=f"the sweep folder (default: {DEFAULT_SWEEP})")
+    p.add_argument("sweep", type=Path, nargs="?", default=DEFAULT_SWEEP, metavar="FOLDER",
+                   help=f"a sweep folder (default: {DEFAULT_SWEEP}) or a lab run folder")
     debug_flag(p)

@@ -5,7 +5,8 @@ task is (its metrics, its training sizes, its largest test size), links to the r
 folders that are there, the page's script (``explorer.js``) and Plotly's own library,
 inlined: no server, no network. ``deepsets compare`` writes it; ``deepsets explore
 SWEEP`` rebuilds it from a sweep folder's two CSV files, so a sweep whose run folders are
-gone (docs/laf) still gets one.
+gone (docs/laf) still gets one. ``deepsets explore RUN`` writes the same page for one lab
+run folder (one task, one seed: its models' curves), which the lab itself does not.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from deepsets.core.results import GUESS
-from deepsets.core.runfolder import write_text
+from deepsets.core.results import GUESS, model_names, result_rows
+from deepsets.core.runfolder import RESULTS, checkpoint_path, read_config, read_json, write_text
 from deepsets.core.tasks import TASKS
 from deepsets.lab.plot import label
-from deepsets.sweep.reach import REACH_COLUMNS
+from deepsets.sweep.reach import REACH_COLUMNS, run_reach
 from deepsets.sweep.summary import MAX_TRAIN_CARD
 
 EXPLORER = "explorer.html"
@@ -53,8 +54,9 @@ def read_sweep(folder: Path) -> tuple[list[dict], list[dict]]:
     folder = Path(folder)
     for name in ("results.csv", "reach.csv"):
         if not (folder / name).is_file():
-            raise ValueError(f"{folder} is not a sweep folder: it has no {name} "
-                             "(deepsets compare --out FOLDER writes one)")
+            raise ValueError(f"{folder} is neither a sweep folder nor a lab run folder: it "
+                             f"has no {name} (deepsets compare or deepsets lab --out "
+                             "FOLDER writes one)")
     with open(folder / "results.csv", newline="") as f:
         rows = [{**r, "seed": int(r["seed"]), "card": int(r["card"]), "acc": number(r["acc"]),
                  "mae": number(r["mae"])} for r in csv.DictReader(f)]
@@ -73,9 +75,25 @@ def columns(rows: list[dict], keys: tuple[str, ...]) -> dict[str, list]:
     return {k: [r.get(k) for r in rows] for k in keys}
 
 
-def explorer_data(rows: list[dict], reaches: list[dict], folder: Path, title: str) -> dict:
+def run_links(folder: Path, rows: list[dict]) -> dict[tuple, tuple[str, list[str]]]:
+    """``{(task, model, seed): (its folder, its files)}`` for the run folders of a sweep
+    that are there."""
+    links = {}
+    for key in dict.fromkeys((r["task"], r["model"], r["seed"]) for r in rows
+                             if r["model"] != GUESS):
+        run = Path(folder) / folder_name(*key)
+        files = [f for f in RUN_FILES if (run / f).is_file()]
+        files += sorted(p.name for p in run.glob("*.pt"))
+        if files:
+            links[key] = (run.name, files)
+    return links
+
+
+def explorer_data(rows: list[dict], reaches: list[dict], links: dict, title: str, *,
+                  max_card: int = MAX_TRAIN_CARD) -> dict:
     """What the page shows, as JSON: tasks, models, seeds, the rows and reaches by
-    column (models and tasks as indices), and the run folders that are there to link."""
+    column (models and tasks as indices), the training sizes (1..``max_card`` sets) and
+    the runs' ``links`` (``run_links``)."""
     tasks = list(dict.fromkeys(r["task"] for r in rows))
     models = list(dict.fromkeys(r["model"] for r in rows if r["model"] != GUESS))
     seeds = sorted({r["seed"] for r in rows})
@@ -85,21 +103,12 @@ def explorer_data(rows: list[dict], reaches: list[dict], folder: Path, title: st
               "acc": number(r["acc"]), "mae": number(r["mae"]),
               "status": r.get("status") or "ok", "error": errors.index(r.get("error") or "")}
              for r in rows]
-    runs = {}
-    for t in tasks:
-        for m in models:
-            for s in seeds:
-                name = folder_name(t, m, s)
-                files = [f for f in RUN_FILES if (Path(folder) / name / f).is_file()]
-                files += sorted(p.name for p in (Path(folder) / name).glob("*.pt"))
-                if files:
-                    runs[f"{tasks.index(t)}|{models.index(m)}|{s}"] = [name, files]
     return {
         "title": title,
         "tasks": [{"name": t, "metrics": list(TASKS[t].metrics),
                    "guessed": TASKS[t].guessed, "about": TASKS[t].title,
                    "criterion": TASKS[t].criterion,
-                   "train": [TASKS[t].scale, TASKS[t].scale * MAX_TRAIN_CARD],
+                   "train": [TASKS[t].scale, TASKS[t].scale * max_card],
                    "sizes": sorted({r["card"] for r in rows if r["task"] == t})}
                   for t in tasks],
         "models": [{"name": m, "label": label(m)} for m in models],
@@ -112,7 +121,8 @@ def explorer_data(rows: list[dict], reaches: list[dict], folder: Path, title: st
                            "model": models.index(r["model"])} for r in reaches
                           if r["task"] in tasks and r["model"] in models],
                          ("task", "model", "seed", "reach", "largest_size")),
-        "runs": runs,
+        "runs": {f"{tasks.index(t)}|{models.index(m)}|{seed}": list(link)
+                 for (t, m, seed), link in links.items()},
     }
 
 
@@ -130,13 +140,40 @@ def page(data: dict) -> str:
 
 
 def write_explorer(folder: Path, rows: list[dict], reaches: list[dict]) -> Path:
-    """``folder/explorer.html`` for the sweep's rows and reaches."""
+    """``folder/explorer.html`` for a sweep's rows and reaches."""
     folder = Path(folder)
-    path = folder / EXPLORER
-    write_text(path, page(explorer_data(rows, reaches, folder, folder.resolve().name)))
-    return path
+    data = explorer_data(rows, reaches, run_links(folder, rows), folder.resolve().name)
+    write_text(folder / EXPLORER, page(data))
+    return folder / EXPLORER
+
+
+def lab_page_data(run: Path) -> dict:
+    """The page's data for one lab run folder: its task, its models, its seed; each
+    model's reach; links to its own files."""
+    config, results = read_config(run), read_json(Path(run) / RESULTS)
+    rows = []
+    for row in result_rows(results, task=config.task, seed=config.seed):
+        why = results[row["model"]].get("not_applicable") if row["model"] != GUESS else None
+        missing = row["acc"] is None and row["mae"] is None
+        rows.append({**row, "status": "n/a" if why and missing else "ok",
+                     "error": why if why and missing else ""})
+    guess = {r["card"]: r["mae"] for r in rows if r["model"] == GUESS}
+    reaches = [{"task": config.task, "model": m, "seed": config.seed,
+                "reach": run_reach(config.task, [r for r in rows if r["model"] == m], guess),
+                "largest_size": max(results["cards"])}
+               for m in model_names(results) if m != GUESS]
+    files = [f for f in RUN_FILES if (Path(run) / f).is_file()]
+    links = {(config.task, m, config.seed): (".", [*files, checkpoint_path(run, m).name])
+             for m in model_names(results) if m != GUESS}
+    return explorer_data(rows, reaches, links, Path(run).resolve().name,
+                         max_card=config.max_card)
 
 
 def explore(folder: Path) -> Path:
-    """Rebuild ``explorer.html`` from a sweep folder's results.csv and reach.csv."""
+    """Rebuild ``explorer.html`` from a sweep folder's results.csv and reach.csv, or write
+    one for a lab run folder (its results.json)."""
+    folder = Path(folder)
+    if (folder / RESULTS).is_file() and not (folder / "reach.csv").is_file():
+        write_text(folder / EXPLORER, page(lab_page_data(folder)))
+        return folder / EXPLORER
     return write_explorer(folder, *read_sweep(folder))
