@@ -3,7 +3,7 @@
 Subcommands follow the handout's scripts: ``train`` (train.py), ``eval``
 (eval.py), ``plot``; ``report`` answers the questions; ``lab`` runs them all;
 ``predict`` asks trained models for the sum of a set you type; ``compare``
-sweeps tasks x models x seeds; ``explore`` rebuilds a sweep's page.
+sweeps tasks x models x seeds; ``explore`` writes a sweep's (or a lab run's) page.
 """
 
 from __future__ import annotations
