@@ -46,6 +46,17 @@ def result_rows(results: dict, **fields: object) -> list[dict]:
                                       scores_at(results, model, "mae"), strict=True)]
 
 
+def status_rows(results: dict, **fields: object) -> list[dict]:
+    """``result_rows`` with a ``status`` and an ``error`` each: ``ok``, or ``n/a`` and the
+    model's reason where it has no score at that size."""
+    rows = []
+    for row in result_rows(results, **fields):
+        scored = row["mae"] is not None or row["acc"] is not None
+        rows.append({**row, "status": "ok" if scored else "n/a",
+                     "error": "" if scored else results[row["model"]].get("not_applicable", "")})
+    return rows
+
+
 def rows_csv(rows: Sequence[dict], columns: Sequence[str]) -> str:
     """CSV text of ``rows`` with a header; floats keep every digit."""
     buf = io.StringIO()

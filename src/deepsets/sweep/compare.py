@@ -21,7 +21,7 @@ from pathlib import Path
 from deepsets.core.executor import Job, run_jobs
 from deepsets.core.pipeline import evaluate_models, train_models
 from deepsets.core.progress import Outbox, Progress, Stop
-from deepsets.core.results import GUESS, result_rows, rows_csv
+from deepsets.core.results import GUESS, rows_csv, status_rows
 from deepsets.core.runfolder import (
     RESULTS,
     checkpoint_path,
@@ -136,13 +136,10 @@ def sweep_rows(runs: dict[str, LabConfig], results: dict[str, dict],
                       "acc": "", "mae": "", "status": "failed",
                       "error": failed.get(name, "not run")} for card in r.sizes]
             continue
-        for row in result_rows(results[name], task=r.task, seed=r.seed):
+        for row in status_rows(results[name], task=r.task, seed=r.seed):
             if row["model"] == GUESS:
                 if (r.task, r.seed, row["card"]) in guessed:
                     continue
                 guessed.add((r.task, r.seed, row["card"]))
-            why = results[name][row["model"]].get("not_applicable", "")
-            scored = row["mae"] is not None or row["acc"] is not None
-            rows.append({**row, "status": "ok" if scored else "n/a",
-                         "error": "" if scored else why})
+            rows.append(row)
     return rows

@@ -17,7 +17,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from deepsets.core.results import GUESS, model_names, result_rows
+from deepsets.core.results import GUESS, model_names, status_rows
 from deepsets.core.runfolder import RESULTS, checkpoint_path, read_config, read_json, write_text
 from deepsets.core.tasks import TASKS
 from deepsets.lab.plot import label
@@ -49,8 +49,9 @@ def number(value) -> float | None:
 
 
 def read_sweep(folder: Path) -> tuple[list[dict], list[dict]]:
-    """The rows of a sweep folder's results.csv and reach.csv, typed as the sweep made
-    them (a missing score: None). ValueError, in one line, for a folder that is not one."""
+    """The rows of a sweep folder's results.csv and reach.csv, seeds and sizes as numbers
+    (scores stay text: ``explorer_data`` reads them as the sweep's own rows). ValueError,
+    in one line, for a folder that is not one."""
     folder = Path(folder)
     for name in ("results.csv", "reach.csv"):
         if not (folder / name).is_file():
@@ -58,8 +59,8 @@ def read_sweep(folder: Path) -> tuple[list[dict], list[dict]]:
                              f"has no {name} (deepsets compare or deepsets lab --out "
                              "FOLDER writes one)")
     with open(folder / "results.csv", newline="") as f:
-        rows = [{**r, "seed": int(r["seed"]), "card": int(r["card"]), "acc": number(r["acc"]),
-                 "mae": number(r["mae"])} for r in csv.DictReader(f)]
+        rows = [{**r, "seed": int(r["seed"]), "card": int(r["card"])}
+                for r in csv.DictReader(f)]
     with open(folder / "reach.csv", newline="") as f:
         reaches = [{k: r[k] if k in ("task", "model") else int(r[k]) for k in REACH_COLUMNS}
                    for r in csv.DictReader(f)]
@@ -139,24 +140,23 @@ def page(data: dict) -> str:
     return marks.sub(lambda m: parts[m.group()], template)
 
 
+def write_page(folder: Path, data: dict) -> Path:
+    """``folder/explorer.html`` showing ``data`` (``explorer_data``)."""
+    write_text(Path(folder) / EXPLORER, page(data))
+    return Path(folder) / EXPLORER
+
+
 def write_explorer(folder: Path, rows: list[dict], reaches: list[dict]) -> Path:
     """``folder/explorer.html`` for a sweep's rows and reaches."""
-    folder = Path(folder)
-    data = explorer_data(rows, reaches, run_links(folder, rows), folder.resolve().name)
-    write_text(folder / EXPLORER, page(data))
-    return folder / EXPLORER
+    return write_page(folder, explorer_data(rows, reaches, run_links(folder, rows),
+                                            Path(folder).resolve().name))
 
 
 def lab_page_data(run: Path) -> dict:
     """The page's data for one lab run folder: its task, its models, its seed; each
     model's reach; links to its own files."""
     config, results = read_config(run), read_json(Path(run) / RESULTS)
-    rows = []
-    for row in result_rows(results, task=config.task, seed=config.seed):
-        why = results[row["model"]].get("not_applicable") if row["model"] != GUESS else None
-        missing = row["acc"] is None and row["mae"] is None
-        rows.append({**row, "status": "n/a" if why and missing else "ok",
-                     "error": why if why and missing else ""})
+    rows = status_rows(results, task=config.task, seed=config.seed)
     guess = {r["card"]: r["mae"] for r in rows if r["model"] == GUESS}
     reaches = [{"task": config.task, "model": m, "seed": config.seed,
                 "reach": run_reach(config.task, [r for r in rows if r["model"] == m], guess),
@@ -174,6 +174,5 @@ def explore(folder: Path) -> Path:
     one for a lab run folder (its results.json)."""
     folder = Path(folder)
     if (folder / RESULTS).is_file() and not (folder / "reach.csv").is_file():
-        write_text(folder / EXPLORER, page(lab_page_data(folder)))
-        return folder / EXPLORER
+        return write_page(folder, lab_page_data(folder))
     return write_explorer(folder, *read_sweep(folder))
