@@ -187,8 +187,7 @@ def test_a_click_draws_the_tasks_curves(explorer, sweep):
         (m, role) for m in [*MODELS, "constant"] for role in ("range", "mean")]
     for t in drawn:
         if t["role"] == "mean":
-            expected = means(rows, "mean", t["model"] if t["model"] != "constant" else
-                             "constant", "mae")
+            expected = means(rows, "mean", t["model"], "mae")  # the guess's rows: "constant"
             assert t["x"] == list(expected)[:len(t["x"])]
             assert t["y"] == pytest.approx([expected[c] for c in t["x"]], rel=1e-12)
     ten = next(t for t in drawn if t["model"] == "plugins:TenAtMost" and t["role"] == "mean")
