@@ -42,6 +42,9 @@ def main() -> int:
             for name in args.models.split(","):
                 page.locator(f"#models input[data-name='{name}']").check()
         tasks = page.evaluate("window.explorer.DATA.tasks.map((t) => t.name)")
+        if args.task and args.task not in tasks:
+            print(f"explorer_shot: error: no task {args.task!r} in {page_path}", file=sys.stderr)
+            return 2
         task = tasks.index(args.task) if args.task else 0
         page.mouse.click(*page.evaluate("(t) => window.explorer.cellCentre(0, t)", task))
         page.wait_for_timeout(300)
