@@ -4,8 +4,8 @@ and ``reach.png``.
 The reach of one run is the largest test size up to which the model meets the task's
 success criterion at every test size (``Task.meets``: accuracy >= 90% for whole-number
 targets, MAE <= 0.25 x the constant guess's for real ones); 0 when it misses at the
-smallest. A cell gives the median over the seeds that finished (the lower middle one of an even
-number, so that it is a size tested) and their range.
+smallest. A cell gives the median over the seeds that finished (``median_reach``: the lower
+middle one of an even number, so that it is a size tested) and their range.
 """
 
 from __future__ import annotations
@@ -14,13 +14,19 @@ from pathlib import Path
 from statistics import median_low
 
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colorbar import Colorbar
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 
 from deepsets.core.results import GUESS
 from deepsets.core.tasks import TASKS
-from deepsets.lab.plot import label, save_figure
+from deepsets.lab.plot import MARGIN, label, renderer_of, save_figure, size_of, wrap_to
 
 REACH_COLUMNS = ("task", "model", "seed", "reach", "largest_size")
+#: The rule of ``median_reach`` in words, for the table's header and the figure's title.
+MEDIAN_RULE = ("the median over seeds, the lower middle one of an even number so that it is "
+               "a size tested")
 
 
 def status(row: dict) -> str:
@@ -69,6 +75,13 @@ def reach_cells(reaches: list[dict], config) -> dict[tuple[str, str], list[int]]
     return cells
 
 
+def median_reach(values: list[int]) -> int:
+    """The median of the seeds' reaches, the one rule of the table and the figure: of an
+    even number the lower middle one (``statistics.median_low``), since the mean of the
+    two middle ones (20 and 100: 60) may be a size no run was tested at."""
+    return median_low(values)
+
+
 def cell_text(values: list[int], largest: int, limited: bool) -> str:
     """``45 (40 to 50)``: the median reach over seeds and its range; ``all`` for a reach of
     every size tested, ``-`` for none, ``failed`` when no seed finished; ``*``: the
@@ -79,7 +92,7 @@ def cell_text(values: list[int], largest: int, limited: bool) -> str:
     def word(v: int) -> str:
         return "all" if v >= largest else "-" if v == 0 else str(v)
 
-    low, mid, high = min(values), median_low(values), max(values)
+    low, mid, high = min(values), median_reach(values), max(values)
     text = word(mid) if low == high else f"{word(mid)} ({word(low)} to {word(high)})"
     return text + ("*" if limited else "")
 
@@ -104,13 +117,19 @@ def reach_table(rows: list[dict], reaches: list[dict], config) -> str:
 
 
 def plot_reach(reaches: list[dict], config, path: Path) -> Path:
-    """``reach.png``: the table as a heatmap, each cell the median reach over seeds."""
+    """``reach.png``: ``reach_figure`` saved to ``path``."""
+    return save_figure(reach_figure(reaches, config), path)
+
+
+def reach_figure(reaches: list[dict], config) -> Figure:
+    """The reach table as a heatmap: each cell the median reach over seeds
+    (``median_reach``), coloured by its share of the largest size tested; the figure's
+    size follows from its labels, so that a long model name widens it."""
     cells = reach_cells(reaches, config)
-    grid = np.array([[median_low(cells[m, t]) if cells[m, t] else np.nan
+    grid = np.array([[median_reach(cells[m, t]) if cells[m, t] else np.nan
                       for t in config.tasks] for m in config.models])
     share = grid / np.array([largest_tested(config, t) for t in config.tasks])  # of each task's
-    fig = Figure(figsize=(max(4.5, 2.0 + 0.42 * len(config.tasks)),  # room for the labels
-                          1.6 + 0.3 * len(config.models)), layout="constrained")
+    fig = Figure(layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(share, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     for (i, j), value in np.ndenumerate(grid):
@@ -120,9 +139,27 @@ def plot_reach(reaches: list[dict], config, path: Path) -> Path:
     ax.set_xticks(range(len(config.tasks)), config.tasks, rotation=60, ha="right",
                   fontsize=7)
     ax.set_yticks(range(len(config.models)), [label(m) for m in config.models], fontsize=7)
-    ax.set_title(f"Reach: the largest test size up to which a model meets the task\n"
-                 f"(median of {config.seeds} seeds; x: failed)", fontsize=8)
     bar = fig.colorbar(image, ax=ax, shrink=0.8)
     bar.set_label("reach / the largest size tested", fontsize=7)
     bar.ax.tick_params(labelsize=7)
-    return save_figure(fig, path)
+    seeds = f"{config.seeds} seed{'s' if config.seeds != 1 else ''}"
+    title = fig.suptitle("Reach: the largest test size up to which a model meets the task\n"
+                         f"({seeds}; a cell: {MEDIAN_RULE}; x: failed)", fontsize=8)
+    fit_reach_figure(fig, ax, bar, title)
+    return fig
+
+
+def fit_reach_figure(fig: Figure, ax: Axes, bar: Colorbar, title: Text) -> None:
+    """Size the heatmap's figure from its texts: the model names on the left, the task
+    names (at 60 degrees) below, 0.42 x 0.3 inch a cell, the colorbar with its label on the
+    right, the title wrapped to the width above."""
+    renderer = renderer_of(fig)
+    xlabels, ylabels = ax.get_xticklabels(), ax.get_yticklabels()
+    left = max([size_of(t, renderer)[0] for t in ylabels]  # the first task's name reaches
+               + [size_of(xlabels[0], renderer)[0] - 0.2])  # left of its column
+    below = max(size_of(t, renderer)[1] for t in xlabels)
+    width = max(4.5, left + 0.42 * len(xlabels) + 1.3)  # 1.3: the colorbar, its label
+    wrap_to(title, width - 2 * MARGIN, renderer)
+    top = size_of(title, renderer)[1]
+    rows = max(0.3 * len(ylabels), size_of(bar.ax.yaxis.label, renderer)[1] / 0.8 + 0.1)
+    fig.set_size_inches(width, top + rows + below + 0.5)

@@ -8,12 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from deepsets.core.results import GUESS
 from deepsets.core.settings import LabConfig
 from deepsets.core.tasks import ACCURACY_BAR, ERROR_FRACTION, TASKS
-from deepsets.lab.plot import plot_by_size
-from deepsets.sweep.reach import reach_table, status
+from deepsets.lab.plot import by_size_figure, save_figure
+from deepsets.sweep.reach import MEDIAN_RULE, reach_table, status
 
 #: The largest training set of every run of a sweep (the handout's).
 MAX_TRAIN_CARD = LabConfig().max_card
@@ -88,8 +89,9 @@ def summary(rows: list[dict], config, failed: dict[str, str] | None = None,
                   f"{ACCURACY_BAR:.0%} (whole-number targets{classes(config)}) or its MAE at most "
                   f"{ERROR_FRACTION:g} x the constant guess's (real targets: the guess "
                   "predicts the training targets' mean for every set), at that size and "
-                  f"every smaller one tested. Median over seeds (range); `all`: every size "
-                  f"tested, up to {max(config.cards):,}; `-`: not even the smallest. "
+                  f"every smaller one tested. A cell is {MEDIAN_RULE} (their range); `all`: "
+                  f"every size tested, up to {max(config.cards):,}; `-`: not even the "
+                  "smallest. "
                   f"Training sets hold 1-10 elements{scaled(config)}. Per run: reach.csv.\n",
                   reach_table(rows, reaches, config), ""]
     for task in config.tasks:
@@ -136,23 +138,30 @@ def figure_name(task: str) -> str:
 
 
 def plot_tasks(rows: list[dict], config, out: Path) -> list[Path]:  # config: CompareConfig
-    """``accuracy_<task>.png`` (whole-number targets, classes) or ``mae_<task>.png`` (real
-    ones, with the constant guess): mean line and min-max band over seeds, per model."""
+    """Each task's figure (``task_figure``) saved as ``figure_name(task)`` in ``out``."""
     paths = []
-    for task in config.tasks:
-        whole = not TASKS[task].guessed  # scored by accuracy
-        key = "acc" if whole else "mae"
-        models = [*config.models, *([] if whole else [GUESS])]
-        cards = sorted(TASKS[task].sizes(config.cards))
-        curves = {m: on_sizes(*stats(rows, task, m, key), cards) for m in models}
-        curves = {m: values for m, values in curves.items() if values.size}
-        if not curves:
-            continue
-        paths.append(plot_by_size(curves, cards, Path(out) / figure_name(task),
-                                  ylabel="accuracy" if whole else "mean absolute error (log)",
-                                  max_train_card=TASKS[task].sizes([MAX_TRAIN_CARD])[0],
-                                  min_train_card=TASKS[task].scale,
-                                  accuracy=whole,
-                                  title=f"Task {task}: {METRICS[key][0]} by set size "
-                                        "(mean, min-max over seeds)"))
+    for task in config.tasks:  # one figure at a time in memory
+        fig = task_figure(rows, config, task)
+        if fig is not None:
+            paths.append(save_figure(fig, Path(out) / figure_name(task)))
     return paths
+
+
+def task_figure(rows: list[dict], config, task: str) -> Figure | None:
+    """The figure of ``accuracy_<task>.png`` (whole-number targets, classes) or
+    ``mae_<task>.png`` (real ones, with the constant guess): mean line and min-max band
+    over seeds, per model; None where no run of the task finished."""
+    whole = not TASKS[task].guessed  # scored by accuracy
+    key = "acc" if whole else "mae"
+    models = [*config.models, *([] if whole else [GUESS])]
+    cards = sorted(TASKS[task].sizes(config.cards))
+    curves = {m: on_sizes(*stats(rows, task, m, key), cards) for m in models}
+    curves = {m: values for m, values in curves.items() if values.size}
+    if not curves:
+        return None
+    return by_size_figure(curves, cards,
+                          ylabel="accuracy" if whole else "mean absolute error (log)",
+                          max_train_card=TASKS[task].sizes([MAX_TRAIN_CARD])[0],
+                          min_train_card=TASKS[task].scale, accuracy=whole,
+                          title=f"Task {task}: {METRICS[key][0]} by set size "
+                                "(mean, min-max over seeds)")
