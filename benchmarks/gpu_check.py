@@ -79,24 +79,37 @@ def score_gaps(cpu: dict, other: dict) -> list[str]:
     return gaps
 
 
-def prediction_gap(run: Path, device: str) -> float:
+def trained_models(run: Path) -> dict:
+    """``run``'s trained models by name, each loaded from its checkpoint."""
+    from deepsets.core import runfolder
+
+    config = runfolder.read_config(run)
+    return {name: runfolder.load_trained(run, config, name)[0] for name in config.models}
+
+
+def prediction_gap(run: Path, device: str, device_models: dict | None = None) -> float:
     """The largest relative difference between the predictions of ``run``'s trained models
-    on the CPU and on ``device``, over the run's test sets."""
+    on the CPU and on ``device``, over the run's test sets.
+
+    Each side holds its own copy of the models (``device_models`` by name where given,
+    else a second load of the run's checkpoints), so the device side can be given other
+    weights and nothing done to a model on one device reaches the other.
+    """
     from deepsets.core import pipeline, runfolder
     from deepsets.core.data import chunked_test_sets, element_pool
     from deepsets.core.evaluate import predict
 
     config = runfolder.read_config(run)
     rng, pool = pipeline.rng_for_test_sets(config), element_pool(config.task, "test")
-    models = {name: runfolder.load_trained(run, config, name)[0] for name in config.models}
+    on_cpu, on_device = trained_models(run), device_models or trained_models(run)
     worst = 0.0
     for card in config.cards:
         for X, _ in chunked_test_sets(card, config.n_per_card, config.max_digit, rng,
                                       task=config.task, pool=pool):
-            for model in models.values():
-                on_cpu = predict(model, X, device="cpu").astype(np.float64)
-                there = predict(model, X, device=device).astype(np.float64)
-                gap = np.abs(on_cpu - there) / np.maximum(1.0, np.abs(on_cpu))
+            for name, model in on_cpu.items():
+                here = predict(model, X, device="cpu").astype(np.float64)
+                there = predict(on_device[name], X, device=device).astype(np.float64)
+                gap = np.abs(here - there) / np.maximum(1.0, np.abs(here))
                 worst = max(worst, float(gap.max()))
     return worst
 

@@ -73,6 +73,27 @@ def test_question1_pad_shift_is_exact_in_training_but_drifts(q1):
     assert shift["mae"] == pytest.approx([abs(n - 10) * 0.01 for n in q1["cards"]], rel=1e-3)
 
 
+def test_question1_for_12_digits_and_training_sets_of_8():
+    X, y = create_train_dataset(n_train=300, max_card=8, max_digit=12, seed=0)
+    X_test, y_test = create_test_dataset(100, (5, 30), 12, seed=1)
+    assert X.max() == 12 and max(x.max() for x in X_test) == 12  # the new digits occur
+    q1 = question1(X, y, X_test, y_test, (5, 30), big_cards=(20, 1_000), n_big=20,
+                   max_digit=12, max_card=8)
+    assert q1["cards"] == [5, 30, 1_000] and q1["big_cards"] == [1_000]  # 20 is tested
+    assert (q1["max_digit"], q1["max_card"], q1["n_train"]) == (12, 8, 300)
+    for name in ("canonical", "scaled"):
+        assert q1[name]["a"] == pytest.approx(list(range(13)), abs=1e-5)
+        assert q1[name]["train_acc"] == 1.0 and q1[name]["acc"] == [1.0] * 3
+    shift = q1["pad_shift"]
+    assert shift["a"] == pytest.approx([0.01, *(d + 0.01 for d in range(1, 13))], abs=1e-6)
+    assert shift["b2"] == pytest.approx(-0.08)  # -8 s: exact on 8 tokens
+    # a set of N tokens gets sum + 0.01 N - 0.08: exact on the training sets (8 tokens each),
+    # off by |N - 8| 0.01 on an unpadded set of N digits
+    assert shift["train_acc"] == 1.0 and shift["train_mae"] < 1e-4
+    assert shift["mae"] == pytest.approx([abs(n - 8) * 0.01 for n in (5, 30, 1_000)],
+                                         rel=1e-3)
+
+
 def test_question2():
     q2 = question2(seed=0, steps=300)
     assert np.allclose(np.asarray(q2["sets"]).sum(axis=1), 0)  # every set sums to [0, 0]

@@ -75,13 +75,22 @@ def test_gpu_check_flags_each_score_beyond_its_tolerance():
                                           "lstm acc at 5: cpu None, device 0.1"]
 
 
-def test_gpu_check_runs_a_run_folders_models_on_both_devices(tmp_path):
+def test_gpu_check_prediction_gap_is_zero_for_the_same_weights_and_sees_other_weights(
+        tmp_path):
     run = tmp_path / "run"
     subprocess.run([sys.executable, "-m", "deepsets", "lab", "--task", "point-clouds",
                     "--models", "deepsets", "--n-train", "64", "--epochs", "1",
                     "--n-per-card", "8", "--cards", "2,3", "--out", str(run)],
                    check=True, capture_output=True, timeout=300)
-    assert gpu_check().prediction_gap(run, "cpu") == 0.0  # one device: the same numbers
+    check = gpu_check()
+    assert check.prediction_gap(run, "cpu") == 0.0  # two loads of one checkpoint agree
+    shifted = check.trained_models(run)
+    with torch.no_grad():
+        shifted["deepsets"].fc2.bias += 0.5  # every logit of every set moves by 0.5
+    gap = check.prediction_gap(run, "cpu", device_models=shifted)
+    # relative to max(1, |logit|): at most 0.5, and far beyond the tolerance the check allows
+    assert check.PRED_TOL < gap <= 0.5 + 1e-6
+    assert check.prediction_gap(run, "cpu") == 0.0  # the run's checkpoints are untouched
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")

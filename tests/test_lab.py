@@ -137,10 +137,41 @@ def test_report_answers_the_questions(tiny_run):
                     "## How far does DeepSets stay exact?"):
         assert heading in text
     analysis = json.loads((tiny_run.run / "analysis.json").read_text())
-    assert analysis["question1"]["canonical"]["acc"] == [1.0] * 22  # 5..100, 1,000, 10,000
+    q1 = analysis["question1"]
+    assert q1["cards"] == [5, 10, 20, 1_000, 10_000]  # the run's test sizes, then beyond
+    assert q1["canonical"]["acc"] == [1.0] * 5
     drift = analysis["drift"]
     assert drift["cards"] == [5, 10, 20] and len(drift["a"]) == 11
     assert drift["measured"]["mae"] == tiny_run.results["deepsets"]["mae"]
+
+
+def test_a_lab_of_12_digits_runs_and_reports_its_own_digits_and_sizes(tmp_path, capsys):
+    from helpers import run_cli
+
+    run = tmp_path / "digits12"
+    config = LabConfig(**{**TINY.to_dict(), "max_digit": 12, "max_card": 8, "n_train": 500,
+                          "epochs": 1, "n_per_card": 50, "cards": (5, 20), "hidden_dim": 16})
+    prepare_run(run, config)  # settings no flag sets; the command line runs the stored ones
+    code, out, err = run_cli(capsys, "lab", "--resume", "--out", str(run))
+    assert code == 0, err
+    text = (run / "report.md").read_text()
+    for said in ("500 sets of 1-8 digits (from 1..12",  # the training sets
+                 "linear in 14 numbers a_0..a_12 and b2",  # question 1
+                 "training sets of 1..8 digits from 1..12",
+                 "50 test sets at each size 5, 20 and 1,000 sets each of 1,000, 10,000",
+                 "Every training set holds 8 tokens", "off by `(N - 8) s`",
+                 "| 12 |",  # the drift's table of contributions, a row per digit
+                 "these 13 numbers alone (a_1..a_12 and b2",
+                 "with 16 hidden units for 13 tokens", "carries 0..8 pad tokens",
+                 "sequences of exactly 8 tokens", "shorter than 8"):
+        assert said in text, said
+    for stale in ("a_0..a_10", "1..10 digits", "11 tokens", "11 numbers", "10 tokens"):
+        assert stale not in text, stale
+    analysis = json.loads((run / "analysis.json").read_text())
+    assert analysis["question1"]["canonical"]["a"] == pytest.approx(range(13), abs=1e-5)
+    assert analysis["question1"]["pad_shift"]["b2"] == pytest.approx(-0.08)
+    assert len(analysis["drift"]["a"]) == 13
+    assert analysis["lstm_padding"]["sizes"] == list(range(1, 9))
 
 
 def test_exact_recipe(tmp_path):

@@ -2,7 +2,7 @@
 
 A DeepSets model for the digit sum is linear in per-token contributions:
 ``f(X) = b2 + sum_{x in X} a_x`` with ``a_d = w2 . phi(d)``. Its error on N digits is a sum
-of N per-digit errors, so the 11 numbers a_0..a_10 and b2 predict it at every size. The
+of N per-digit errors, so the numbers a_1..a_max_digit and b2 predict it at every size. The
 same contributions read single images (``per_image_accuracy``); ``padding_effect`` scores
 the LSTM on short sets padded and not.
 """
@@ -57,7 +57,7 @@ def predicted_error(a: np.ndarray, b2: float, cards: Iterable[int]) -> dict[str,
     ``N var(e)``, and, by the central limit theorem, it is nearly normal.
     """
     digits = np.arange(1, len(a))
-    e = a[1:] - digits  # (10,): per-digit error
+    e = a[1:] - digits  # (max_digit,): per-digit error
     out: dict[str, list[float]] = {"mean": [], "std": [], "mae": [], "acc": []}
     for n in cards:
         mu, sigma = b2 + n * e.mean(), math.sqrt(n * e.var())

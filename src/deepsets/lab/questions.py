@@ -1,8 +1,9 @@
 """The handout's two questions, answered by construction and measured.
 
 Question 1: the exact DeepSets with ReLU (``optimal_relu_deepsets``) and the padding
-counter-example, evaluated up to 10,000 digits. Question 2: can DeepSets tell apart sets
-whose elements sum to the same vector? Four phis, trained and measured.
+counter-example, built for the run's digits and training sets and evaluated up to 10,000
+digits. Question 2: can DeepSets tell apart sets whose elements sum to the same vector?
+Four phis, trained and measured.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from deepsets.lab.drift import contributions
 
 @torch.no_grad()
 def optimal_relu_deepsets(input_dim: int = 11, embedding_dim: int = 128, hidden_dim: int = 64,
-                          scale: float = 1.0, pad_shift: float = 0.0) -> DeepSets:
-    """Question 1's canonical exact solution, and members of its family.
+                          scale: float = 1.0, pad_shift: float = 0.0,
+                          max_card: int = 10) -> DeepSets:
+    """Question 1's canonical exact solution, and members of its family, for the tokens
+    0..input_dim - 1 (the digits 1..max_digit and the pad token 0).
 
     Embedding ``e_d = scale * d * u1``, first hidden unit ``relu(e_d . u1 / scale) = d``,
     ``w2 = u1``, every other weight and bias 0: then ``a_d = d``, ``a_0 = 0``,
@@ -31,8 +34,8 @@ def optimal_relu_deepsets(input_dim: int = 11, embedding_dim: int = 128, hidden_
 
     ``pad_shift`` s != 0 builds the counter-example: a second hidden unit adds s
     for every token (pad included) and ``b2 = -max_card * s``. That model is
-    exact on every training set (all have 10 tokens) yet off by ``(N - 10) s``
-    on an unpadded set of N digits.
+    exact on every training set (all have max_card tokens) yet off by
+    ``(N - max_card) s`` on an unpadded set of N digits.
     """
     model = DeepSets(input_dim, embedding_dim, hidden_dim, activation="relu")
     for p in model.parameters():
@@ -44,21 +47,26 @@ def optimal_relu_deepsets(input_dim: int = 11, embedding_dim: int = 128, hidden_
         model.embedding.weight[:, 1] = 1.0  # every token, pad included
         model.fc1.weight[1, 1] = 1.0  # relu(1) = 1
         model.fc2.weight[0, 1] = pad_shift
-        model.fc2.bias[0] = -(input_dim - 1) * pad_shift  # training sets hold 10 tokens
+        model.fc2.bias[0] = -max_card * pad_shift  # a training set holds max_card tokens
     return model
 
 
 def question1(X_train: np.ndarray, y_train: np.ndarray, X_test: list[np.ndarray],
               y_test: list[np.ndarray], cards: Sequence[int], big_cards: Sequence[int] = (
-                  1_000, 10_000), n_big: int = 1_000, seed: int = 0) -> dict:
-    """Evaluate the exact ReLU solution (and the padding counter-example) everywhere."""
-    X_big, y_big = create_test_dataset(n_big, big_cards, seed=seed)
-    all_cards = [*cards, *big_cards]
-    out = {"cards": all_cards, "n_big": n_big}
+                  1_000, 10_000), n_big: int = 1_000, seed: int = 0, *, max_digit: int = 10,
+              max_card: int = 10) -> dict:
+    """Evaluate the exact ReLU solution (and the padding counter-example) on the training
+    sets (1..max_card digits of 1..max_digit, left-padded to max_card), the test sets of
+    sizes ``cards`` and ``n_big`` new sets at each size of ``big_cards`` beyond them."""
+    big = [c for c in big_cards if c > max(cards)]
+    X_big, y_big = create_test_dataset(n_big, big, max_digit, seed=seed) if big else ([], [])
+    out = {"cards": [*cards, *big], "test_cards": list(cards), "big_cards": big,
+           "n_big": n_big, "n_train": len(X_train), "n_per_card": len(X_test[0]),
+           "max_digit": max_digit, "max_card": max_card}
     members = {
-        "canonical": optimal_relu_deepsets(),
-        "scaled": optimal_relu_deepsets(scale=0.37),
-        "pad_shift": optimal_relu_deepsets(pad_shift=0.01),
+        "canonical": optimal_relu_deepsets(max_digit + 1, max_card=max_card),
+        "scaled": optimal_relu_deepsets(max_digit + 1, scale=0.37, max_card=max_card),
+        "pad_shift": optimal_relu_deepsets(max_digit + 1, pad_shift=0.01, max_card=max_card),
     }
     for name, model in members.items():
         a, b2 = contributions(model)

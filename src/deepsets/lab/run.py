@@ -53,15 +53,28 @@ def plot_run(run: Path, config: LabConfig | None = None) -> list[Path]:
                         min_train_card=TASKS[config.task].scale)
 
 
+def question_settings(config: LabConfig) -> LabConfig:
+    """The digit sums the questions are answered on, with the run's seed and number of
+    training sets. A run of tokens (digits, images) counts its sizes in elements as the
+    handout does, so it lends its own digits, training-set size, test sizes and test sets
+    per size; a run of vectors counts them in other units, so the handout's sizes stand."""
+    if TASKS[config.task].elements.form != "tokens":
+        return LabConfig(seed=config.seed, n_train=config.n_train, max_digit=config.max_digit)
+    return LabConfig(seed=config.seed, n_train=config.n_train, max_card=config.max_card,
+                     max_digit=config.max_digit, n_per_card=config.n_per_card,
+                     cards=config.cards)
+
+
 def questions(config: LabConfig, progress: Progress) -> dict:
     """Questions 1 and 2, on the handout's digit sums whatever this run's task."""
     progress.stage("answering the handout's questions")
-    handout = LabConfig(seed=config.seed, n_train=config.n_train, max_digit=config.max_digit)
+    handout = question_settings(config)
     X, y = train_sets(handout)
     X_test, y_test = create_test_dataset(handout.n_per_card, handout.cards, handout.max_digit,
                                          rng_for_test_sets(handout))
     return {"question1": question1(X, y, X_test, y_test, handout.cards,
-                                   seed=derive_seed(config.seed, "data", "question1")),
+                                   seed=derive_seed(config.seed, "data", "question1"),
+                                   max_digit=handout.max_digit, max_card=handout.max_card),
             "question2": question2(seed=derive_seed(config.seed, "question2"))}
 
 

@@ -32,36 +32,45 @@ def reach_text(cards: list[int], acc: list[float]) -> str:
 
 
 def fmt_cards(cards: list[int]) -> str:
+    """Sizes as a reader scans them: ``5, 10, ..., 100`` for a long even range."""
+    step = cards[1] - cards[0] if len(cards) > 4 else 0
+    if step > 0 and list(cards) == list(range(cards[0], cards[-1] + 1, step)):
+        return f"{cards[0]:,}, {cards[1]:,}, ..., {cards[-1]:,}"
     return ", ".join(f"{c:,}" for c in cards)
 
 
 def question1_section(q1: dict) -> str:
-    """Question 1: the exact ReLU DeepSets, derived and then measured."""
-    cards = q1["cards"]
+    """Question 1: the exact ReLU DeepSets, derived and then measured, for the run's digits
+    (``max_digit``) and training sets (``max_card`` tokens)."""
+    cards, big, tested = q1["cards"], q1["big_cards"], q1["test_cards"]
+    top, n = q1["max_digit"], q1["max_card"]
     rows = "\n".join(
         f"| {name} | {q1[name]['train_acc']:.4f} | {min(q1[name]['acc']):.4f} "
         f"| {max(q1[name]['mae']):.3g} | {q1[name]['acc'][-1]:.4f} | {q1[name]['mae'][-1]:.3g} |"
         for name in ("canonical", "scaled", "pad_shift"))
-    shift = q1["pad_shift"]
+    shift, far = q1["pad_shift"], tested.index(max(tested))  # the largest test size
+    big_sets = f" and {q1['n_big']:,} sets each of {fmt_cards(big)} digits" if big else ""
     return f"""## Question 1: the optimal DeepSets parameters (ReLU)
 
 With ReLU, DeepSets computes `f(X) = b2 + sum_(x in X) a_x` where each token's contribution
-is `a_d = w2 . ReLU(W1 e_d + b1)`: the model is linear in 11 numbers a_0..a_10 and b2.
+is `a_d = w2 . ReLU(W1 e_d + b1)`: with the digits 1..{top} and the pad token 0, the model is
+linear in {top + 2} numbers a_0..a_{top} and b2.
 
 - **Exact on sets of every size** means `a_d = d` for every digit and `b2 = 0`: the sets
   `{{d}}` and `{{d, d}}` need `a_d + b2 = d` and `2 a_d + b2 = 2 d`.
 - **The padding token must contribute nothing**, `a_0 = 0`: a padded training set adds
-  `n_0 a_0` for its n_0 padding slots, and n_0 takes every value 0..9.
-- **The family of optimal parameters** is every (embedding, W1, b1, w2, b2) meeting these 12
-  conditions; given phi they are linear in (w2, b2). **Canonical member:** embed digit d as
-  `e_d = d u1` (so `e_0 = 0`), let the first hidden unit read that coordinate
+  `n_0 a_0` for its n_0 padding slots, and n_0 takes every value 0..{n - 1}.
+- **The family of optimal parameters** is every (embedding, W1, b1, w2, b2) meeting these
+  {top + 2} conditions; given phi they are linear in (w2, b2). **Canonical member:** embed
+  digit d as `e_d = d u1` (so `e_0 = 0`), let the first hidden unit read that coordinate
   (`W1[0, 0] = 1`, all other W1 entries 0), `b1 = 0`, `w2 = u1`, `b2 = 0`. Then
   `ReLU(d) = d` because d >= 0, so `a_d = d` and f(X) is the exact sum. Scaling the
   embedding by s and W1 by 1/s, or adding hidden units whose output weight is 0, stays
   in the family.
 
-Measured on the training sets, the handout's test sizes and {q1["n_big"]:,} sets each of
-{fmt_cards(cards[-2:])} digits (sizes {cards[0]}..{cards[-1]:,}):
+Measured on {q1["n_train"]:,} training sets of 1..{n} digits from 1..{top} (left-padded to
+{n} tokens), {q1["n_per_card"]:,} test sets at each size {fmt_cards(tested)}{big_sets}
+(sizes {min(cards):,}..{max(cards):,}):
 
 | model | train acc | worst test acc | worst test MAE | acc at {cards[-1]:,} \
 | MAE at {cards[-1]:,} |
@@ -71,9 +80,9 @@ Measured on the training sets, the handout's test sizes and {q1["n_big"]:,} sets
 `canonical` and `scaled` (s = 0.37) are the exact solution: 100% everywhere, up to
 {cards[-1]:,} digits. `pad_shift` shows why a_0 and b2 must be 0 and why training alone
 cannot tell: it adds s = 0.01 to every token, pad included (`a_0 = {shift["a"][0]:.3g}`,
-`a_d = d + 0.01`), and sets `b2 = {shift["b2"]:.3g}`. Every training set holds 10 tokens,
+`a_d = d + 0.01`), and sets `b2 = {shift["b2"]:.3g}`. Every training set holds {n} tokens,
 so it is exact on all of them (train accuracy {shift["train_acc"]:.0%}), yet an unpadded
-set of N digits is off by `(N - 10) s`: MAE {shift["mae"][cards.index(100)]:.2f} at 100
+set of N digits is off by `(N - {n}) s`: MAE {shift["mae"][far]:.2f} at {tested[far]:,}
 digits and {shift["mae"][-1]:.1f} at {cards[-1]:,}.
 """
 
@@ -116,8 +125,10 @@ nonlinear phis with biases separate the sets and fit the targets.
 
 
 def drift_section(d: dict, config: LabConfig) -> str:
-    """Why the trained DeepSets drifts at large sets, from its 11 contributions."""
+    """Why the trained DeepSets drifts at large sets, from its contributions a_1..a_max_digit
+    and b2."""
     a, cards = d["a"], d["cards"]
+    top = len(a) - 1  # the largest digit
     contrib = "\n".join(f"| {t} | {a[t]:+.5f} | {small(a[t] - t)} |" for t in range(1, len(a)))
     rows = "\n".join(
         f"| {c} | {d['predicted']['mae'][i]:.4f} | {d['measured']['mae'][i]:.4f} "
@@ -145,8 +156,8 @@ a set of N digits is off by `b2 + N x ({small(m)})` on average, plus noise that 
 `sqrt(N)`. The mean error crosses +-0.5, where rounding starts to fail, near
 N = {crossing(b2, m)}. {identified(d, config)}
 {refit_line}
-The error at each size predicted from these 11 numbers alone (normal approximation of the
-sum of N independent per-digit errors) against the measured error:
+The error at each size predicted from these {top + 1} numbers alone (a_1..a_{top} and b2; normal
+approximation of the sum of N independent per-digit errors) against the measured error:
 
 ![predicted vs measured](drift.png)
 
@@ -157,8 +168,8 @@ sum of N independent per-digit errors) against the measured error:
 **Two fixes.** `deepsets lab --recipe exact` changes the model: it masks the padding, so
 `a_0 = 0` by construction and b2 becomes identifiable, then refits the output layer (w2, b2)
 by least squares on the training sets' pooled features. The prediction is linear in
-(w2, b2), so the fit has a closed form, and with 64 hidden units for 11 tokens it can make
-`a_d = d` and `b2 = 0` exactly: the solution question 1 describes. `deepsets lab --recipe
+(w2, b2), so the fit has a closed form, and
+{refit_reach(config.hidden_dim, top)}: the solution question 1 describes. `deepsets lab --recipe
 padded` keeps the handout's model and changes the data and the schedule: each training set
 carries 0..{config.max_card} pad tokens whatever its size, so the pad count no longer tells
 the size and a_0 and b2 are pinned down apart, and the learning rate decays to zero on a
@@ -243,13 +254,24 @@ def identified(d: dict, config: LabConfig) -> str:
                 "so the pad count varied on its own and training pinned down the pad token's "
                 f"contribution and b2 apart: `a_0` = {small(d['a'][0])}, b2 = {small(d['b2'])}.")
     if config.recipe_for("deepsets").mask_padding:
-        return ("The pad token is masked (`a_0 = 0`), so the training sets of 1..10 digits pin "
-                f"down b2 (here {small(d['b2'])}) as well as the per-digit contributions.")
+        return (f"The pad token is masked (`a_0 = 0`), so the training sets of "
+                f"1..{config.max_card} digits pin down b2 (here {small(d['b2'])}) as well as "
+                "the per-digit contributions.")
     return (f"Every training set has exactly {config.max_card} tokens, so training pins down "
             f"only `b2 + {config.max_card} a_0` (here {small(d['train_offset'])}) and the "
             "differences `a_d - a_0`: the pad token's own contribution and b2 can trade off "
-            "freely, and a per-digit error of 0.01 that costs nothing at 10 digits costs 1 at "
-            "100.")
+            f"freely, and a per-digit error of 0.01 that costs nothing at {config.max_card} "
+            f"digits costs {9 * config.max_card * 0.01:.2g} at {10 * config.max_card}.")
+
+
+def refit_reach(hidden: int, top: int) -> str:
+    """Whether a least-squares output layer can make ``a_d = d`` for the digits 1..top: one
+    condition per digit on ``hidden`` weights, so enough hidden units make it exact."""
+    if hidden >= top:
+        return (f"with {hidden} hidden units for {top + 1} tokens it can make `a_d = d` and "
+                "`b2 = 0` exactly")
+    return (f"with {hidden} hidden units for {top} digits it has fewer weights than "
+            "conditions and comes as close to `a_d = d` and `b2 = 0` as they allow")
 
 
 def reach_section(r: dict, results: dict) -> str:
