@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
 
+from deepsets.core.checks import did_you_mean
 from deepsets.core.progress import Bars
 from deepsets.core.runfolder import read_config
 from deepsets.core.settings import LabConfig
@@ -35,6 +37,11 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         message = " ".join(message.splitlines())  # one line, whatever the flag's value held
+        wrong = re.match(r"argument .*: invalid choice: '(.*?)' \(choose from (.*)\)$", message)
+        if wrong:  # a typo of a task or a device: the closest choice
+            choices = [c.strip(" '") for c in wrong.group(2).split(",")]
+            message = message.replace(f"'{wrong.group(1)}'", f"'{wrong.group(1)}'"
+                                      + did_you_mean(wrong.group(1), choices), 1)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -77,8 +84,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     from deepsets.core.pipeline import train_models
     from deepsets.core.runfolder import CONFIG, HISTORY, checkpoint_path, prepare_run
 
-    config = prepare_run(args.out, config_from(args), resume=args.resume, force=args.force)
-    history = train_models(args.out, config, Bars())
+    bars = Bars()
+    config = prepare_run(args.out, config_from(args), resume=args.resume, force=args.force,
+                         progress=bars)
+    history = train_models(args.out, config, bars)
     for name, epochs in history.items():
         print(f"{name}: {len(epochs)} epochs, final training loss {epochs[-1]['loss']:.4f}")
     print_files([args.out / CONFIG, args.out / HISTORY,
@@ -117,6 +126,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from deepsets.core.runfolder import FAILURE
     from deepsets.sweep.compare import run_compare, run_name
     from deepsets.sweep.summary import figure_name
 
@@ -127,15 +137,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         runs = {run_name(r): r for r in config.runs()}
         print(dry_run(runs, args.out, cpus_for(args), Bars()), end="")
         return 0
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ValueError(f"cannot write to {args.out}: {err.strerror or err}") from None
     rows, failed = run_compare(config, args.out, jobs=args.jobs, cluster=args.cluster,
-                               progress=Bars())
+                               progress=Bars(), force=args.force)
     print(f"{len(rows)} rows from {len(config.runs())} runs, {len(failed)} failed")
     for name, error in failed.items():
         print(f"  failed: {name}: {error}")
+        if args.debug and (args.out / name / FAILURE).is_file():  # the run's own traceback
+            print((args.out / name / FAILURE).read_text(), file=sys.stderr)
     print_files([args.out / name for name in ("results.csv", "summary.md", "reach.csv",
                                               "reach.png")]
                 + [args.out / figure_name(t) for t in config.tasks]

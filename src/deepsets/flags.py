@@ -177,14 +177,29 @@ def add_compare_flags(p: argparse.ArgumentParser) -> None:
                    help="print the runs, the measured or estimated cost of each and the "
                         "projected wall time, and run nothing")
     p.add_argument("--resume", action="store_true",
-                   help="accepted for habit's sake: a sweep always reuses finished runs and "
-                        "continues cut-off ones")
-    p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+                   help="continue the sweep stored in --out on its settings (sweep.json): "
+                        "alone, or added to the command that started it; the same command "
+                        "without it also reuses finished runs and continues cut-off ones")
+    p.add_argument("--force", action="store_true",
+                   help="start over: delete the sweep's earlier run folders and outputs in "
+                        "--out first (other settings in --out are refused without it)")
+    p.add_argument("--debug", action="store_true",
+                   help="show the full traceback on errors, and each failed run's own")
 
 
 def compare_config_from(args: argparse.Namespace) -> CompareConfig:
-    """The sweep the flags describe: the defaults, a preset, the flags, then ``--model``."""
+    """The sweep the flags describe: the defaults (with ``--resume``, the settings stored in
+    ``--out``), a preset, the flags, then ``--model``."""
     config = CompareConfig()
+    if args.resume:
+        from deepsets.core.runfolder import CONFIG
+        from deepsets.sweep.compare import SWEEP, stored_sweep
+
+        stored = stored_sweep(args.out)
+        if stored is not None:
+            config = CompareConfig.from_dict(stored)
+        elif not any(args.out.glob(f"*/{CONFIG}")):  # runs of a version without sweep.json
+            raise ValueError(f"nothing to resume: {args.out} holds no {SWEEP}")
     config = config.quick() if args.quick else config
     config = config.preset(args.preset) if args.preset else config
     config = given_settings(args, config)

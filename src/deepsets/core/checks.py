@@ -7,6 +7,7 @@ naming the field, the value and what is allowed.
 
 from __future__ import annotations
 
+import difflib
 import math
 import zlib
 from collections.abc import Callable, Iterable
@@ -71,11 +72,26 @@ def check_names(name: str, values: object, choices: Iterable[str], kind: str = "
     for value in values:
         if not isinstance(value, str) or (value not in choices
                                           and not (also is not None and also(value))):
-            raise ValueError(f"{name}: unknown {kind} {value!r}; choose from "
-                             + ", ".join(choices))
+            raise ValueError(f"{name}: unknown {kind} {value!r}{did_you_mean(value, choices)}"
+                             "; choose from " + ", ".join(choices))
     if len(set(values)) != len(values):
         raise ValueError(f"{name}={list(values)} repeats a {kind}; give each once")
     return values
+
+
+def did_you_mean(value: object, choices: Iterable[str]) -> str:
+    """`` (did you mean 'deepsets'?)`` for a name close to one of ``choices``; for a dotted
+    path ``a.b.C``, the plug-in form ``a.b:C``; else nothing."""
+    if not isinstance(value, str):
+        return ""
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.75)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    module, dot, cls = value.rpartition(".")
+    if dot and module and cls[:1].isupper() and ":" not in value:
+        return f" (did you mean {module + ':' + cls!r}? a model of your own is named " \
+               "package.module:ClassName)"
+    return ""
 
 
 def check_sizes(name: str, values: object) -> tuple[int, ...]:

@@ -11,6 +11,7 @@ runs again, up to ``RETRIES`` times.
 
 from __future__ import annotations
 
+import importlib.util
 import multiprocessing as mp
 import os
 import signal
@@ -30,6 +31,7 @@ from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import Any
 
+from deepsets.core.failures import located
 from deepsets.core.progress import (
     EventStop,
     Outbox,
@@ -88,6 +90,9 @@ def _call(fn: Callable[..., Any], args: tuple, key: str, report: bool, ship: boo
     outbox = QueueOutbox(channel, tag=key) if ship else Outbox()
     try:
         return fn(*args, progress=progress, outbox=outbox, stop=Stop())
+    except Exception as err:  # its traceback as text: pickling back drops the frames
+        located(err)
+        raise
     finally:
         progress.flush()
 
@@ -162,6 +167,9 @@ def _run_threads(jobs: Sequence[Job], workers: int, progress: Progress | None
         try:
             return job.fn(*job.args, progress=job_progress, outbox=Outbox(),
                           stop=EventStop(stop))
+        except Exception as err:
+            located(err)
+            raise
         finally:
             job_progress.flush()
 
@@ -231,6 +239,18 @@ def _forward(queue, inbox: SimpleQueue) -> None:
         inbox.put(item)
 
 
+def check_cluster(cluster: str | None) -> None:
+    """The errors ``connect_ray`` raises before it connects, for a caller to raise before
+    it writes anything: no Ray installed, ``local-ray`` with authentication turned off."""
+    if cluster is None:
+        return
+    if cluster == "local-ray" and os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
+        raise ValueError("--cluster local-ray keeps Ray's token authentication on; "
+                         "unset RAY_AUTH_MODE=disabled")
+    if importlib.util.find_spec("ray") is None:
+        raise ValueError("--cluster needs Ray: pip install 'deepsets[ray]'")
+
+
 def connect_ray(cluster: str, cpus: int | None = None) -> bool:
     """Connect to the Ray ``cluster``, or start one (``local-ray``); True if started here.
 
@@ -238,15 +258,11 @@ def connect_ray(cluster: str, cpus: int | None = None) -> bool:
     mode, set before Ray is imported) and keeps Ray's token authentication on,
     which Ray turns on by default for a local instance.
     """
+    check_cluster(cluster)
     if cluster == "local-ray":
-        if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
-            raise ValueError("--cluster local-ray keeps Ray's token authentication on; "
-                             "unset RAY_AUTH_MODE=disabled")
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # Ray's servers: 127.0.0.1
-    try:
-        import ray
-    except ImportError:
-        raise ValueError("--cluster needs Ray: pip install 'deepsets[ray]'") from None
+    import ray
+
     if ray.is_initialized():
         return False
     if cluster == "local-ray":

@@ -29,7 +29,13 @@ from deepsets.core.data import (
 from deepsets.core.devices import torch_threads
 from deepsets.core.evaluate import predict, scores
 from deepsets.core.executor import Job, run_jobs
-from deepsets.core.models import build_model, is_plugin, model_class
+from deepsets.core.models import (
+    build_model,
+    check_predictions,
+    fingerprint,
+    is_plugin,
+    model_class,
+)
 from deepsets.core.progress import Outbox, Progress, Stop
 from deepsets.core.results import GUESS, result_rows, rows_csv
 from deepsets.core.runfolder import (
@@ -174,7 +180,8 @@ def train_model(run: Path | str, config: LabConfig | dict, name: str, *, progres
                       batch_size=config.batch_size, lr=config.lr, seed=config.seed,
                       device=config.device, checkpoint=ckpt, progress=progress,
                       outbox=outbox, stop=stop, lengths=lengths,
-                      schedule=config.schedule(name), loss=TASKS[config.task].loss)
+                      schedule=config.schedule(name), loss=TASKS[config.task].loss,
+                      outputs=TASKS[config.task].outputs, fingerprint=fingerprint(name))
         if config.recipe_for(name).refit:
             refit_checkpoint(ckpt, name, model, sets, y, lengths, progress, outbox)
     return history
@@ -212,8 +219,10 @@ def score_models(models: dict[str, nn.Module], config: LabConfig,
                                       task=config.task, pool=pool):
             targets.append(y)
             for name, model in applies.items():
-                preds[name].append(predict(model, X, batch_tokens=config.eval_batch_tokens,
-                                           device=config.device))
+                out = predict(model, X, batch_tokens=config.eval_batch_tokens,
+                              device=config.device)
+                check_predictions(torch.as_tensor(out), len(X), name, task.outputs)
+                preds[name].append(out)
         for name, model in predictors.items():
             found = scores(np.concatenate(targets), np.concatenate(preds[name])
                            ) if name in applies else {}

@@ -47,13 +47,21 @@ def result_rows(results: dict, **fields: object) -> list[dict]:
 
 
 def status_rows(results: dict, **fields: object) -> list[dict]:
-    """``result_rows`` with a ``status`` and an ``error`` each: ``ok``, or ``n/a`` and the
-    model's reason where it has no score at that size."""
-    rows = []
+    """``result_rows`` with a ``status`` and an ``error`` each: ``ok`` where every metric of
+    the results (``metrics_of``) is scored; ``n/a`` and the model's reason where it has no
+    score at that size because it does not apply there; else ``failed``, saying which
+    score is missing (never ``ok`` without its scores)."""
+    rows, metrics = [], metrics_of(results)
     for row in result_rows(results, **fields):
-        scored = row["mae"] is not None or row["acc"] is not None
-        rows.append({**row, "status": "ok" if scored else "n/a",
-                     "error": "" if scored else results[row["model"]].get("not_applicable", "")})
+        missing = [k for k in metrics if row[k] is None]
+        why = results[row["model"]].get("not_applicable", "")
+        if not missing:
+            status, error = "ok", ""
+        elif why and len(missing) == len(metrics):
+            status, error = "n/a", why
+        else:
+            status, error = "failed", f"no {' or '.join(missing)} score at size {row['card']}"
+        rows.append({**row, "status": status, "error": error})
     return rows
 
 

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepsets.core.models import MODELS, build_model
+from deepsets.core.models import MODELS, build_model, fingerprint, is_plugin
+from deepsets.core.progress import Progress
 from deepsets.core.settings import LabConfig
 
 CONFIG = "config.json"
@@ -35,6 +36,8 @@ ANALYSIS = "analysis.json"
 ACCURACY_PNG = "accuracy.png"
 MAE_PNG = "mae.png"
 DRIFT_PNG = "drift.png"
+#: A failed run's traceback (a sweep writes it into the run's folder).
+FAILURE = "error.txt"
 #: Every file a lab writes, besides one checkpoint per model.
 OUTPUTS = (CONFIG, HISTORY, RESULTS, RESULTS_CSV, ACCURACY_PNG, MAE_PNG, ANALYSIS, DRIFT_PNG,
            REPORT)
@@ -92,10 +95,27 @@ def read_json(path: Path) -> Any:
 
 def save_checkpoint(path: Path, model: nn.Module, name: str, **extra: Any) -> None:
     """The checkpoint dict: model, model_name, model_args, plus ``extra`` (optimizer, epoch,
-    history; ``refit`` after a least-squares refit)."""
+    history; a plug-in's ``fingerprint``; ``refit`` after a least-squares refit)."""
     state = {"model": model.state_dict(), "model_name": name,
              "model_args": getattr(model, "model_args", {}), **extra}
     atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def mismatch(state: dict[str, Any], name: str, model_args: dict | None,
+             code: str | None) -> str | None:
+    """Why the checkpoint dict ``state`` is not model ``name`` built with ``model_args``
+    (None: any) from the code whose ``fingerprint`` is ``code`` (None: a built-in's); None
+    when it is."""
+    if state["model_name"] != name:
+        return f"holds a {state['model_name']!r} model, not {name!r}"
+    stored = state["model_args"]
+    changed = {k: v for k, v in (model_args or {}).items() if stored.get(k) != v}
+    if changed:
+        return (f"holds a model with {', '.join(f'{k}={stored.get(k)!r}' for k in changed)}; "
+                f"this run builds it with {', '.join(f'{k}={v!r}' for k, v in changed.items())}")
+    if state.get("fingerprint") != code:
+        return "was trained from other code (its source has changed since)"
+    return None
 
 
 def load_checkpoint(path: Path, expect_name: str | None = None) -> dict[str, Any]:
@@ -133,9 +153,9 @@ def load_model(path: Path, expect_name: str | None = None,
     """The model of a checkpoint with its weights, and the checkpoint dict."""
     state = load_checkpoint(path, expect_name)
     args = state["model_args"]
-    if expect_args is not None and any(args.get(k) != v for k, v in expect_args.items()):
-        raise CheckpointError(f"{path} holds a model with {args}, this run needs "
-                              f"{expect_args}")
+    why = mismatch(state, state["model_name"], expect_args, fingerprint(state["model_name"]))
+    if why is not None:
+        raise CheckpointError(f"{path} {why}")
     try:
         model = build_model(state["model_name"], **args)
         model.load_state_dict(state["model"])
@@ -193,7 +213,7 @@ def as_flags(differences: dict[str, tuple]) -> str:
 
 
 def prepare_run(run: Path, config: LabConfig | None, *, resume: bool = False,
-                force: bool = False) -> LabConfig:
+                force: bool = False, progress: Progress | None = None) -> LabConfig:
     """Create or reopen the run folder and return the settings it runs with.
 
     - a new folder gets ``config`` (written to ``config.json`` at once, which
@@ -202,7 +222,9 @@ def prepare_run(run: Path, config: LabConfig | None, *, resume: bool = False,
     - ``resume`` continues the stored run: with ``config`` None on its own
       settings, else ``config`` must have them (the device may differ);
     - a folder holding other settings is an error naming each difference;
-    - ``force`` clears the folder's lab files first and starts over.
+    - ``force`` clears the folder's lab files first and starts over;
+    - a checkpoint of other code (a plug-in edited since, ``outdated``) is removed, and
+      ``progress`` told: that model trains again.
     """
     run = Path(run)
     if run.exists() and not run.is_dir():
@@ -221,19 +243,52 @@ def prepare_run(run: Path, config: LabConfig | None, *, resume: bool = False,
                 "use --resume to continue it") + ", --force to start over, or another --out"
         raise ValueError(f"{run} holds a run with other settings "
                          f"({as_flags(stored.differences(config))}); {hint}")
+    for name, why in outdated(run, config).items():
+        checkpoint_path(run, name).unlink()
+        (progress or Progress()).stage(f"{checkpoint_path(run, name).name} {why}: "
+                                       "it trains again")
     try:
         run.mkdir(parents=True, exist_ok=True)
         for stale in run.glob(".*.tmp"):  # left by a run killed in the middle of a write
             stale.unlink()
-        write_json(run / CONFIG, {"config": config.to_dict(), "versions": versions()})
+        write_json(run / CONFIG, {"config": config.to_dict(), "fingerprints": {
+            m: fingerprint(m) for m in config.models if is_plugin(m)}, "versions": versions()})
     except OSError as err:
         raise ValueError(f"cannot write to {run}: {err.strerror or err}") from None
     return config
 
 
+def outdated(run: Path, config: LabConfig) -> dict[str, str]:
+    """``{model: why}`` for each model of ``config`` whose checkpoint in ``run`` is not
+    that model as this run builds it from its code now (``mismatch``), or is unreadable."""
+    found = {}
+    for name in config.models:
+        path = checkpoint_path(run, name)
+        if path.is_file():
+            try:
+                why = mismatch(load_checkpoint(path), name, config.model_args(name),
+                               fingerprint(name))
+            except CheckpointError as err:
+                why = str(err).removeprefix(str(path)).strip()
+            if why is not None:
+                found[name] = why
+    return found
+
+
+def stored_models(run: Path) -> list[str]:
+    """The models named in ``run``'s config.json, as written (none if it is unreadable)."""
+    try:
+        models = read_json(Path(run) / CONFIG)["config"]["models"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [m for m in models if isinstance(m, str)] if isinstance(models, list) else []
+
+
 def clear_run(run: Path) -> None:
-    """Remove the files a lab writes (and nothing else) from ``run``."""
-    for name in (*OUTPUTS, *(checkpoint_path(run, m).name for m in MODELS)):
+    """Remove the files a lab or a sweep's run writes (and nothing else) from ``run``: the
+    checkpoints of the built-in models and of every model its settings name."""
+    names = {*MODELS, *stored_models(run)}
+    for name in (*OUTPUTS, FAILURE, *(checkpoint_path(run, m).name for m in names)):
         path = Path(run) / name
         if path.is_file():
             path.unlink()

@@ -84,7 +84,6 @@ def choice(options: Sequence[str]) -> Callable[[str, Any], Any]:
     return lambda name, value: check_choice(name, value, options)
 
 
-
 SETTINGS: dict[str, Setting] = {
     "seed": Setting(0, lambda n, v: check_seed(v, n), "derives all randomness",
                     whole_number),
@@ -288,8 +287,6 @@ class LabConfig(Settings):
         return constructor_args(name, args)
 
 
-
-
 @dataclass(frozen=True)
 class CompareConfig(Settings):
     """A sweep of tasks x models x seeds, each run a lab run of one model."""
@@ -309,6 +306,9 @@ class CompareConfig(Settings):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"quick": QUICK["sweep"],
                                                      "handout": HANDOUT, "laf": LAF_PROTOCOL}
+    #: Which runs a sweep holds, not how each runs: a sweep's folder may grow or shrink in
+    #: these and keep its runs (``sweep.compare.prepare_sweep``).
+    GRID: ClassVar[tuple[str, ...]] = ("tasks", "models", "seeds")
 
     def __post_init__(self) -> None:
         super().__post_init__()

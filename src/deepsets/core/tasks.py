@@ -28,6 +28,7 @@ from functools import lru_cache
 import numpy as np
 
 from deepsets.core import vectors
+from deepsets.core.checks import did_you_mean
 from deepsets.core.setfunctions import FUNCTIONS, SetFunction
 
 PAD = 0  # the padding token; elements are 1..max_digit (or image tokens)
@@ -255,5 +256,6 @@ SUITES: dict[str, tuple[str, ...]] = {
 def get_task(name: str) -> Task:
     """The task ``name``; an unknown name is a ValueError listing the tasks."""
     if name not in TASKS:
-        raise ValueError(f"unknown task {name!r}; choose from " + ", ".join(TASKS))
+        raise ValueError(f"unknown task {name!r}{did_you_mean(name, TASKS)}; choose from "
+                         + ", ".join(TASKS))
     return TASKS[name]

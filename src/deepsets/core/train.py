@@ -26,10 +26,10 @@ from torch import nn
 
 from deepsets.core.checks import derive_seed
 from deepsets.core.devices import resolve_device
-from deepsets.core.models import DeepSets, as_sets, token_counts
+from deepsets.core.models import DeepSets, as_sets, check_predictions, standardize, token_counts
 from deepsets.core.optim import make_adam
 from deepsets.core.progress import Outbox, Progress, Stop
-from deepsets.core.runfolder import load_checkpoint, save_checkpoint
+from deepsets.core.runfolder import CheckpointError, load_checkpoint, mismatch, save_checkpoint
 from deepsets.core.tasks import PAD
 
 log = logging.getLogger(__name__)
@@ -128,13 +128,38 @@ def train_epoch(model: nn.Module, optimizer, X: torch.Tensor,
     return {"epoch": epoch + 1, "loss": total / seen, "seconds": time.perf_counter() - began}
 
 
-def resume(checkpoint: Path | None, name: str, model: nn.Module,
-           optimizer) -> tuple[int, list[dict[str, float]]]:
+def checked_loss(loss: str, name: str, outputs: int | None, model: nn.Module) -> Callable:
+    """The loss ``loss`` (``LOSSES``) that first checks the predictions of model ``name``
+    against the output contract (``check_predictions``: ``outputs`` per set, by default
+    1 for L1 and the model's ``outputs`` for cross-entropy): their shape at every step,
+    and on the first batch that they are finite, so that a model that breaks it fails at
+    once, before any step."""
+    if loss not in LOSSES:
+        raise ValueError(f"loss={loss!r} is not allowed; use " + " or ".join(LOSSES))
+    if outputs is None:
+        outputs = 1 if loss == "l1" else getattr(model, "outputs", None)
+    loss_fn, first = LOSSES[loss], True
+
+    def loss(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        nonlocal first
+        check_predictions(pred, len(y), name, outputs, finite=first)
+        first = False
+        return loss_fn(pred, y)
+
+    return loss
+
+
+def resume(checkpoint: Path | None, name: str, model: nn.Module, optimizer,
+           fingerprint: str | None = None) -> tuple[int, list[dict[str, float]]]:
     """The epochs done and their history; the model and optimizer loaded from
-    ``checkpoint`` when it exists (else 0 and [])."""
+    ``checkpoint`` when it exists (else 0 and []). A checkpoint resumes only when it is of
+    this model: its name, its arguments and (a plug-in's) the ``fingerprint`` of its code."""
     if checkpoint is None or not Path(checkpoint).exists():
         return 0, []
     state = load_checkpoint(checkpoint, expect_name=name)
+    why = mismatch(state, name, getattr(model, "model_args", None), fingerprint)
+    if why is not None:
+        raise CheckpointError(f"{checkpoint} {why}; start over with --force")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     log.info("%s: resuming after epoch %d from %s", name, state["epoch"], checkpoint)
@@ -189,6 +214,8 @@ def fit(
     lengths: np.ndarray | torch.Tensor | None = None,
     schedule: str = "constant",
     loss: str = "l1",
+    outputs: int | None = None,
+    fingerprint: str | None = None,
 ) -> list[dict[str, float]]:
     """Train ``model`` to predict ``y`` from the sets ``X``; returns the per-epoch history.
 
@@ -196,22 +223,24 @@ def fit(
     ``lengths`` (n,) set i is only its last ``lengths[i]`` columns, and every batch holds
     sets of one length (``epoch_batches``). ``loss`` is ``LOSSES``'s: L1 on predictions
     (n,), or cross-entropy of logits (n, K) and classes ``y``. ``schedule`` sets the
-    learning rate step by step from ``lr`` (``SCHEDULES``). With ``checkpoint``, the
-    model, optimizer, epoch and history are saved there after each epoch (and handed to
-    ``outbox``), and training continues from it when it exists. ``stop`` is asked before every step.
+    learning rate step by step from ``lr`` (``SCHEDULES``); ``outputs`` is the number of
+    predictions a set gets (1, or K logits; default: 1 for L1, the model's ``outputs`` for
+    cross-entropy), checked on every batch (``checked_loss``). With
+    ``checkpoint``, the model, optimizer, epoch and history (and a plug-in's
+    ``fingerprint``) are saved there after each epoch (and handed to ``outbox``), and
+    training continues from it when it exists and is of this model and code (``resume``).
+    ``stop`` is asked before every step.
     """
-    for key, value, table in (("schedule", schedule, SCHEDULES), ("loss", loss, LOSSES)):
-        if value not in table:
-            raise ValueError(f"{key}={value!r} is not allowed; use " + " or ".join(table))
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule={schedule!r} is not allowed; use " + " or ".join(SCHEDULES))
+    loss_fn = checked_loss(loss, name, outputs, model)
     progress, outbox, stop = progress or Progress(), outbox or Outbox(), stop or Stop()
-    dev = resolve_device(device)
-    model.to(dev)
+    model.to(dev := resolve_device(device))
     X, y = training_tensors(model, X, y, loss, dev)
     optimizer = make_adam(model.parameters(), lr)  # one compiled call a step, where built
     n, lengths = len(X), checked_lengths(lengths, X)
-    if hasattr(model, "fit_scales"):  # vectors: standardized (a checkpoint's, if resumed)
-        model.fit_scales(X, y, real_positions(X, lengths))
-    start, history = resume(checkpoint, name, model, optimizer)
+    standardize(model, X, y, real_positions(X, lengths))  # vectors (a checkpoint's if resumed)
+    start, history = resume(checkpoint, name, model, optimizer, fingerprint)
     steps = len(epoch_batches(n, batch_size, seed, name, 0, lengths))  # the same every epoch
 
     def rate(step: int) -> float:  # the learning rate at step ``step`` of the whole training
@@ -227,10 +256,11 @@ def fit(
             batches = epoch_batches(n, batch_size, seed, name, epoch, lengths)
             history.append(train_epoch(model, optimizer, X, y, batches, lengths, rate,
                                        epoch * steps, name, epoch, progress, stop,
-                                       kept(done), LOSSES[loss]))
+                                       kept(done), loss_fn))
             if checkpoint is not None:
                 save_checkpoint(checkpoint, model, name, optimizer=optimizer.state_dict(),
-                                epoch=epoch + 1, history=history)
+                                epoch=epoch + 1, history=history,
+                                **({} if fingerprint is None else {"fingerprint": fingerprint}))
             done = epoch + 1
             if checkpoint is not None:
                 outbox.saved(checkpoint)

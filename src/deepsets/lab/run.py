@@ -152,7 +152,7 @@ def run_lab(config: LabConfig | None, out: Path, *, resume: bool = False, force:
     settings, else they must agree (``prepare_run``).
     """
     out = Path(out)
-    config = prepare_run(out, config, resume=resume, force=force)
+    config = prepare_run(out, config, resume=resume, force=force, progress=progress)
     train_models(out, config, progress, jobs)
     results = evaluate_models(out, config, progress)
     plot_run(out, config)

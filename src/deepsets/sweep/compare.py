@@ -4,38 +4,55 @@ Every (task, model, seed) is one run folder under ``out``, trained and
 evaluated by ``pipeline`` in a job of the executor: in local worker
 processes, or on a Ray cluster. A worker runs in a private folder and ships
 each checkpoint back as it saves it; the driver (this process) writes the
-run folders. So a finished run is reused, a cut-off run continues from its
-last checkpoint, and a run that fails is recorded with its error while the
-others go on. The sweep writes ``results.csv`` (task, model, seed, card, acc,
-mae, status, error), ``reach.csv`` and ``reach.png`` (``sweep.reach``), ``summary.md``
-a figure per task (``accuracy_<task>.png``, or ``mae_<task>.png`` for a real one) and
-``explorer.html``, the page to explore them all (``sweep.explorer``).
+run folders. So a finished run is reused (when its settings and, for a plug-in,
+the fingerprint of its code are this sweep's), a cut-off run continues from its
+last checkpoint, and a run that fails is recorded with its error (its traceback in
+the run's ``error.txt``) while the others go on. The folder stores the sweep's
+settings (``sweep.json``) and refuses other ones. The sweep writes ``results.csv``
+(task, model, seed, card, acc, mae, status, error), ``reach.csv`` and ``reach.png``
+(``sweep.reach``), ``summary.md``, a figure per task (``accuracy_<task>.png``, or
+``mae_<task>.png`` for a real one) and ``explorer.html``, the page to explore them all
+(``sweep.explorer``).
 """
 
 from __future__ import annotations
 
+import re
+import shutil
 import tempfile
+from collections import Counter
 from contextlib import closing
 from pathlib import Path
 
-from deepsets.core.executor import Job, run_jobs
+from deepsets.core.executor import Job, check_cluster, run_jobs
+from deepsets.core.failures import one_line, traceback_text
+from deepsets.core.models import fingerprint, is_plugin
 from deepsets.core.pipeline import evaluate_models, train_models
 from deepsets.core.progress import Outbox, Progress, Stop
 from deepsets.core.results import GUESS, rows_csv, status_rows
 from deepsets.core.runfolder import (
+    CONFIG,
+    FAILURE,
     RESULTS,
+    as_flags,
     checkpoint_path,
+    outdated,
     prepare_run,
     read_json,
     stored_config,
+    versions,
     write_bytes,
+    write_json,
     write_text,
 )
-from deepsets.core.settings import CompareConfig, LabConfig
+from deepsets.core.settings import SETTINGS, CompareConfig, LabConfig
+from deepsets.core.tasks import TASKS
 from deepsets.sweep.explorer import folder_name, write_explorer
 from deepsets.sweep.reach import REACH_COLUMNS, plot_reach, reach_rows
-from deepsets.sweep.summary import plot_tasks, summary
+from deepsets.sweep.summary import figure_name, plot_tasks, summary
 
+#: The sweep's settings, at the top of its folder.
+SWEEP = "sweep.json"
 COLUMNS = ("task", "model", "seed", "card", "acc", "mae", "status", "error")
 
 
@@ -64,47 +81,73 @@ def run_one(config: dict, files: dict[str, bytes], *, progress: Progress, outbox
                                                if p.is_file() and not p.name.startswith(".")}}
 
 
-def one_line(error: BaseException) -> str:
-    """An exception as one line: its type and the first line of its message."""
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
-
-
-def pending_job(folder: Path, config: LabConfig) -> Job | None:
-    """The job that (re)starts or continues a run; None when it finished before."""
+def pending_job(folder: Path, config: LabConfig) -> tuple[Job | None, str]:
+    """The job that starts, continues or restarts a run, and why; None when it finished
+    before with these settings and, for a plug-in, this code (``runfolder.outdated``)."""
     stored = stored_config(folder)
     same = stored is not None and stored.same_results_as(config)
-    if same and (folder / RESULTS).exists():
-        return None
-    prepare_run(folder, config, force=not same)  # other settings: the run starts over
+    stale = outdated(folder, config) if same else {}
+    if same and not stale and (folder / RESULTS).exists():
+        return None, "reused"
+    why = ("new" if stored is None else "other settings" if not same else
+           f"{config.models[0]}: {next(iter(stale.values()))}" if stale else
+           "failed" if (folder / FAILURE).exists() else "cut off")
+    prepare_run(folder, config, force=not same or bool(stale))  # the run starts over
+    (folder / RESULTS).unlink(missing_ok=True)
+    (folder / FAILURE).unlink(missing_ok=True)
     files = {checkpoint_path(folder, m).name: checkpoint_path(folder, m).read_bytes()
              for m in config.models if checkpoint_path(folder, m).exists()}
     return Job(folder.name, run_one, (config.to_dict(), files), cpus=1,
-               gpus=1 if config.device == "cuda" else 0, folder=folder)
+               gpus=1 if config.device == "cuda" else 0, folder=folder), why
+
+
+#: How ``plan_line`` counts the runs of each reason ``pending_job`` gives; any other reason
+#: (a plug-in's code changed) is a run that trains again, and the line says why.
+PLAN = {"reused": "reused", "new": "new", "cut off": "continue where they stopped",
+        "failed": "failed before and run again"}
+
+
+def plan_line(reasons: dict[str, str]) -> str:
+    """What a sweep reuses and what it trains, and why, in one line: ``8 runs: 4 reused, 4
+    train again (mymodels.net:Net: was trained from other code ...)``."""
+    counts = Counter(w if w in PLAN else "again" for w in reasons.values())
+    words = [f"{counts[k]} {text}" for k, text in PLAN.items() if counts[k]]
+    again = sorted({w for w in reasons.values() if w not in PLAN})
+    if again:
+        words.append(f"{counts['again']} train again ({'; '.join(again)})")
+    return f"{len(reasons)} runs: " + ", ".join(words)
 
 
 def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2, cluster: str | None = None,
-                progress: Progress | None = None) -> tuple[list[dict], dict[str, str]]:
+                progress: Progress | None = None,
+                force: bool = False) -> tuple[list[dict], dict[str, str]]:
     """Every run of the sweep, then results.csv, summary.md, one PNG per task and
     explorer.html.
 
-    Returns the rows and ``{run: one-line error}`` of the runs that failed.
+    The folder ``out`` holds one sweep's settings (``prepare_sweep``): other settings are
+    refused, unless ``force`` starts the sweep over. Returns the rows and ``{run:
+    one-line error}`` of the runs that failed; each failed run's traceback is in its
+    folder's error.txt.
     """
     progress = progress or Progress()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    check_cluster(cluster)
+    prepare_sweep(out, config, force=force)
     runs = {run_name(r): r for r in config.runs()}
     todo = {name: pending_job(out / name, r) for name, r in runs.items()}
-    results = {name: read_json(out / name / RESULTS) for name, job in todo.items() if job is None}
+    results = {name: read_json(out / name / RESULTS) for name, (job, _) in todo.items()
+               if job is None}
     failed: dict[str, str] = {}
+    progress.stage(plan_line({name: why for name, (_, why) in todo.items()}))
     progress.start("compare", f"{len(runs)} runs ({len(results)} done before)", len(runs),
                    "run")
     progress.advance("compare", len(results))
-    jobs_left = [job for job in todo.values() if job is not None]
+    jobs_left = [job for job, _ in todo.values() if job is not None]
     with closing(run_jobs(jobs_left, jobs, cluster=cluster)) as outcomes:  # no worker outlives
         for outcome in outcomes:
             if outcome.error is not None:
                 failed[outcome.key] = one_line(outcome.error)
+                write_text(out / outcome.key / FAILURE, traceback_text(outcome.error))
                 progress.write("compare", f"failed: {outcome.key}: {failed[outcome.key]}")
             else:
                 for name, data in outcome.value["files"].items():
@@ -114,14 +157,102 @@ def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2, cluster: str
             progress.advance("compare")
     progress.end("compare")
     rows = sweep_rows(runs, results, failed)
+    for r in rows:  # a finished run without a score: failed too (results of older code)
+        name = folder_name(r["task"], r["model"], r["seed"])
+        if r["status"] == "failed" and name in runs:
+            failed.setdefault(name, r["error"])
+    write_outputs(out, rows, config, failed)
+    return rows, failed
+
+
+def write_outputs(out: Path, rows: list[dict], config: CompareConfig,
+                  failed: dict[str, str]) -> None:
+    """results.csv, reach.csv, summary.md, reach.png, a figure per task and explorer.html;
+    the figure of a task no longer in the sweep goes."""
     write_text(out / "results.csv", rows_csv(rows, COLUMNS))
     reaches = reach_rows(rows, config)
     write_text(out / "reach.csv", rows_csv(reaches, REACH_COLUMNS))
     write_text(out / "summary.md", summary(rows, config, failed, reaches))
     plot_reach(reaches, config, out / "reach.png")
+    figures = {figure_name(t) for t in config.tasks}
+    for stale in [*out.glob("accuracy_*.png"), *out.glob("mae_*.png")]:
+        if stale.name not in figures:
+            stale.unlink()
     plot_tasks(rows, config, out)
     write_explorer(out, rows, reaches)
-    return rows, failed
+
+
+# --- the sweep's folder: sweep.json ---
+
+def stored_sweep(out: Path) -> dict | None:
+    """The settings stored in ``out/sweep.json`` as written, or None without one."""
+    path = Path(out) / SWEEP
+    if not path.is_file():
+        return None
+    stored = read_json(path)
+    if not isinstance(stored, dict) or not isinstance(stored.get("config"), dict):
+        raise ValueError(f"{path} is not a deepsets sweep (no 'config' object)")
+    return stored["config"]
+
+
+def sweep_differences(out: Path, config: CompareConfig) -> dict[str, tuple]:
+    """``{setting: (stored, given)}`` for each setting of the runs (``CompareConfig.GRID``
+    aside) in which the sweep stored in ``out`` differs from ``config``; a folder of an
+    older version without sweep.json answers by its runs' config.json."""
+    stored = stored_sweep(out)
+    if stored is not None:
+        mine = config.to_dict()
+        return {k: (stored.get(k), mine[k]) for k in mine
+                if k not in CompareConfig.GRID and not SETTINGS[k].speed_only
+                and stored.get(k) != mine[k]}
+    for r in config.runs():
+        run = stored_config(out / run_name(r)) if (out / run_name(r)).is_dir() else None
+        if run is not None and not run.same_results_as(r):
+            return run.differences(r)
+    return {}
+
+
+def prepare_sweep(out: Path, config: CompareConfig, *, force: bool = False) -> None:
+    """Create or reopen the sweep folder ``out`` and store its settings in sweep.json.
+
+    The same folder holds runs of one set of settings, whose tasks, models and seeds may
+    grow or shrink; other settings are a ValueError naming each difference, as a lab's
+    run folder does. ``force`` starts over: the old sweep's run folders and outputs go.
+    """
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    if force:
+        clear_sweep(out)
+    elif out.is_dir():
+        differences = sweep_differences(out, config)
+        if differences:
+            raise ValueError(f"{out} holds a sweep with other settings "
+                             f"({as_flags(differences)}); use --resume alone to continue it "
+                             "on its settings, --force to start over, or another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / SWEEP, {"config": config.to_dict(), "fingerprints": {
+            m: fingerprint(m) for m in config.models if is_plugin(m)}, "versions": versions()})
+    except OSError as err:
+        raise ValueError(f"cannot write to {out}: {err.strerror or err}") from None
+
+
+#: What a sweep writes at its top, besides its run folders.
+OUTPUTS = (SWEEP, "results.csv", "reach.csv", "reach.png", "summary.md", "explorer.html")
+
+
+def clear_sweep(out: Path) -> None:
+    """Remove what a sweep wrote in ``out`` (and nothing else): its outputs, its figures,
+    and every run folder, a folder named ``<task>-<model>-seed<k>`` holding a config.json."""
+    if not out.is_dir():
+        return
+    run = re.compile(rf"({'|'.join(map(re.escape, TASKS))})-.+-seed\d+")
+    for path in out.iterdir():
+        if path.is_dir() and run.fullmatch(path.name) and (path / CONFIG).is_file():
+            shutil.rmtree(path)
+        elif path.is_file() and (path.name in OUTPUTS or re.fullmatch(
+                r"(accuracy|mae)_.+\.png", path.name)):
+            path.unlink()
 
 
 def sweep_rows(runs: dict[str, LabConfig], results: dict[str, dict],

@@ -115,14 +115,14 @@ def dry_run(runs: dict[str, LabConfig], out: Path, cpus: int,
         seconds, how = run_cost(r, rates[r.models[0], inputs(r)], Path(out) / name)
         costs.append(seconds)
         steps = math.ceil(r.n_train / r.batch_size) * r.epochs
-        lines.append(f"| {name} | {steps:,} | {seconds:,.0f} | {how} |")
+        lines.append(f"| {name} | {steps:,} | {seconds:,.{1 if seconds < 10 else 0}f} | {how} |")
     lines += ["", "| model | inputs | ms per training step | us per evaluated element |",
               "|---|---|---:|---:|"]
     lines += [f"| {m} | {kind} | {step * 1e3:.2f} | {element * 1e6:.2f} |"
               for (m, kind), (step, element) in rates.items()]
     total = float(np.sum(costs))
-    lines += ["", f"{len(runs)} runs, {total / 3600:,.2f} CPU-hours in all; on {cpus} CPUs "
-              f"(one run per CPU) about {format_hours(wall_time(costs, cpus))} of wall time."]
+    lines += ["", f"{len(runs)} runs, {duration(total)} of CPU time in all; on {cpus} CPUs "
+              f"(one run per CPU) about {duration(wall_time(costs, cpus))} of wall time."]
     return "\n".join(lines) + "\n"
 
 
@@ -133,5 +133,8 @@ def inputs(config: LabConfig) -> str:
     return f"{inputs} ({config.task})" if inputs == "vectors" else inputs
 
 
-def format_hours(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
+def duration(seconds: float) -> str:
+    """A time as a person reads it: ``0.4 s``, ``35 s``, ``12 min``, ``3.5 h``."""
+    if seconds < 60:
+        return f"{seconds:.{1 if seconds < 10 else 0}f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"

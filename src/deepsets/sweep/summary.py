@@ -22,17 +22,19 @@ MAX_TRAIN_CARD = LabConfig().max_card
 
 def stats(rows: list[dict], task: str, model: str, key: str) -> tuple[list[int], np.ndarray]:
     """Sizes and a (seeds, sizes) array of ``key`` for one task and model, over the seeds
-    whose run finished (a row without ``status`` counts as finished)."""
+    whose run finished (a row without ``status`` counts as finished); NaN where a seed has
+    no score at a size."""
     mine = [r for r in rows if r["task"] == task and r["model"] == model
-            and status(r) == "ok"]
+            and status(r) == "ok" and r[key] not in (None, "")]
     cards = sorted({r["card"] for r in mine})
     seeds = sorted({r["seed"] for r in mine})
-    table = {(r["seed"], r["card"]): r[key] for r in mine}
-    return cards, np.array([[table[s, c] for c in cards] for s in seeds])
+    table = {(r["seed"], r["card"]): float(r[key]) for r in mine}
+    return cards, np.array([[table.get((s, c), np.nan) for c in cards] for s in seeds])
 
 
 def cell(values: np.ndarray, fmt: str) -> str:
-    """Mean +- std over seeds, or "failed" when no seed finished."""
+    """Mean +- std over the seeds scored, or "failed" when no seed finished."""
+    values = values[~np.isnan(values)]
     return f"{values.mean():{fmt}} +- {values.std():{fmt}}" if values.size else "failed"
 
 

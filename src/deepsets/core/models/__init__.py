@@ -13,22 +13,28 @@ the sets' sizes differ.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from torch import nn
 
+from deepsets.core.checks import did_you_mean
 from deepsets.core.models.base import (
     INPUTS,
+    OutputError,
     PixelEmbedding,
     SetModel,
+    Standardize,
     VectorEmbedding,
     as_sets,
+    check_predictions,
     check_sets,
     check_tokens,
     form_of,
     import_class,
+    standardize,
     token_counts,
 )
 from deepsets.core.models.deep_sets import DeepSets
@@ -96,8 +102,8 @@ def model_class(name: str) -> type[nn.Module]:
     if name in MODELS:
         return MODELS[name]
     if not isinstance(name, str) or not is_plugin(name):
-        raise ValueError(f"unknown model {name!r}; choose from " + ", ".join(MODELS)
-                         + ", or name your own as package.module:ClassName")
+        raise ValueError(f"unknown model {name!r}{did_you_mean(name, MODELS)}; choose from "
+                         + ", ".join(MODELS) + ", or name your own as package.module:ClassName")
     if name.startswith(PYG_PLUGIN):
         return PygPooling
     return import_class(name, nn.Module, f"model {name!r}")
@@ -144,6 +150,54 @@ def constructor_args(name: str, model_args: dict) -> dict:
     return {k: v for k, v in model_args.items() if k in params}
 
 
+#: Where a plug-in's inherited code is the libraries', not the user's: left out of its
+#: fingerprint, so that it changes with the user's own code only.
+LIBRARIES = ("builtins", "abc", "typing", "torch", "torch_geometric", "deepsets")
+
+
+def plugin_class(name: str) -> type:
+    """The class a plug-in's code lives in: its module's class, or its PyG aggregation's."""
+    if name.startswith(PYG_PLUGIN):
+        return aggregation_class(name.removeprefix(PYG_PLUGIN))
+    return model_class(name)
+
+
+def fingerprint(name: str) -> str | None:
+    """What defines plug-in ``name``'s code: a SHA-256 (16 hex digits) of the source files
+    of its class and of each class it inherits from outside the libraries (``LIBRARIES``),
+    its own module's file first. None for a built-in model, whose code is the package's.
+
+    The files are read from disk, not from the imported modules, so an edit since this
+    process imported them counts: a run's workers import the file as it is now.
+    """
+    if not is_plugin(name):
+        return None
+    digest, seen = hashlib.sha256(), set()
+    for cls in plugin_class(name).__mro__:
+        if cls.__module__.split(".")[0] in LIBRARIES:
+            continue
+        try:
+            path = inspect.getsourcefile(cls)
+        except TypeError:  # defined where no file is (a notebook's cell): its own source
+            path = None
+        if path in seen:
+            continue
+        seen.add(path)
+        digest.update(source_of(cls, path))
+    return digest.hexdigest()[:16]
+
+
+def source_of(cls: type, path: str | None) -> bytes:
+    """The bytes of the file ``cls`` is defined in, else its own source, else its name."""
+    try:
+        if path is not None:
+            with open(path, "rb") as f:
+                return f.read()
+        return inspect.getsource(cls).encode()
+    except (OSError, TypeError):
+        return cls.__qualname__.encode()
+
+
 def build_model(name: str, **model_args) -> nn.Module:
     """A fresh model by name, e.g. ``build_model("lstm", input_dim=11, ...)``."""
     model = spec(name).cls(**{**spec(name).args, **constructor_args(name, model_args)})
@@ -153,8 +207,9 @@ def build_model(name: str, **model_args) -> nn.Module:
 
 
 __all__ = [
-    "GRU", "INPUTS", "LSTM", "MAB", "MODELS", "SPECS", "DeepSets", "ModelSpec",
-    "PixelEmbedding", "PygPooling", "SetModel", "SetTransformer", "VectorEmbedding",
-    "as_sets", "build_model", "check_sets", "check_tokens", "constructor_args", "form_of",
-    "is_plugin", "model_class", "refusal", "run_rnn", "spec", "takes", "token_counts",
+    "GRU", "INPUTS", "LSTM", "MAB", "MODELS", "SPECS", "DeepSets", "ModelSpec", "OutputError",
+    "PixelEmbedding", "PygPooling", "SetModel", "SetTransformer", "Standardize",
+    "VectorEmbedding", "as_sets", "build_model", "check_predictions", "check_sets",
+    "check_tokens", "constructor_args", "fingerprint", "form_of", "is_plugin", "model_class",
+    "refusal", "run_rnn", "spec", "standardize", "takes", "token_counts",
 ]

@@ -23,6 +23,57 @@ from deepsets.core.tasks import PAD, digit_images
 INPUTS = ("tokens", "images", "vectors")
 
 
+class Standardize(nn.Module):
+    """A plug-in's standardization, fitted by the trainer: ``(x - loc) / scale`` with the
+    mean and deviation of the training sets' elements (each coordinate, ``of="elements"``)
+    or of their targets (``of="targets"``, whose ``inverse`` maps a regression's outputs
+    back to the targets' units).
+
+    ``train.fit`` fits every ``Standardize`` a model holds from the training sets before
+    its first step; ``loc`` and ``scale`` are buffers, so they travel in checkpoints. Raw
+    values like U[0, 100] saturate a tanh and leave an output layer far from targets near
+    80; the built-in models standardize the same way (``SetModel.fit_scales``).
+    """
+
+    def __init__(self, dim: int = 1, of: str = "elements") -> None:
+        super().__init__()
+        if of not in ("elements", "targets"):
+            raise ValueError(f"of={of!r} is not allowed; use elements or targets")
+        self.of = of
+        self.register_buffer("loc", torch.zeros(dim))
+        self.register_buffer("scale", torch.ones(dim))
+
+    @torch.no_grad()
+    def fit(self, X: torch.Tensor, y: torch.Tensor, real: torch.Tensor) -> None:
+        """From the training sets ``X`` (n, N, D), their elements where ``real`` (n, N),
+        and their targets ``y`` (n,)."""
+        values = X[real] if self.of == "elements" else y.double().reshape(-1, 1)  # (T, D)
+        self.loc.copy_(values.mean(0))
+        self.scale.copy_(values.std(0).nan_to_num(1.0).clamp_min(1e-6))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.loc) / self.scale
+
+    def inverse(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scale + self.loc
+
+    def extra_repr(self) -> str:
+        return f"{len(self.loc)}, of={self.of!r}"
+
+
+@torch.no_grad()
+def standardize(model: nn.Module, X: torch.Tensor, y: torch.Tensor, real: torch.Tensor) -> None:
+    """Standardize ``model`` by its training sets ``X``, their elements where ``real`` and
+    targets ``y``: its own ``fit_scales`` (the built-in models', on vectors only) and, on
+    vectors, every ``Standardize`` it holds (a plug-in's)."""
+    if hasattr(model, "fit_scales"):
+        model.fit_scales(X, y, real)
+    if X.is_floating_point():
+        for module in model.modules():
+            if isinstance(module, Standardize):
+                module.fit(X, y, real)
+
+
 class VectorEmbedding(nn.Module):
     """Real vectors to vectors: an MLP on each element standardized, (..., D) -> (..., E).
 
@@ -181,6 +232,35 @@ def check_sets(x: torch.Tensor, form: str, size: int | None) -> torch.Tensor:
                          f"{size or 'dim'}), got {x.dim()}-D {x.dtype} of shape "
                          f"{tuple(x.shape)}")
     return x
+
+
+class OutputError(ValueError):
+    """A model's predictions break the output contract: their shape, or not finite."""
+
+
+def check_predictions(pred: torch.Tensor, sets: int, name: str, outputs: int | None = 1,
+                      finite: bool = False) -> torch.Tensor:
+    """``pred`` if it is what a model owes for ``sets`` sets: (B,) numbers for a regression
+    (``outputs`` 1), (B, K) logits for K = ``outputs`` classes (None: a classification,
+    any K >= 2); with ``finite``, no NaN or infinity either. Else an ``OutputError`` naming
+    the model, the shape and the one expected: a (B, 1) regression would broadcast against
+    (B,) targets into a (B, B) loss and train on nonsense."""
+    shape = tuple(pred.shape)
+    if outputs == 1:
+        ok, expected = shape == (sets,), f"({sets},)"
+        need = "a regression needs one number per set"
+    else:
+        ok = len(shape) == 2 and shape[0] == sets and shape[1] == (outputs or max(2, shape[1]))
+        expected = f"({sets}, {outputs or 'K'})"
+        need = f"a classification into {outputs or 'K'} classes needs a logit per class"
+    if not ok:
+        raise OutputError(f"model {name} gives predictions of shape {shape} for {sets} sets; "
+                          f"{need}, shape {expected}")
+    if finite and not bool(torch.isfinite(pred).all()):
+        bad = int((~torch.isfinite(pred)).sum())
+        raise OutputError(f"model {name} gives {bad} predictions that are not finite (NaN or "
+                          f"infinite) of {pred.numel()} on a batch of {sets} sets")
+    return pred
 
 
 def form_of(model: nn.Module, x: torch.Tensor) -> str:
