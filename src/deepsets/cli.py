@@ -11,17 +11,17 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from deepsets.core.checks import did_you_mean
 from deepsets.core.progress import Bars
 from deepsets.core.runfolder import read_config
 from deepsets.core.settings import LabConfig
 from deepsets.flags import (
+    PLUGIN_CONTRACT,
     add_compare_flags,
+    closest_choice,
     compare_config_from,
     config_from,
     debug_flag,
@@ -37,11 +37,7 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # type: ignore[override]
         message = " ".join(message.splitlines())  # one line, whatever the flag's value held
-        wrong = re.match(r"argument .*: invalid choice: '(.*?)' \(choose from (.*)\)$", message)
-        if wrong:  # a typo of a task or a device: the closest choice
-            choices = [c.strip(" '") for c in wrong.group(2).split(",")]
-            message = message.replace(f"'{wrong.group(1)}'", f"'{wrong.group(1)}'"
-                                      + did_you_mean(wrong.group(1), choices), 1)
+        message = closest_choice(message)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -201,7 +197,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{name:<{width}}  {entry.about}")
     print(f"\n{'pyg-*':<{width}}  need PyTorch Geometric: pip install 'deepsets[pyg]'")
     print(f"{'yours':<{width}}  package.module:ClassName, any importable nn.Module mapping "
-          "tokens (B, N), or vectors (B, N, D) and a mask, to predictions (B,)")
+          "tokens (B, N) or vectors (B, N, D) to predictions (B,) or logits (B, K); the "
+          "contract: deepsets models --help")
     print(f"{'':<{width}}  pyg:package.module:ClassName, your own torch_geometric.nn.aggr."
           "Aggregation as the pooling")
     return 0
@@ -279,7 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser,
                                 metavar="{" + ",".join(SUBCOMMANDS) + "}")
     for name, (line, description, add_flags, run) in SUBCOMMANDS.items():
-        p = sub.add_parser(name, help=line, description=description)
+        p = sub.add_parser(name, help=line, description=description,
+                           epilog=PLUGIN_CONTRACT if name == "models" else None,
+                           formatter_class=argparse.RawDescriptionHelpFormatter
+                           if name == "models" else argparse.HelpFormatter)
         add_flags(p)
         p.set_defaults(func=run)
     return parser

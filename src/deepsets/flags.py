@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from dataclasses import fields, replace
 from pathlib import Path
 
-from deepsets.core.checks import NotAllowed, check_positive_int
+from deepsets.core.checks import NotAllowed, check_positive_int, did_you_mean
 from deepsets.core.settings import (
     HANDOUT,
     QUICK,
@@ -24,8 +25,55 @@ from deepsets.core.settings import (
     whole_number,
 )
 
+#: What a model of your own gets and owes: ``deepsets models --help`` and the README.
+PLUGIN_CONTRACT = """\
+your own model: --model package.module:ClassName (or in --models), imported from the
+current folder too. Any torch.nn.Module, built with the arguments it names of:
+  input_dim      tokens and images: the vocabulary, padding included (11 for the digits
+                 1..10, 1,798 for the 1,797 images); vectors: D, an element's dimension
+  embedding_dim  h1 (--embedding-dim); hidden_dim: h2 (--hidden-dim)
+  inputs         tokens, images or vectors: the task's
+  outputs        K, on a classification into K classes (point-clouds: 8); a model that
+                 names no outputs cannot learn one
+It says what it learns from in a class attribute: takes = ("tokens", "images", "vectors")
+or a part of it (without one: tokens and images).
+
+forward(x) gets one batch of B sets, and returns (B,) numbers for a regression, one per
+set, or (B, K) logits for K classes, all finite: checked on every training batch, and a
+run whose model breaks this fails before its first step with one line.
+  tokens   x is (B, N) int64: the digits 1..max_digit, 0 the padding. A training batch is
+           left-padded with 0 to max_card tokens (the handout's); a test batch holds sets
+           of one size, unpadded.
+  images   x is (B, N) int64 as tokens, token t the t-th of scikit-learn's digit images;
+           deepsets.core.models.PixelEmbedding(input_dim, embedding_dim) turns tokens
+           into vectors through an MLP on their pixels.
+  vectors  x is (B, N, D) float32 as the task draws it (reals: U[0, 100]), not
+           standardized. Every batch, training and test, holds sets of one size, all N
+           elements real: no padding, no mask. deepsets.core.models.Standardize(D) and
+           Standardize(of="targets") are fitted by the trainer from the training sets
+           before the first step, as the built-in models standardize theirs
+           (examples/vector_sum.py).
+Optional: not_applicable(size) -> a reason (str) or None, where it cannot predict sets of
+that many elements. A checkpoint records a fingerprint of the model's source files: after
+an edit, a sweep or a lab trains it again and says so.
+
+your own PyG aggregation: --model pyg:package.module:ClassName, a
+torch_geometric.nn.aggr.Aggregation pooling between our phi and rho (it gets in_channels,
+out_channels or channels = h2 where it names them)."""
+
 DEFAULT_RUN = Path("runs/lab")
 DEFAULT_SWEEP = Path("runs/compare")
+
+
+def closest_choice(message: str) -> str:
+    """argparse's ``invalid choice: 'summ' (choose from ...)`` with the closest choice:
+    ``invalid choice: 'summ' (did you mean 'sum'?) (choose from ...)``."""
+    wrong = re.match(r"argument .*: invalid choice: '(.*?)' \(choose from (.*)\)$", message)
+    if not wrong:
+        return message
+    choices = [c.strip(" '") for c in wrong.group(2).split(",")]
+    return message.replace(f"'{wrong.group(1)}'",
+                           f"'{wrong.group(1)}'" + did_you_mean(wrong.group(1), choices), 1)
 
 
 def checked(name: str, parse, check):
@@ -153,10 +201,10 @@ def add_compare_flags(p: argparse.ArgumentParser) -> None:
             p.add_argument("--model", action="append", default=[],
                            metavar="PACKAGE.MODULE:CLASS",
                            help="add your own model to the sweep: any importable nn.Module "
-                                "mapping tokens (B, N), or vectors (B, N, D) and a mask, to "
-                                "predictions (B,); it gets the "
-                                "constructor arguments it names of input_dim, embedding_dim, "
-                                "hidden_dim, inputs (repeatable)")
+                                "mapping tokens (B, N) or vectors (B, N, D) to predictions "
+                                "(B,) or logits (B, K); it gets the constructor arguments it "
+                                "names of input_dim, embedding_dim, hidden_dim, inputs, "
+                                "outputs (repeatable; the contract: deepsets models --help)")
     p.add_argument("--quick", action="store_true",
                    help=f"tiny preset in seconds: {describe(QUICK['sweep'])}")
     p.add_argument("--preset", choices=tuple(k for k in CompareConfig.PRESETS if k != "quick"),
