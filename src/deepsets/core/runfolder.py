@@ -259,10 +259,12 @@ def prepare_run(run: Path, config: LabConfig | None, *, resume: bool = False,
 
 
 def outdated(run: Path, config: LabConfig) -> dict[str, str]:
-    """``{model: why}`` for each model of ``config`` whose checkpoint in ``run`` is not
-    that model as this run builds it from its code now (``mismatch``), or is unreadable."""
+    """``{model: why}`` for each plug-in of ``config`` whose checkpoint in ``run`` is not
+    that model as this run builds it from its code now (``mismatch``), or is unreadable.
+    A built-in model's checkpoint follows from the settings, which ``prepare_run``
+    compares: it is not loaded here (a sweep reopens thousands of run folders)."""
     found = {}
-    for name in config.models:
+    for name in filter(is_plugin, config.models):
         path = checkpoint_path(run, name)
         if path.is_file():
             try:
