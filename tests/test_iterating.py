@@ -133,6 +133,11 @@ def test_a_sweep_folder_refuses_other_settings_and_starts_over_cleanly(models, c
         "summary.md", "accuracy_sum.png", "explorer.html", "notes.txt"])
     assert json.loads(Path("sweep/sweep.json").read_text())["config"]["epochs"] == 2
     assert {r["card"] for r in rows_of("sweep/results.csv")} == {"5", "50"}
+    # a lab's run folder is not a sweep's: refused, even with --force, and left whole
+    Path("run").mkdir()
+    Path("run/config.json").write_text("{}")
+    expect_error(capsys, [*other[:-1], "run", "--force"], "--out run is a lab's run folder")
+    assert sorted(p.name for p in Path("run").iterdir()) == ["config.json"]
 
 
 def test_a_wrong_output_fails_its_run_alone_and_every_output_is_written(models, capsys):

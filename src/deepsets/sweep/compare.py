@@ -221,6 +221,8 @@ def prepare_sweep(out: Path, config: CompareConfig, *, force: bool = False) -> N
     """
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder")
+    if (out / CONFIG).is_file():
+        raise ValueError(f"--out {out} is a lab's run folder, not a sweep's; choose another")
     if force:
         clear_sweep(out)
     elif out.is_dir():
