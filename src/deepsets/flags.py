@@ -39,8 +39,8 @@ It says what it learns from in a class attribute: takes = ("tokens", "images", "
 or a part of it (without one: tokens and images).
 
 forward(x) gets one batch of B sets, and returns (B,) numbers for a regression, one per
-set, or (B, K) logits for K classes, all finite: checked on every training batch, and a
-run whose model breaks this fails before its first step with one line.
+set, or (B, K) logits for K classes, all finite: checked on the first training batch
+and on every test batch; a run whose model breaks this fails with one line.
   tokens   x is (B, N) int64: the digits 1..max_digit, 0 the padding. A training batch is
            left-padded with 0 to max_card tokens (the handout's); a test batch holds sets
            of one size, unpadded.

@@ -131,22 +131,22 @@ def train_epoch(model: nn.Module, optimizer, X: torch.Tensor,
 def checked_loss(loss: str, name: str, outputs: int | None, model: nn.Module) -> Callable:
     """The loss ``loss`` (``LOSSES``) that first checks the predictions of model ``name``
     against the output contract (``check_predictions``: ``outputs`` per set, by default
-    1 for L1 and the model's ``outputs`` for cross-entropy): their shape at every step,
-    and on the first batch that they are finite, so that a model that breaks it fails at
-    once, before any step."""
+    1 for L1 and the model's ``outputs`` for cross-entropy, all finite) on the first batch,
+    so that a model that breaks it fails at once, before any step; then the loss alone."""
     if loss not in LOSSES:
         raise ValueError(f"loss={loss!r} is not allowed; use " + " or ".join(LOSSES))
     if outputs is None:
         outputs = 1 if loss == "l1" else getattr(model, "outputs", None)
     loss_fn, first = LOSSES[loss], True
 
-    def loss(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def checked(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         nonlocal first
-        check_predictions(pred, len(y), name, outputs, finite=first)
-        first = False
+        if first:
+            check_predictions(pred, len(y), name, outputs, finite=True)
+            first = False
         return loss_fn(pred, y)
 
-    return loss
+    return checked
 
 
 def resume(checkpoint: Path | None, name: str, model: nn.Module, optimizer,
@@ -225,7 +225,7 @@ def fit(
     (n,), or cross-entropy of logits (n, K) and classes ``y``. ``schedule`` sets the
     learning rate step by step from ``lr`` (``SCHEDULES``); ``outputs`` is the number of
     predictions a set gets (1, or K logits; default: 1 for L1, the model's ``outputs`` for
-    cross-entropy), checked on every batch (``checked_loss``). With
+    cross-entropy), checked on the first batch (``checked_loss``). With
     ``checkpoint``, the model, optimizer, epoch and history (and a plug-in's
     ``fingerprint``) are saved there after each epoch (and handed to ``outbox``), and
     training continues from it when it exists and is of this model and code (``resume``).
