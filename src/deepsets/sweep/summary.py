@@ -11,7 +11,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from deepsets.core.results import GUESS
-from deepsets.core.settings import LabConfig
+from deepsets.core.settings import LabConfig, describe
 from deepsets.core.tasks import ACCURACY_BAR, ERROR_FRACTION, TASKS
 from deepsets.lab.plot import by_size_figure, save_figure
 from deepsets.sweep.reach import MEDIAN_RULE, reach_table, status
@@ -82,9 +82,10 @@ def summary(rows: list[dict], config, failed: dict[str, str] | None = None,
     model's reach on each task, ``reach.reach_rows``), then per task its scores mean +- std
     over the finished seeds at every size, per model; then the runs that failed, each
     with its error."""
-    parts = [f"# Set-size generalization: {config.seeds} seeds, {config.epochs} epochs, "
-             f"{config.n_train:,} training sets of 1-10 elements, {config.n_per_card:,} test "
-             f"sets per size; deepsets trained with the {config.recipe!r} recipe\n"]
+    counts = describe({k: getattr(config, k) for k in ("seeds", "epochs", "n_train",
+                                                        "n_per_card")})
+    parts = [f"# Set-size generalization: {counts} (training sets of 1-10 elements); "
+             f"deepsets trained with the {config.recipe!r} recipe\n"]
     if reaches is not None:
         parts += ["## Reach: the largest test size up to which each model meets each task\n",
                   f"A model meets a task at a size when its accuracy there is at least "
