@@ -189,7 +189,8 @@ def test_lstm_keeps_nn_lstm_parameter_names():
                      "lstm.bias_ih_l0", "lstm.bias_hh_l0", "fc.weight", "fc.bias"]
 
 
-ALL = ["deepsets", "deepsets-mean", "deepsets-max", "lstm", "gru", "set-transformer"]
+ALL = ["deepsets", "deepsets-mean", "deepsets-max", "deepsets-laf", "lstm", "gru",
+       "set-transformer"]
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -204,7 +205,8 @@ def test_every_model_shares_the_interface(name):
     torch.testing.assert_close(rebuilt(x), model(x))
 
 
-@pytest.mark.parametrize("name", ["deepsets-mean", "deepsets-max", "set-transformer"])
+@pytest.mark.parametrize("name", ["deepsets-mean", "deepsets-max", "deepsets-laf",
+                                  "set-transformer"])
 def test_padding_and_order_do_not_matter(name):
     torch.manual_seed(0)
     model = build_model(name, input_dim=11, embedding_dim=16, hidden_dim=8).eval()
@@ -214,6 +216,25 @@ def test_padding_and_order_do_not_matter(name):
         out = model(x)
         torch.testing.assert_close(model(padded), out, rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(model(x[:, torch.randperm(7)]), out, rtol=1e-5, atol=1e-5)
+
+
+def test_laf_pooling_token_table_is_its_plain_path():
+    """DeepSets with LAF pooling: phi once per token, pooled by token counts, against phi
+    on every element: the same predictions and gradients."""
+    torch.manual_seed(0)
+    model = DeepSets(embedding_dim=16, hidden_dim=8, pooling="laf")
+    x, y = padded_sets(32, 10), torch.randint(0, 100, (32,)).float()
+    grads = []
+    for forward in (model.forward_token_table, model.forward_each_element):
+        model.zero_grad()
+        out = forward(x)
+        F.l1_loss(out, y).backward()
+        grads.append((out.detach(), {n: p.grad.clone() for n, p in model.named_parameters()}))
+    (fast, fast_grads), (plain, plain_grads) = grads
+    torch.testing.assert_close(fast, plain, rtol=1e-5, atol=1e-5)
+    for name, want in plain_grads.items():
+        torch.testing.assert_close(fast_grads[name], want, rtol=1e-4,
+                                   atol=1e-5 * float(want.abs().max()), msg=name)
 
 
 def test_mean_and_max_pooling_by_hand():

@@ -56,7 +56,8 @@ class ModelSpec:
     padding: str = "left"
     recipes: bool = False  # whether the run's recipe trains it (``recipes.RECIPES``)
     about: str = ""  # one line for ``deepsets models``
-    #: ``ours`` (the default sweep's) or ``pyg`` (PyTorch Geometric's aggregations)
+    #: ``ours`` (the default sweep's), ``papers`` (the field's, by name only) or ``pyg``
+    #: (PyTorch Geometric's aggregations)
     family: str = "ours"
     #: raises ValueError when the model cannot be built here (an extra not installed)
     available: Callable[[], object] | None = None
@@ -68,6 +69,9 @@ SPECS: dict[str, ModelSpec] = {
                           about="DeepSets, sum pooling: the handout's (trained by --recipe)"),
     "deepsets-mean": ModelSpec(DeepSets, {"pooling": "mean"}, about="DeepSets, mean pooling"),
     "deepsets-max": ModelSpec(DeepSets, {"pooling": "max"}, about="DeepSets, max pooling"),
+    "deepsets-laf": ModelSpec(DeepSets, {"pooling": "laf"}, family="papers",
+                              about="DeepSets, LAF pooling (Pellegrini et al. 2021): phi "
+                                    "squashed by a sigmoid, 9 learned aggregations each"),
     "lstm": ModelSpec(LSTM, label="LSTM", about="an LSTM over the set's digits in order: "
                       "the handout's"),
     "gru": ModelSpec(GRU, about="a GRU over the set's digits in order"),

@@ -1,4 +1,5 @@
-"""DeepSets (Zaheer et al. 2017; handout task 3): ``rho(sum_x phi(x))``."""
+"""DeepSets (Zaheer et al. 2017; handout task 3): ``rho(sum_x phi(x))``, and its poolings
+mean, max and LAF (Pellegrini et al. 2021, ``laf.LAFAggregation``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import torch
 from torch import nn
 
 from deepsets.core.models.base import SetModel, token_counts
+from deepsets.core.models.laf import LAFAggregation
 
 
 class DeepSets(SetModel):
@@ -13,7 +15,10 @@ class DeepSets(SetModel):
 
     phi is an embedding to h1 followed by a linear layer to h2 and tanh (or
     ReLU, as in handout question 1); the sum over the set makes the model
-    permutation invariant; rho is a linear layer to one unit. As in the
+    permutation invariant; rho is a linear layer to one unit. The pooling may be
+    the mean or the max instead, or LAF: phi's features squashed into (0, 1) by a
+    sigmoid, then ``LAF_UNITS`` learned aggregations of each (the paper's
+    ``sigmoid -> LAFLayer``), so rho reads H x LAF_UNITS numbers. As in the
     handout, padding is not masked by default: the pad token has its own
     embedding and adds ``phi(0)`` once per padding slot. With
     ``mask_padding`` the pad token adds nothing, as an absent element should.
@@ -31,7 +36,10 @@ class DeepSets(SetModel):
 
     parallel_batches = False  # a batch is a few tiny operations; threads would wait on the GIL
     ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
-    POOLINGS = ("sum", "mean", "max")
+    POOLINGS = ("sum", "mean", "max", "laf")
+    #: LAF's units per feature (the paper's MNIST model has 60 on 30 features; 9 on our
+    #: 64 keeps rho's input at 576 and a set of 1,600 vectors' powers within memory)
+    LAF_UNITS = 9
 
     def __init__(self, input_dim: int = 11, embedding_dim: int = 128, hidden_dim: int = 64,
                  activation: str = "tanh", mask_padding: bool = False,
@@ -46,7 +54,9 @@ class DeepSets(SetModel):
         self.activation, self.mask_padding, self.pooling = activation, bool(mask_padding), pooling
         self.fc1 = nn.Linear(embedding_dim, hidden_dim)
         self.act = self.ACTIVATIONS[activation]()
-        self.fc2 = nn.Linear(hidden_dim, outputs)
+        if pooling == "laf":
+            self.laf = LAFAggregation(self.LAF_UNITS)
+        self.fc2 = nn.Linear(hidden_dim * (self.LAF_UNITS if pooling == "laf" else 1), outputs)
 
     @property
     def model_args(self) -> dict:
@@ -78,6 +88,8 @@ class DeepSets(SetModel):
             pooled = (h * real).sum(1) / real.sum(1).clamp_min(1)
         elif self.pooling == "max":
             pooled = h.masked_fill(~real, -torch.inf).amax(dim=1)
+        elif self.pooling == "laf":  # over the set's elements, padding left out
+            pooled = self.laf(torch.sigmoid(h), real.squeeze(-1))  # (B, H * LAF_UNITS)
         else:  # pad tokens add phi(0) unless masked; an empty vector position adds nothing
             masked = self.mask_padding or self.inputs == "vectors"
             pooled = (h * real if masked else h).sum(dim=1)  # (B, N, H) -> (B, H)
@@ -92,6 +104,8 @@ class DeepSets(SetModel):
         elif self.pooling == "mean":  # over the set's digits, padding left out
             digits = counts[:, 1:]  # (B, V - 1)
             pooled = digits @ table[1:] / digits.sum(1, keepdim=True).clamp_min(1)
+        elif self.pooling == "laf":  # over the set's digits, padding left out
+            pooled = self.laf.from_counts(counts[:, 1:], torch.sigmoid(table[1:]))
         else:  # max over the digits present in the set, padding left out
             present = (counts[:, 1:] > 0).unsqueeze(-1)  # (B, V - 1, 1)
             pooled = torch.where(present, table[1:], -torch.inf).amax(dim=1)  # (B, H)
