@@ -17,6 +17,11 @@ The guards, as the authors' code has them: each element is clamped to [eps, 1 - 
 ``x ** b`` has a finite gradient in b), each sum of powers to at least eps before its outer
 power (so a sum of zero elements has one too), and a denominator within eps of zero is
 replaced by eps of its sign (-eps for an exact zero). eps defaults to the code's 1e-7.
+
+Every power is computed as ``exp(exponent * log(base))``, the bases being at least eps:
+the same numbers as ``base ** exponent``, with its gradient in the exponent 3.2x as fast
+(``python benchmarks/laf_powers.py``: one thread, a training batch of 64 sets of 10
+elements, 64 features, 9 units).
 """
 
 from __future__ import annotations
@@ -71,12 +76,13 @@ class LAFAggregation(nn.Module):
         """Each element's four inner powers, x^b, (1-x)^d, x^f, (1-x)^h:
         (..., H) -> (..., H, 4, units)."""
         x = x.clamp(self.eps, 1 - self.eps).unsqueeze(-1)  # (..., H, 1)
-        bases = torch.cat([x, 1 - x], dim=-1)[..., BASES]  # (..., H, 4)
-        return bases.unsqueeze(-1) ** torch.relu(self.weights[:4])  # (..., H, 4, U)
+        logs = torch.log(torch.cat([x, 1 - x], dim=-1))[..., BASES]  # (..., H, 4)
+        return torch.exp(logs.unsqueeze(-1) * torch.relu(self.weights[:4]))  # (..., H, 4, U)
 
     def combine(self, sums: torch.Tensor) -> torch.Tensor:
         """The sets' sums of inner powers (B, H, 4, U) -> LAF's value (B, H * U)."""
-        terms = sums.clamp_min(self.eps) ** torch.relu(self.weights[4:8])  # L_ab, L_cd, ...
+        terms = torch.exp(torch.log(sums.clamp_min(self.eps))  # L_ab, L_cd, L_ef, L_gh
+                          * torch.relu(self.weights[4:8]))
         terms = terms * self.weights[8:]  # alpha L_ab, beta L_cd, gamma L_ef, delta L_gh
         numerator, denominator = terms[..., 0, :] + terms[..., 1, :], \
             terms[..., 2, :] + terms[..., 3, :]  # (B, H, U) each
