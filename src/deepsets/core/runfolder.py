@@ -25,7 +25,7 @@ from torch import nn
 
 from deepsets.core.models import MODELS, build_model, fingerprint, is_plugin
 from deepsets.core.progress import Progress
-from deepsets.core.settings import LabConfig
+from deepsets.core.settings import LabConfig, Settings
 
 CONFIG = "config.json"
 HISTORY = "history.json"
@@ -187,6 +187,13 @@ def versions() -> dict[str, str]:
             "matplotlib": version("matplotlib")}
 
 
+def settings_record(config: LabConfig | Settings) -> dict:
+    """What a run's config.json (or a sweep's sweep.json) holds: the settings, the
+    fingerprint of each plug-in's code, the versions of what computed it."""
+    return {"config": config.to_dict(), "fingerprints": {
+        m: fingerprint(m) for m in config.models if is_plugin(m)}, "versions": versions()}
+
+
 def read_config(run: Path) -> LabConfig:
     """The settings of an existing run folder."""
     run = Path(run)
@@ -251,8 +258,7 @@ def prepare_run(run: Path, config: LabConfig | None, *, resume: bool = False,
         run.mkdir(parents=True, exist_ok=True)
         for stale in run.glob(".*.tmp"):  # left by a run killed in the middle of a write
             stale.unlink()
-        write_json(run / CONFIG, {"config": config.to_dict(), "fingerprints": {
-            m: fingerprint(m) for m in config.models if is_plugin(m)}, "versions": versions()})
+        write_json(run / CONFIG, settings_record(config))
     except OSError as err:
         raise ValueError(f"cannot write to {run}: {err.strerror or err}") from None
     return config

@@ -1,10 +1,8 @@
 """The settings of a lab run (``LabConfig``) and of a sweep (``CompareConfig``), both built
 from one table, ``SETTINGS``: each setting's default (the handout's), its check, how a flag
 reads it and its help. The presets (``QUICK``, ``SWEEP``, ``HANDOUT``, ``LAF_PROTOCOL``)
-live here too.
-
-A bad value raises ``ValueError`` naming the setting, the value and what is allowed,
-before any work starts.
+live here too. A bad value raises ``ValueError`` naming the setting, the value and what is
+allowed, before any work starts.
 """
 
 from __future__ import annotations
@@ -152,6 +150,13 @@ def describe(values: dict[str, Any]) -> str:
     return ", ".join(words)
 
 
+def differences(stored: dict, given: Settings, skip: Sequence[str] = ()) -> dict[str, tuple]:
+    """``{setting: (stored, given)}`` for each setting that changes the numbers and differs
+    from ``stored`` (as a file holds them: one it lacks is None), ``skip`` aside."""
+    return {k: (stored.get(k), v) for k, v in given.to_dict().items()
+            if k not in skip and not SETTINGS[k].speed_only and stored.get(k) != v}
+
+
 class Settings:
     """What a lab's and a sweep's settings share: checks, presets, dicts, differences."""
 
@@ -185,9 +190,7 @@ class Settings:
 
     def differences(self, other) -> dict[str, tuple]:
         """``{field: (mine, theirs)}`` for every setting that changes the numbers."""
-        mine, theirs = self.to_dict(), other.to_dict()
-        return {k: (mine[k], theirs[k]) for k in mine
-                if not SETTINGS[k].speed_only and mine[k] != theirs[k]}
+        return differences(self.to_dict(), other)
 
     def same_results_as(self, other) -> bool:
         """Whether two settings must give the same numbers (the device aside)."""
@@ -306,8 +309,7 @@ class CompareConfig(Settings):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"quick": QUICK["sweep"],
                                                      "handout": HANDOUT, "laf": LAF_PROTOCOL}
-    #: Which runs a sweep holds, not how each runs: a sweep's folder may grow or shrink in
-    #: these and keep its runs (``sweep.compare.prepare_sweep``).
+    #: Which runs a sweep holds, not how each runs (a folder's may change: ``prepare_sweep``)
     GRID: ClassVar[tuple[str, ...]] = ("tasks", "models", "seeds")
 
     def __post_init__(self) -> None:

@@ -26,7 +26,6 @@ from pathlib import Path
 
 from deepsets.core.executor import Job, check_cluster, run_jobs
 from deepsets.core.failures import one_line, traceback_text
-from deepsets.core.models import fingerprint, is_plugin
 from deepsets.core.pipeline import evaluate_models, train_models
 from deepsets.core.progress import Outbox, Progress, Stop
 from deepsets.core.results import GUESS, rows_csv, status_rows
@@ -39,13 +38,13 @@ from deepsets.core.runfolder import (
     outdated,
     prepare_run,
     read_json,
+    settings_record,
     stored_config,
-    versions,
     write_bytes,
     write_json,
     write_text,
 )
-from deepsets.core.settings import SETTINGS, CompareConfig, LabConfig
+from deepsets.core.settings import CompareConfig, LabConfig, differences
 from deepsets.core.tasks import TASKS
 from deepsets.sweep.explorer import folder_name, write_explorer
 from deepsets.sweep.reach import REACH_COLUMNS, plot_reach, reach_rows
@@ -93,8 +92,7 @@ def pending_job(folder: Path, config: LabConfig) -> tuple[Job | None, str]:
            f"{config.models[0]}: {next(iter(stale.values()))}" if stale else
            "failed" if (folder / FAILURE).exists() else "cut off")
     prepare_run(folder, config, force=not same or bool(stale))  # the run starts over
-    (folder / RESULTS).unlink(missing_ok=True)
-    (folder / FAILURE).unlink(missing_ok=True)
+    (folder / FAILURE).unlink(missing_ok=True)  # a failed run's, which runs again
     files = {checkpoint_path(folder, m).name: checkpoint_path(folder, m).read_bytes()
              for m in config.models if checkpoint_path(folder, m).exists()}
     return Job(folder.name, run_one, (config.to_dict(), files), cpus=1,
@@ -175,7 +173,7 @@ def write_outputs(out: Path, rows: list[dict], config: CompareConfig,
     write_text(out / "summary.md", summary(rows, config, failed, reaches))
     plot_reach(reaches, config, out / "reach.png")
     figures = {figure_name(t) for t in config.tasks}
-    for stale in [*out.glob("accuracy_*.png"), *out.glob("mae_*.png")]:
+    for stale in task_figures(out):
         if stale.name not in figures:
             stale.unlink()
     plot_tasks(rows, config, out)
@@ -201,10 +199,7 @@ def sweep_differences(out: Path, config: CompareConfig) -> dict[str, tuple]:
     older version without sweep.json answers by its runs' config.json."""
     stored = stored_sweep(out)
     if stored is not None:
-        mine = config.to_dict()
-        return {k: (stored.get(k), mine[k]) for k in mine
-                if k not in CompareConfig.GRID and not SETTINGS[k].speed_only
-                and stored.get(k) != mine[k]}
+        return differences(stored, config, skip=CompareConfig.GRID)
     for r in config.runs():
         run = stored_config(out / run_name(r)) if (out / run_name(r)).is_dir() else None
         if run is not None and not run.same_results_as(r):
@@ -233,8 +228,7 @@ def prepare_sweep(out: Path, config: CompareConfig, *, force: bool = False) -> N
                              "on its settings, --force to start over, or another --out")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        write_json(out / SWEEP, {"config": config.to_dict(), "fingerprints": {
-            m: fingerprint(m) for m in config.models if is_plugin(m)}, "versions": versions()})
+        write_json(out / SWEEP, settings_record(config))
     except OSError as err:
         raise ValueError(f"cannot write to {out}: {err.strerror or err}") from None
 
@@ -252,9 +246,15 @@ def clear_sweep(out: Path) -> None:
     for path in out.iterdir():
         if path.is_dir() and run.fullmatch(path.name) and (path / CONFIG).is_file():
             shutil.rmtree(path)
-        elif path.is_file() and (path.name in OUTPUTS or re.fullmatch(
-                r"(accuracy|mae)_.+\.png", path.name)):
+        elif path.is_file() and path.name in OUTPUTS:
             path.unlink()
+    for figure in task_figures(out):
+        figure.unlink()
+
+
+def task_figures(out: Path) -> list[Path]:
+    """The figures of a sweep's tasks in ``out`` (``summary.figure_name``)."""
+    return [*out.glob("accuracy_*.png"), *out.glob("mae_*.png")]
 
 
 def sweep_rows(runs: dict[str, LabConfig], results: dict[str, dict],
