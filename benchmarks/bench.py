@@ -55,7 +55,7 @@ def same_weights(ref_cls, pkg_cls) -> tuple[torch.nn.Module, torch.nn.Module]:
     """A fresh reference model and a package model with the same weights."""
     torch.manual_seed(0)
     ref, pkg = ref_cls(11, 128, 64), pkg_cls(11, 128, 64)
-    pkg.load_state_dict(ref.state_dict())
+    pkg.load_state_dict(reference.package_names(ref.state_dict()))
     return ref, pkg
 
 

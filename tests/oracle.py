@@ -3,7 +3,8 @@
 Written the way the handout's template is, with nothing shared with the
 package: phi runs on every token, ``nn.LSTM`` and ``nn.GRU`` run on the
 embeddings. Parameter names match the package's models, so a package model's
-weights load into these with ``load_state_dict``.
+weights load into these with ``load_state_dict`` (DeepSets' phi layer and linear rho, the
+package's ``encoder.0`` and ``rho``, keep the handout's names ``fc1`` and ``fc2`` here).
 """
 
 from __future__ import annotations
@@ -75,8 +76,21 @@ def oracle_for(model):
         plain = PlainSetTransformer(**args, heads=model.heads)
     else:
         plain = {"LSTM": PlainLSTM, "GRU": PlainGRU}[name](**args)
-    plain.load_state_dict(model.state_dict())
+    plain.load_state_dict(handout_names(model.state_dict()))
     return plain
+
+
+def handout_names(state: dict) -> dict:
+    """A package model's weights under the handout's names: phi's layer ``fc1``, rho
+    ``fc2``."""
+    names = {"encoder.0.": "fc1.", "rho.": "fc2."}
+    renamed = {}
+    for key, value in state.items():
+        for ours, handout in names.items():
+            if key.startswith(ours):
+                key = handout + key.removeprefix(ours)
+        renamed[key] = value
+    return renamed
 
 
 class PlainMAB(nn.Module):

@@ -35,7 +35,7 @@ def test_predicted_error_matches_measured_for_a_drifting_model():
     e = np.linspace(-0.02, 0.01, 10)
     with torch.no_grad():
         model.embedding.weight[1:, 0] += torch.tensor(e, dtype=torch.float32)
-        model.fc2.bias[0] = 0.1
+        model.rho.bias[0] = 0.1
     a, b2 = contributions(model)
     assert a[1:] - np.arange(1, 11) == pytest.approx(e, abs=1e-6) and b2 == pytest.approx(0.1)
     cards = [20, 80]
@@ -136,7 +136,7 @@ def digit_plus_count_model() -> DeepSets:
         p.zero_()
     model.embedding.weight[:, 0] = torch.arange(11.0)
     model.embedding.weight[:, 1] = 1.0 + torch.arange(11.0) / 8
-    model.fc1.weight[0, 0] = model.fc1.weight[1, 1] = 1.0
+    model.encoder[0].weight[0, 0] = model.encoder[0].weight[1, 1] = 1.0
     return model
 
 

@@ -86,7 +86,7 @@ def test_gpu_check_prediction_gap_is_zero_for_the_same_weights_and_sees_other_we
     assert check.prediction_gap(run, "cpu") == 0.0  # two loads of one checkpoint agree
     shifted = check.trained_models(run)
     with torch.no_grad():
-        shifted["deepsets"].fc2.bias += 0.5  # every logit of every set moves by 0.5
+        shifted["deepsets"].rho.bias += 0.5  # every logit of every set moves by 0.5
     gap = check.prediction_gap(run, "cpu", device_models=shifted)
     # relative to max(1, |logit|): at most 0.5, and far beyond the tolerance the check allows
     assert check.PRED_TOL < gap <= 0.5 + 1e-6

@@ -25,7 +25,7 @@ from deepsets.core.checks import (
     whole_number,
 )
 from deepsets.core.data import HANDOUT_CARDS
-from deepsets.core.models import SPECS, constructor_args, is_plugin, refusal, spec
+from deepsets.core.models import SPECS, constructor_args, is_model_name, refusal, spec
 from deepsets.core.recipes import RECIPES, Recipe
 from deepsets.core.tasks import SUITES, TASKS
 
@@ -34,7 +34,7 @@ DEVICES = ("cpu", "cuda", "auto")
 
 def check_models(names: object, field: str = "models") -> tuple[str, ...]:
     """Built-in model names and importable plug-ins (``package.module:ClassName``)."""
-    names = check_names(field, names, SPECS, "model", also=is_plugin)
+    names = check_names(field, names, SPECS, "model", also=is_model_name)
     for name in names:  # a plug-in that does not import is an error now, not mid-run
         if spec(name).available is not None:
             spec(name).available()  # a missing extra too

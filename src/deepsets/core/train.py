@@ -291,7 +291,7 @@ def refit_output(model: DeepSets, X: np.ndarray | torch.Tensor, y: np.ndarray | 
     number of tokens, a shift of every token's contribution by t and of b2 by
     -t x tokens fits them all equally, and the solver returns one of them, rarely t = 0.
     """
-    dev = model.fc2.weight.device
+    dev = model.rho.weight.device
     X = torch.as_tensor(X, dtype=torch.long, device=dev)
     y = torch.as_tensor(y, dtype=torch.float64, device=dev)
     counts = token_counts(X, model.input_dim).double()  # (n, V)
@@ -300,11 +300,11 @@ def refit_output(model: DeepSets, X: np.ndarray | torch.Tensor, y: np.ndarray | 
     table = model.phi_table().double()  # (V, H)
     features = counts @ table  # (n, V) @ (V, H) -> (n, H)
     design = torch.cat([features, torch.ones_like(features[:, :1])], dim=1)  # (n, H + 1)
-    before = (design @ torch.cat([model.fc2.weight[0], model.fc2.bias]).double() - y)
+    before = (design @ torch.cat([model.rho.weight[0], model.rho.bias]).double() - y)
     solution = torch.linalg.lstsq(design.cpu(), y.cpu().unsqueeze(1), driver="gelsd").solution
     solution = solution.squeeze(1).to(dev)  # (H + 1,)
-    model.fc2.weight.copy_(solution[:-1].unsqueeze(0))
-    model.fc2.bias.copy_(solution[-1:])
+    model.rho.weight.copy_(solution[:-1].unsqueeze(0))
+    model.rho.bias.copy_(solution[-1:])
     after = design @ solution - y
     return {"train_mae_before": float(before.abs().mean()),
             "train_mae_after": float(after.abs().mean())}

@@ -25,8 +25,8 @@ from deepsets.core.tasks import PAD, digit_images, image_tokens
 @torch.no_grad()
 def contributions(model: DeepSets) -> tuple[np.ndarray, float]:
     """``a`` (V,): what each token adds to the prediction (pad first), and the bias b2."""
-    a = model.phi_table().double() @ model.fc2.weight[0].double()  # (V, H) @ (H,) -> (V,)
-    return a.cpu().numpy(), float(model.fc2.bias)
+    a = model.phi_table().double() @ model.rho.weight[0].double()  # (V, H) @ (H,) -> (V,)
+    return a.cpu().numpy(), float(model.rho.bias)
 
 
 def normal_abs_mean(mu: float, sigma: float) -> float:

@@ -41,13 +41,13 @@ def optimal_relu_deepsets(input_dim: int = 11, embedding_dim: int = 128, hidden_
     for p in model.parameters():
         p.zero_()
     model.embedding.weight[:, 0] = scale * torch.arange(input_dim, dtype=torch.float32)
-    model.fc1.weight[0, 0] = 1.0 / scale
-    model.fc2.weight[0, 0] = 1.0
+    model.encoder[0].weight[0, 0] = 1.0 / scale
+    model.rho.weight[0, 0] = 1.0
     if pad_shift:
         model.embedding.weight[:, 1] = 1.0  # every token, pad included
-        model.fc1.weight[1, 1] = 1.0  # relu(1) = 1
-        model.fc2.weight[0, 1] = pad_shift
-        model.fc2.bias[0] = -max_card * pad_shift  # a training set holds max_card tokens
+        model.encoder[0].weight[1, 1] = 1.0  # relu(1) = 1
+        model.rho.weight[0, 1] = pad_shift
+        model.rho.bias[0] = -max_card * pad_shift  # a training set holds max_card tokens
     return model
 
 

@@ -36,7 +36,7 @@ def float32_error_scale(model: DeepSets) -> float:
     float64 shrinks it 2^29-fold.
     """
     m = model.phi_table().double()[1:].mean(dim=0)  # (H,): mean phi over the digits
-    return FLOAT32_ROUNDOFF * float((model.fc2.weight[0].double() * m).abs().sum())
+    return FLOAT32_ROUNDOFF * float((model.rho.weight[0].double() * m).abs().sum())
 
 
 def float32_spacing(x: float) -> float:

@@ -2,10 +2,13 @@
 plug-ins.
 
 ``build_model("lstm", input_dim=11, ...)`` makes one; ``MODELS`` lists the
-built-in ones by the names the CLI and the run folder use. A plug-in is any
-importable ``nn.Module`` that maps tokens (B, N), or vectors (B, N, D), to predictions (B,), named
-``package.module:ClassName``; it gets the constructor arguments it names of
-``input_dim``, ``embedding_dim``, ``hidden_dim``, ``inputs`` and ``outputs``. It says
+built-in ones by the names the CLI and the run folder use. A model of parts (``DeepSets``:
+phi, pooling, rho; ``parts``) takes other parts after its name, in that order:
+``deepsets-max+phi=mlp+rho=relu-mlp`` is ``deepsets-max`` with the papers' phi and rho.
+
+A plug-in is any importable ``nn.Module`` that maps tokens (B, N), or vectors (B, N, D),
+to predictions (B,), named ``package.module:ClassName``; it gets the constructor arguments
+it names of ``input_dim``, ``embedding_dim``, ``hidden_dim``, ``inputs`` and ``outputs``. It says
 which inputs it takes in a class attribute ``takes`` (of ``INPUTS``; without one, tokens
 and images): one that takes vectors gets (B, N, D) floats, and ``forward(x, mask)`` where
 the sets' sizes differ.
@@ -38,7 +41,8 @@ from deepsets.core.models.base import (
     token_counts,
 )
 from deepsets.core.models.deep_sets import DeepSets
-from deepsets.core.models.pyg import AGGREGATIONS, PygPooling, aggr, aggregation_class
+from deepsets.core.models.parts import PHIS, POOLS, PYG_PLUGIN, RHOS
+from deepsets.core.models.pyg import AGGREGATIONS, aggr, aggregation_class
 from deepsets.core.models.recurrent import GRU, LSTM, run_rnn
 from deepsets.core.models.set_transformer import MAB, SetTransformer
 
@@ -79,22 +83,45 @@ SPECS: dict[str, ModelSpec] = {
     # a training regime: the same LSTM, on its sets unpadded
     "lstm-unpadded": ModelSpec(LSTM, label="LSTM (unpadded)", padding="none",
                                about="the LSTM trained on its sets without padding"),
-    **{f"pyg-{name}": ModelSpec(PygPooling, {"aggregation": name}, family="pyg",
-                                about=f"phi, PyG's {what}, rho", available=aggr)
-       for name, (what, _) in AGGREGATIONS.items()},
+    **{f"pyg-{name}": ModelSpec(DeepSets, {"pooling": f"pyg-{name}", "rho": "tanh-mlp"},
+                                family="pyg", about=f"phi, PyG's {entry.what}, rho",
+                                available=aggr)
+       for name, entry in AGGREGATIONS.items()},
 }
 #: Each built-in model's class.
 MODELS: dict[str, type[SetModel]] = {name: spec.cls for name, spec in SPECS.items()}
 
 
-#: A user's own PyG aggregation joins as ``pyg:package.module:ClassName``.
-PYG_PLUGIN = "pyg:"
+#: The parts a model of parts takes after its name (``model+phi=mlp``), in this order,
+#: each from its table.
+PARTS = {"phi": PHIS, "pooling": POOLS, "rho": RHOS}
+
+
+def split_parts(name: str) -> tuple[str, dict[str, str]]:
+    """``deepsets-max+rho=relu-mlp`` -> (``deepsets-max``, {``rho``: ``relu-mlp``})."""
+    base, *given = name.split("+")
+    parts = {}
+    for item in given:
+        key, _, value = item.partition("=")
+        if key not in PARTS or not value or key in parts:
+            raise ValueError(f"model {name!r}: {item!r} is not a part; give each of "
+                             f"{', '.join(PARTS)} at most once, as {base}+rho=relu-mlp")
+        parts[key] = value
+    if list(parts) != [k for k in PARTS if k in parts]:
+        raise ValueError(f"model {name!r}: give its parts in the order {', '.join(PARTS)}")
+    return base, parts
 
 
 def is_plugin(name: str) -> bool:
     """Whether ``name`` names a plug-in (``package.module:ClassName``, or a PyG aggregation
     ``pyg:package.module:ClassName``)."""
-    return ":" in name
+    return ":" in split_parts(name)[0]
+
+
+def is_model_name(name: str) -> bool:
+    """Whether ``name`` is a plug-in's, or a model's with other parts (``spec`` checks
+    them)."""
+    return is_plugin(name) or (split_parts(name)[0] in SPECS and "+" in name)
 
 
 def model_class(name: str) -> type[nn.Module]:
@@ -103,26 +130,62 @@ def model_class(name: str) -> type[nn.Module]:
     A plug-in's module is imported as ``python -m`` would: from the current
     folder too.
     """
-    if name in MODELS:
-        return MODELS[name]
+    if isinstance(name, str) and split_parts(name)[0] in MODELS:
+        return MODELS[split_parts(name)[0]]
     if not isinstance(name, str) or not is_plugin(name):
         raise ValueError(f"unknown model {name!r}{did_you_mean(name, MODELS)}; choose from "
                          + ", ".join(MODELS) + ", or name your own as package.module:ClassName")
     if name.startswith(PYG_PLUGIN):
-        return PygPooling
+        return DeepSets
     return import_class(name, nn.Module, f"model {name!r}")
 
 
 def spec(name: str) -> ModelSpec:
-    """The entry of model ``name``; a plug-in's is its class, trained the handout's way."""
+    """The entry of model ``name``; a plug-in's is its class, trained the handout's way; a
+    model of other parts is its named model's with those parts, trained the handout's way
+    too (no recipe)."""
     if name in SPECS:
         return SPECS[name]
-    if isinstance(name, str) and name.startswith(PYG_PLUGIN):
-        path = name.removeprefix(PYG_PLUGIN)
-        return ModelSpec(PygPooling, {"aggregation": path}, family="pyg",
-                         about=f"phi, your aggregation {path}, rho",
-                         available=lambda: aggregation_class(path))
-    return ModelSpec(model_class(name))
+    base, parts = split_parts(name)
+    if base.startswith(PYG_PLUGIN):
+        path = base.removeprefix(PYG_PLUGIN)
+        entry = ModelSpec(DeepSets, {"pooling": base, "rho": "tanh-mlp"}, family="pyg",
+                          about=f"phi, your aggregation {path}, rho",
+                          available=lambda: aggregation_class(path))
+    else:
+        entry = SPECS.get(base) or ModelSpec(model_class(base))
+    return with_parts(base, entry, parts) if parts else entry
+
+
+def with_parts(base: str, entry: ModelSpec, parts: dict[str, str]) -> ModelSpec:
+    """Model ``base``'s entry with other ``parts`` (each checked against its table)."""
+    if entry.cls is not DeepSets:
+        raise ValueError(f"model {base!r} is not made of parts (phi, pooling, rho): only "
+                         "deepsets-* and pyg-* models take other parts")
+    own = {**PART_DEFAULTS, **entry.args}
+    for key, value in parts.items():
+        if value not in PARTS[key]:
+            raise ValueError(f"model {base}+{key}={value}: {key} {value!r} is not one of "
+                             + ", ".join(PARTS[key]) + did_you_mean(value, PARTS[key]))
+        if own[key] == value:
+            raise ValueError(f"model {base} has {key}={value} already; name it {base}")
+    about = ", ".join(f"{k} {v}" for k, v in parts.items())
+    needs_pyg = parts.get("pooling", "").startswith("pyg-")
+    return ModelSpec(entry.cls, {**entry.args, **parts}, family=entry.family,
+                     about=f"{entry.about}; with {about}", padding=entry.padding,
+                     available=aggr if needs_pyg else entry.available)
+
+
+#: The parts of a ``DeepSets`` built without any named: the handout's.
+PART_DEFAULTS = {"phi": "handout", "pooling": "sum", "rho": "linear"}
+
+
+def parts_of(name: str) -> dict[str, str] | None:
+    """Model ``name``'s parts (phi, pooling, rho), or None for a model not made of parts."""
+    entry = spec(name)
+    if entry.cls is not DeepSets:
+        return None
+    return {key: entry.args.get(key, default) for key, default in PART_DEFAULTS.items()}
 
 
 def takes(name: str) -> tuple[str, ...]:
@@ -161,9 +224,10 @@ LIBRARIES = ("builtins", "abc", "typing", "torch", "torch_geometric", "deepsets"
 
 def plugin_class(name: str) -> type:
     """The class a plug-in's code lives in: its module's class, or its PyG aggregation's."""
-    if name.startswith(PYG_PLUGIN):
-        return aggregation_class(name.removeprefix(PYG_PLUGIN))
-    return model_class(name)
+    base = split_parts(name)[0]
+    if base.startswith(PYG_PLUGIN):
+        return aggregation_class(base.removeprefix(PYG_PLUGIN))
+    return model_class(base)
 
 
 def fingerprint(name: str) -> str | None:
@@ -211,9 +275,10 @@ def build_model(name: str, **model_args) -> nn.Module:
 
 
 __all__ = [
-    "GRU", "INPUTS", "LSTM", "MAB", "MODELS", "SPECS", "DeepSets", "ModelSpec", "OutputError",
-    "PixelEmbedding", "PygPooling", "SetModel", "SetTransformer", "Standardize",
-    "VectorEmbedding", "as_sets", "build_model", "check_predictions", "check_sets",
-    "check_tokens", "constructor_args", "fingerprint", "form_of", "is_plugin", "model_class",
-    "refusal", "run_rnn", "spec", "standardize", "takes", "token_counts",
+    "GRU", "INPUTS", "LSTM", "MAB", "MODELS", "PARTS", "PHIS", "POOLS", "RHOS", "SPECS",
+    "DeepSets", "ModelSpec", "OutputError", "PixelEmbedding", "SetModel", "SetTransformer",
+    "Standardize", "VectorEmbedding", "as_sets", "build_model", "check_predictions",
+    "check_sets", "check_tokens", "constructor_args", "fingerprint", "form_of",
+    "is_model_name", "is_plugin", "model_class", "parts_of", "refusal", "run_rnn", "spec",
+    "split_parts", "standardize", "takes", "token_counts",
 ]

@@ -1,22 +1,22 @@
-"""PyTorch Geometric's aggregations as the pooling of a set model: ``pyg-<name>``.
+"""PyTorch Geometric's aggregations as the pooling of a set model: the poolings
+``pyg-<name>`` (``parts.POOLS``) and the models of the same names.
 
-``rho(aggregate_{x in X} phi(x))``: phi is the element encoder (the token embedding, the
-pixel MLP for images, or the vector MLP) with a layer and tanh; the aggregation is
-``torch_geometric.nn.aggr``'s own, fed the set's real elements only (padding is never an
-element: the index PyG sees holds only them); rho reads the pooled vector, however wide
-the aggregation makes it. Needs the ``pyg`` extra (``pip install 'deepsets[pyg]'``); the
-lab runs without it.
+The aggregation is ``torch_geometric.nn.aggr``'s own, fed the set's real elements only
+(padding is never an element: the index PyG sees holds only them); the readout reads the
+pooled vector, however wide the aggregation makes it. Needs the ``pyg`` extra
+(``pip install 'deepsets[pyg]'``); the lab runs without it.
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from deepsets.core.models.base import SetModel, import_class
+from deepsets.core.models.base import import_class
 
 
 def train_sizes(k: int) -> torch.Tensor:
@@ -52,155 +52,134 @@ def linear(h: int, out: int | None = None) -> nn.Module:
     return nn.Linear(h, out or h)
 
 
-#: Each aggregation by its name: what it is (PyG's class, its arguments) and how it is
-#: built for features of width H and training sets of at most K elements. Every one is
-#: PyG's own.
-AGGREGATIONS: dict[str, tuple[str, Callable[[int, int], nn.Module]]] = {
-    "sum": ("SumAggregation", lambda h, k: aggr().SumAggregation()),
-    "mean": ("MeanAggregation", lambda h, k: aggr().MeanAggregation()),
-    "max": ("MaxAggregation", lambda h, k: aggr().MaxAggregation()),
-    "min": ("MinAggregation", lambda h, k: aggr().MinAggregation()),
-    "mul": ("MulAggregation: the product", lambda h, k: aggr().MulAggregation()),
-    "var": ("VarAggregation", lambda h, k: aggr().VarAggregation()),
-    "std": ("StdAggregation", lambda h, k: aggr().StdAggregation()),
-    "softmax": ("SoftmaxAggregation, learnable temperature",
-                lambda h, k: aggr().SoftmaxAggregation(learn=True)),
-    "powermean": ("PowerMeanAggregation, learnable p",
-                  lambda h, k: aggr().PowerMeanAggregation(learn=True)),
-    "median": ("MedianAggregation", lambda h, k: aggr().MedianAggregation()),
-    "quantile": ("QuantileAggregation at 0.25, 0.5, 0.75",
-                 lambda h, k: aggr().QuantileAggregation([0.25, 0.5, 0.75])),
-    "lstm": ("LSTMAggregation: an LSTM over the elements in order",
-             lambda h, k: aggr().LSTMAggregation(h, h)),
-    "gru": ("GRUAggregation: a GRU over the elements in order",
-            lambda h, k: aggr().GRUAggregation(h, h)),
-    "set2set": ("Set2Set, 3 processing steps", lambda h, k: aggr().Set2Set(h, processing_steps=3)),
-    "sort": ("SortAggregation: the 10 largest elements, concatenated",
-             lambda h, k: aggr().SortAggregation(k=10)),
-    "gmt": ("GraphMultisetTransformer, 4 seeds",
-            lambda h, k: aggr().GraphMultisetTransformer(h, k=4)),
-    "attentional": ("AttentionalAggregation: a learned gate",
-                    lambda h, k: aggr().AttentionalAggregation(linear(h, 1), linear(h))),
-    "equilibrium": ("EquilibriumAggregation",
-                    lambda h, k: aggr().EquilibriumAggregation(h, h, num_layers=[h])),
-    "deepsets": ("DeepSetsAggregation: local and global linear layers",
-                 lambda h, k: aggr().DeepSetsAggregation(linear(h), linear(h))),
-    "set-transformer": ("SetTransformerAggregation",
-                        lambda h, k: aggr().SetTransformerAggregation(h)),
-    "lcm": ("LCMAggregation: a learnable commutative monoid",
-            lambda h, k: aggr().LCMAggregation(h, h)),
-    "variance-preserving": ("VariancePreservingAggregation",
-                            lambda h, k: aggr().VariancePreservingAggregation()),
+@dataclass(frozen=True)
+class Aggregation:
+    """One of PyG's aggregations: what it is, how it is built for features of width H and
+    training sets of at most K elements, and what it needs."""
+
+    what: str  # PyG's class and its arguments
+    build: Callable[[int, int], nn.Module]
+    #: its output depends on the order of the elements (LCM's learned monoid is commutative
+    #: only approximately)
+    ordered: bool = False
+    #: built for sets of at most K elements: larger sets are not applicable
+    bounded: bool = False
+    #: how a batch is pooled: ``batch`` (all sets at once), ``by-size`` (it pads the sets to
+    #: one length inside: one group of equally large sets at a time, so that no set's result
+    #: sees another's padding) or ``alone`` (its result for a set depends on the whole
+    #: batch, as the equilibrium's inner optimization on the batch's mean energy does)
+    pooled: str = "batch"
+
+
+#: Each aggregation by its name. Every one is PyG's own.
+AGGREGATIONS: dict[str, Aggregation] = {
+    "sum": Aggregation("SumAggregation", lambda h, k: aggr().SumAggregation()),
+    "mean": Aggregation("MeanAggregation", lambda h, k: aggr().MeanAggregation()),
+    "max": Aggregation("MaxAggregation", lambda h, k: aggr().MaxAggregation()),
+    "min": Aggregation("MinAggregation", lambda h, k: aggr().MinAggregation()),
+    "mul": Aggregation("MulAggregation: the product", lambda h, k: aggr().MulAggregation()),
+    "var": Aggregation("VarAggregation", lambda h, k: aggr().VarAggregation()),
+    "std": Aggregation("StdAggregation", lambda h, k: aggr().StdAggregation()),
+    "softmax": Aggregation("SoftmaxAggregation, learnable temperature",
+                           lambda h, k: aggr().SoftmaxAggregation(learn=True)),
+    "powermean": Aggregation("PowerMeanAggregation, learnable p",
+                             lambda h, k: aggr().PowerMeanAggregation(learn=True)),
+    "median": Aggregation("MedianAggregation", lambda h, k: aggr().MedianAggregation()),
+    "quantile": Aggregation("QuantileAggregation at 0.25, 0.5, 0.75",
+                            lambda h, k: aggr().QuantileAggregation([0.25, 0.5, 0.75])),
+    "lstm": Aggregation("LSTMAggregation: an LSTM over the elements in order",
+                        lambda h, k: aggr().LSTMAggregation(h, h), ordered=True,
+                        pooled="by-size"),
+    "gru": Aggregation("GRUAggregation: a GRU over the elements in order",
+                       lambda h, k: aggr().GRUAggregation(h, h), ordered=True,
+                       pooled="by-size"),
+    "set2set": Aggregation("Set2Set, 3 processing steps",
+                           lambda h, k: aggr().Set2Set(h, processing_steps=3)),
+    "sort": Aggregation("SortAggregation: the 10 largest elements, concatenated",
+                        lambda h, k: aggr().SortAggregation(k=10), ordered=True),
+    "gmt": Aggregation("GraphMultisetTransformer, 4 seeds",
+                       lambda h, k: aggr().GraphMultisetTransformer(h, k=4)),
+    "attentional": Aggregation("AttentionalAggregation: a learned gate",
+                               lambda h, k: aggr().AttentionalAggregation(linear(h, 1),
+                                                                          linear(h))),
+    "equilibrium": Aggregation("EquilibriumAggregation", lambda h, k: aggr()
+                               .EquilibriumAggregation(h, h, num_layers=[h]), pooled="alone"),
+    "deepsets": Aggregation("DeepSetsAggregation: local and global linear layers",
+                            lambda h, k: aggr().DeepSetsAggregation(linear(h), linear(h))),
+    "set-transformer": Aggregation("SetTransformerAggregation",
+                                   lambda h, k: aggr().SetTransformerAggregation(h)),
+    "lcm": Aggregation("LCMAggregation: a learnable commutative monoid",
+                       lambda h, k: aggr().LCMAggregation(h, h), ordered=True,
+                       pooled="by-size"),
+    "variance-preserving": Aggregation("VariancePreservingAggregation",
+                                       lambda h, k: aggr().VariancePreservingAggregation()),
     # patches of 2: with 4, a set of 1 or 2 elements pools to NaN (PyG 2.8.1)
-    "patch-transformer": ("PatchTransformerAggregation, patches of 2",
-                          lambda h, k: aggr().PatchTransformerAggregation(
-                              h, h, patch_size=2, hidden_channels=h)),
-    "multi": ("MultiAggregation: mean, min, max, std, concatenated",
-              lambda h, k: aggr().MultiAggregation(["mean", "min", "max", "std"])),
-    "pna": ("DegreeScalerAggregation (PNA): mean, min, max, std, each as is and scaled up "
-            "and down by the set size against the training sizes'",
-            lambda h, k: aggr().DegreeScalerAggregation(
-                ["mean", "min", "max", "std"], ["identity", "amplification", "attenuation"],
-                train_sizes(k))),
-    "mlp": ("MLPAggregation: an MLP over the elements in order, padded to the training "
-            "sets' largest size", lambda h, k: aggr().MLPAggregation(
-                h, h, max_num_elements=k, num_layers=2, hidden_channels=h, norm=None)),
+    "patch-transformer": Aggregation("PatchTransformerAggregation, patches of 2",
+                                     lambda h, k: aggr().PatchTransformerAggregation(
+                                         h, h, patch_size=2, hidden_channels=h),
+                                     ordered=True, pooled="by-size"),
+    "multi": Aggregation("MultiAggregation: mean, min, max, std, concatenated",
+                         lambda h, k: aggr().MultiAggregation(["mean", "min", "max", "std"])),
+    "pna": Aggregation("DegreeScalerAggregation (PNA): mean, min, max, std, each as is and "
+                       "scaled up and down by the set size against the training sizes'",
+                       lambda h, k: aggr().DegreeScalerAggregation(
+                           ["mean", "min", "max", "std"],
+                           ["identity", "amplification", "attenuation"], train_sizes(k))),
+    "mlp": Aggregation("MLPAggregation: an MLP over the elements in order, padded to the "
+                       "training sets' largest size", lambda h, k: aggr().MLPAggregation(
+                           h, h, max_num_elements=k, num_layers=2, hidden_channels=h,
+                           norm=None), ordered=True, bounded=True),
 }
-#: Aggregations whose output depends on the order of the elements (LCM's learned monoid is
-#: commutative only approximately).
-ORDERED = ("lstm", "gru", "sort", "patch-transformer", "lcm", "mlp")
-#: Aggregations built for sets of at most K elements: larger sets are not applicable.
-BOUNDED = ("mlp",)
-#: Aggregations that pad a batch's sets to one length inside: pooled one group of equally
-#: large sets at a time, so that no set's result sees another's padding.
-BY_SIZE = ("lstm", "gru", "lcm", "patch-transformer")
-#: Aggregations whose result for a set depends on the whole batch (the equilibrium's inner
-#: optimization runs on the batch's mean energy): pooled one set at a time.
-ALONE = ("equilibrium",)
 
 
-class PygPooling(SetModel):
-    """``rho(aggregation(phi(x) for x in X))`` with one of PyG's aggregations."""
+class PygPool(nn.Module):
+    """One of PyG's aggregations, or a user's (``package.module:ClassName``), as the pooling
+    of a set model: the real elements' features (E, H), in order, and the set each belongs
+    to (E,) -> (B, W). ``width`` is W, however wide the aggregation makes it."""
 
-    parallel_batches = False
-
-    def __init__(self, input_dim: int = 11, embedding_dim: int = 128, hidden_dim: int = 64,
-                 aggregation: str = "sum", inputs: str = "tokens",
-                 max_elements: int = 10, outputs: int = 1) -> None:
-        super().__init__(input_dim, embedding_dim, hidden_dim, inputs, outputs)
-        if aggregation not in AGGREGATIONS and ":" not in aggregation:
-            raise ValueError(f"aggregation={aggregation!r} is not allowed; use one of "
-                             + ", ".join(AGGREGATIONS) + ", or package.module:ClassName")
-        self.aggregation, self.max_elements = aggregation, max_elements
-        self.fc1 = nn.Linear(embedding_dim, hidden_dim)
-        self.act = nn.Tanh()
-        self.pool = (AGGREGATIONS[aggregation][1](hidden_dim, max_elements)
-                     if aggregation in AGGREGATIONS
-                     else own_aggregation(aggregation, hidden_dim))
+    def __init__(self, name: str, h: int, max_elements: int) -> None:
+        super().__init__()
+        self.name, self.max_elements = name, max_elements
+        entry = AGGREGATIONS.get(name)
+        self.entry = entry or Aggregation(f"your aggregation {name}", lambda h, k: None)
+        self.aggregation = entry.build(h, max_elements) if entry else own_aggregation(name, h)
         with torch.no_grad():  # how wide the pooled vector is: one set of two elements
-            width = self.pool(torch.zeros(2, hidden_dim), torch.zeros(2, dtype=torch.long),
-                              dim_size=1).shape[-1]
-        self.rho = nn.Sequential(nn.Linear(width, hidden_dim), nn.Tanh(),
-                                 nn.Linear(hidden_dim, outputs))
-
-    @property
-    def model_args(self) -> dict:
-        return {**super().model_args, "aggregation": self.aggregation,
-                "max_elements": self.max_elements}
+            self.width = self.aggregation(torch.zeros(2, h), torch.zeros(2, dtype=torch.long),
+                                          dim_size=1).shape[-1]
 
     def not_applicable(self, size: int) -> str | None:
-        """Why sets of ``size`` elements are beyond this model (``BOUNDED``); else None."""
-        if self.aggregation in BOUNDED and size > self.max_elements:
+        """Why sets of ``size`` elements are beyond this pooling (``bounded``); else None."""
+        if self.entry.bounded and size > self.max_elements:
             return (f"not applicable beyond size {self.max_elements}: "
-                    f"{AGGREGATIONS[self.aggregation][0].split(':')[0]} reads at most "
+                    f"{self.entry.what.split(':')[0]} reads at most "
                     f"max_num_elements={self.max_elements} elements (PyG drops the rest)")
         return None
 
-    @property
-    def differentiates(self) -> bool:
-        """Whether the pooling takes gradients inside its forward (the equilibrium's
-        optimization), so that predicting needs autograd on (``evaluate.predict``)."""
-        return self.aggregation in ALONE
-
-    def phi(self, x: torch.Tensor) -> torch.Tensor:
-        """The per-element network: tokens (...) -> features (..., H)."""
-        return self.act(self.fc1(self.embedding(x)))
-
-    def elements(self, x: torch.Tensor, mask: torch.Tensor | None = None
-                 ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The real elements' features (E, H) and the set each belongs to (E,), in order."""
-        real = self.real(x, mask)  # (B, N)
-        rows = torch.arange(len(x), device=x.device).unsqueeze(1).expand_as(real)[real]
-        return self.phi(x[real]), rows
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        h, index = self.elements(x, mask)
-        if self.aggregation in ALONE:
-            pooled = self.pool_alone(h, index, len(x))
-        elif self.aggregation in BY_SIZE:
-            pooled = self.pool_by_size(h, index, len(x))
-        else:
-            pooled = self.pool(h, index, dim_size=len(x))  # (B, W)
-        return self.readout(self.rho(pooled))  # (B,)
+    def forward(self, h: torch.Tensor, index: torch.Tensor, n_sets: int) -> torch.Tensor:
+        if self.entry.pooled == "alone":
+            return self.pool_alone(h, index, n_sets)
+        if self.entry.pooled == "by-size":
+            return self.pool_by_size(h, index, n_sets)
+        return self.aggregation(h, index, dim_size=n_sets)  # (B, W)
 
     def pool_by_size(self, h: torch.Tensor, index: torch.Tensor, n_sets: int) -> torch.Tensor:
-        """The pooled vectors (B, W), the sets of one size together (``BY_SIZE``)."""
+        """The pooled vectors (B, W), the sets of one size together (``by-size``)."""
         sizes = torch.bincount(index, minlength=n_sets)  # (B,)
         pooled = None
         for size in torch.unique(sizes):
             rows = torch.nonzero(sizes == size).squeeze(1)  # (G,), sorted
             mine = sizes[index] == size  # the elements of those sets
-            values = self.pool(h[mine], torch.searchsorted(rows, index[mine]),
-                               dim_size=len(rows))
+            values = self.aggregation(h[mine], torch.searchsorted(rows, index[mine]),
+                                      dim_size=len(rows))
             if pooled is None:
                 pooled = values.new_empty(n_sets, values.shape[-1])
             pooled[rows] = values
         return pooled
 
     def pool_alone(self, h: torch.Tensor, index: torch.Tensor, n_sets: int) -> torch.Tensor:
-        """The pooled vectors (B, W), each set alone (``ALONE``): its elements are one run of
+        """The pooled vectors (B, W), each set alone (``alone``): its elements are one run of
         ``h``, since ``index`` is sorted."""
         counts = torch.bincount(index, minlength=n_sets).tolist()
         with torch.enable_grad():  # the equilibrium optimizes inside, even to predict
-            return torch.cat([self.pool(part, part.new_zeros(len(part), dtype=torch.long),
-                                        dim_size=1) for part in h.split(counts)])
+            return torch.cat([self.aggregation(part, part.new_zeros(len(part), dtype=torch.long),
+                                               dim_size=1) for part in h.split(counts)])
