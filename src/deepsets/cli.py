@@ -3,7 +3,8 @@
 Subcommands follow the handout's scripts: ``train`` (train.py), ``eval``
 (eval.py), ``plot``; ``report`` answers the questions; ``lab`` runs them all;
 ``predict`` asks trained models for the sum of a set you type; ``compare``
-sweeps tasks x models x seeds; ``explore`` writes a sweep's (or a lab run's) page.
+sweeps tasks x models x seeds; ``reproduce`` runs a published result again; ``explore``
+writes a sweep's (or a lab run's) page.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from deepsets.core.settings import LabConfig
 from deepsets.flags import (
     PLUGIN_CONTRACT,
     add_compare_flags,
+    add_reproduce_flags,
     closest_choice,
     compare_config_from,
     config_from,
@@ -30,6 +32,7 @@ from deepsets.flags import (
     predict_flags,
     run_flags,
 )
+from deepsets.listing import cmd_models, cmd_tasks
 
 
 class Parser(argparse.ArgumentParser):
@@ -147,6 +150,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from deepsets.sweep.reproduce import reproduce
+
+    args.out = args.out or Path("runs/reproduce") / args.name
+    table, failed = reproduce(args.name, args.out, quick=args.quick, seeds=args.seeds,
+                              jobs=args.jobs, cluster=args.cluster, progress=Bars(),
+                              force=args.force)
+    print((args.out / "reproduction.md").read_text(), end="")
+    for name, error in failed.items():
+        print(f"  failed: {name}: {error}")
+    print_files([args.out / "reproduction.md", args.out / "reproduction.json"])
+    return 1 if failed else 0
+
+
 def cmd_explore(args: argparse.Namespace) -> int:
     from deepsets.sweep.explorer import explore
 
@@ -189,37 +206,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_models(args: argparse.Namespace) -> int:
-    from deepsets.core.models import SPECS
-
-    width = max(map(len, SPECS))
-    for name, entry in SPECS.items():
-        print(f"{name:<{width}}  {entry.about}")
-    print(f"\n{'pyg-*':<{width}}  need PyTorch Geometric: pip install 'deepsets[pyg]'")
-    print(f"{'yours':<{width}}  package.module:ClassName, any importable nn.Module mapping "
-          "tokens (B, N) or vectors (B, N, D) to predictions (B,) or logits (B, K); the "
-          "contract: deepsets models --help")
-    print(f"{'':<{width}}  pyg:package.module:ClassName, your own torch_geometric.nn.aggr."
-          "Aggregation as the pooling")
-    return 0
-
-
-def cmd_tasks(args: argparse.Namespace) -> int:
-    from deepsets.core.tasks import SUITES, TASKS
-
-    width = max(map(len, TASKS))
-    for name, task in TASKS.items():
-        suites = ", ".join(s for s, names in SUITES.items() if name in names)
-        unit = f", a unit of size is {task.scale} elements" if task.scale > 1 else ""
-        print(f"{name:<{width}}  {task.title} ({task.kind}; {suites}{unit})")
-    whole, real = (next(t for t in TASKS.values() if t.whole is w) for w in (True, False))
-    print(f"\na model meets a task at a size where: whole targets and classes, "
-          f"{whole.criterion}; real ones, {real.criterion}\n(docs/benchmark.md)\n")
-    for suite, names in SUITES.items():
-        print(f"--tasks {suite}: {', '.join(names)}")
-    return 0
-
-
 #: The subcommands: name -> (one line, its --help's description, its flags, what it runs).
 SUBCOMMANDS = {
     "lab": ("the whole lab: data, train, evaluate, plot, report",
@@ -249,6 +235,13 @@ SUBCOMMANDS = {
                 "the same command again picks up where a sweep stopped. A run that fails is "
                 "recorded and the others go on; the exit code is then 1.", add_compare_flags,
                 cmd_compare),
+    "reproduce": ("a published result at the paper's protocol, published against measured",
+                  "Run a published result again at its paper's protocol (sizes, steps, batch, "
+                  "architecture, optimizer; every difference stated), over seeds, and write "
+                  "reproduction.md and reproduction.json into --out: each row published "
+                  "against measured with a verdict (reproduced, better, not reproduced). "
+                  "Each group of models is a sweep in its own folder there, so the same "
+                  "command again resumes.", add_reproduce_flags, cmd_reproduce),
     "explore": ("rebuild a sweep's explorer.html, or write one for a lab run",
                 "Write FOLDER/explorer.html from a sweep folder's results.csv and reach.csv "
                 "(or a lab run folder's results.json): one self-contained page (no "

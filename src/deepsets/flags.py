@@ -235,6 +235,28 @@ def add_compare_flags(p: argparse.ArgumentParser) -> None:
                    help="show the full traceback on errors, and each failed run's own")
 
 
+def add_reproduce_flags(p: argparse.ArgumentParser) -> None:
+    from deepsets.sweep.reproduce import REPRODUCTIONS
+
+    p.add_argument("name", choices=tuple(REPRODUCTIONS), metavar="NAME",
+                   help="the published result: " + "; ".join(
+                       f"{k}: {r.paper}" for k, r in REPRODUCTIONS.items()))
+    p.add_argument("--out", type=Path, help="its folder (default: runs/reproduce/NAME)")
+    p.add_argument("--seeds", type=checked("seeds", whole_number, check_positive_int),
+                   help="seeds per model (default: the paper's count of runs)")
+    p.add_argument("--quick", action="store_true",
+                   help="a smoke test in seconds: 1 seed, 1 epoch, 1,000 training sets, 20 "
+                        "test sets at the first size of each row (its numbers say nothing "
+                        "of the paper)")
+    p.add_argument("--jobs", type=checked("jobs", whole_number, check_positive_int),
+                   default=os.cpu_count() or 1, help="runs at once (default: the CPU count)")
+    p.add_argument("--cluster", metavar="ADDRESS", help="run on Ray, as compare --cluster")
+    p.add_argument("--resume", action="store_true",
+                   help="continue where it stopped (the same command without it does too)")
+    p.add_argument("--force", action="store_true", help="start over: delete earlier runs")
+    p.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+
+
 def compare_config_from(args: argparse.Namespace) -> CompareConfig:
     """The sweep the flags describe: the defaults (with ``--resume``, the settings stored in
     ``--out``), a preset, the flags, then ``--model``."""

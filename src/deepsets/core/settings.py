@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 
 from deepsets.core.checks import (
     check_choice,
-    check_names,
     check_positive_float,
     check_positive_int,
     check_seed,
@@ -24,39 +23,13 @@ from deepsets.core.checks import (
     sizes,
     whole_number,
 )
+from deepsets.core.choices import check_fit, check_models, check_tasks
 from deepsets.core.data import HANDOUT_CARDS
-from deepsets.core.models import SPECS, constructor_args, is_model_name, refusal, spec
+from deepsets.core.models import SPECS, constructor_args, spec
 from deepsets.core.recipes import RECIPES, Recipe
 from deepsets.core.tasks import SUITES, TASKS
 
 DEVICES = ("cpu", "cuda", "auto")
-
-
-def check_models(names: object, field: str = "models") -> tuple[str, ...]:
-    """Built-in model names and importable plug-ins (``package.module:ClassName``)."""
-    names = check_names(field, names, SPECS, "model", also=is_model_name)
-    for name in names:  # a plug-in that does not import is an error now, not mid-run
-        if spec(name).available is not None:
-            spec(name).available()  # a missing extra too
-    return names
-
-
-def check_fit(models: Sequence[str], tasks: Sequence[str]) -> None:
-    """A ValueError, one line, for the first model that cannot learn one of ``tasks`` (a
-    plug-in that takes tokens only, on a task of vectors)."""
-    for task in tasks:
-        for model in models:
-            why = refusal(model, TASKS[task].elements.inputs, TASKS[task].outputs)
-            if why:
-                raise ValueError(f"{why}: it cannot learn task {task!r}")
-
-
-def check_tasks(names: object, field: str = "tasks") -> tuple[str, ...]:
-    """Task names, where a suite's name (``SUITES``: ``default``, ``laf``) stands for all of
-    its tasks."""
-    names = check_names(field, names, [*TASKS, *SUITES], "task or suite")
-    expanded = [task for name in names for task in SUITES.get(name, (name,))]
-    return check_names(field, tuple(dict.fromkeys(expanded)), TASKS, "task")
 
 
 def described(about: dict[str, str]) -> str:
@@ -152,7 +125,10 @@ def describe(values: dict[str, Any]) -> str:
 
 def differences(stored: dict, given: Settings, skip: Sequence[str] = ()) -> dict[str, tuple]:
     """``{setting: (stored, given)}`` for each setting that changes the numbers and differs
-    from ``stored`` (as a file holds them: one it lacks is None), ``skip`` aside."""
+    from ``stored`` (as a file holds them: one it lacks, written before the setting was
+    one, has its default), ``skip`` aside."""
+    defaults = given.__class__().to_dict() if stored.keys() < given.to_dict().keys() else {}
+    stored = {**defaults, **stored}
     return {k: (stored.get(k), v) for k, v in given.to_dict().items()
             if k not in skip and not SETTINGS[k].speed_only and stored.get(k) != v}
 
@@ -306,6 +282,12 @@ class CompareConfig(Settings):
     cards: tuple[int, ...] = setting("cards")
     recipe: str = setting("recipe", SWEEP["recipe"])
     device: str = setting("device")
+    max_card: int = setting("max_card")
+    max_digit: int = setting("max_digit")
+    embedding_dim: int = setting("embedding_dim")
+    hidden_dim: int = setting("hidden_dim")
+    batch_size: int = setting("batch_size")
+    lr: float = setting("lr")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"quick": QUICK["sweep"],
                                                      "handout": HANDOUT, "laf": LAF_PROTOCOL}

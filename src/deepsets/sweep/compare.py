@@ -26,6 +26,7 @@ from pathlib import Path
 
 from deepsets.core.executor import Job, check_cluster, run_jobs
 from deepsets.core.failures import one_line, traceback_text
+from deepsets.core.models import part_columns
 from deepsets.core.pipeline import evaluate_models, train_models
 from deepsets.core.progress import Outbox, Progress, Stop
 from deepsets.core.results import GUESS, rows_csv, status_rows
@@ -52,7 +53,8 @@ from deepsets.sweep.summary import figure_name, plot_tasks, summary
 
 #: The sweep's settings, at the top of its folder.
 SWEEP = "sweep.json"
-COLUMNS = ("task", "model", "seed", "card", "acc", "mae", "status", "error")
+COLUMNS = ("task", "model", "phi", "pooling", "rho", "seed", "card", "acc", "mae", "status",
+           "error")
 
 
 def run_name(config: LabConfig) -> str:
@@ -265,11 +267,12 @@ def sweep_rows(runs: dict[str, LabConfig], results: dict[str, dict],
     rows, guessed = [], set()
     for name, r in runs.items():
         if name not in results:
-            rows += [{"task": r.task, "model": r.models[0], "seed": r.seed, "card": card,
-                      "acc": "", "mae": "", "status": "failed",
+            rows += [{"task": r.task, "model": r.models[0], **part_columns(r.models[0]),
+                      "seed": r.seed, "card": card, "acc": "", "mae": "", "status": "failed",
                       "error": failed.get(name, "not run")} for card in r.sizes]
             continue
         for row in status_rows(results[name], task=r.task, seed=r.seed):
+            row.update(part_columns(row["model"]))
             if row["model"] == GUESS:
                 if (r.task, r.seed, row["card"]) in guessed:
                     continue

@@ -17,6 +17,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
+from deepsets.core.models import parts_of
 from deepsets.core.results import GUESS, model_names, status_rows
 from deepsets.core.runfolder import RESULTS, checkpoint_path, read_config, read_json, write_text
 from deepsets.core.tasks import TASKS
@@ -62,8 +63,8 @@ def read_sweep(folder: Path) -> tuple[list[dict], list[dict]]:
         rows = [{**r, "seed": int(r["seed"]), "card": int(r["card"])}
                 for r in csv.DictReader(f)]
     with open(folder / "reach.csv", newline="") as f:
-        reaches = [{k: r[k] if k in ("task", "model") else int(r[k]) for k in REACH_COLUMNS}
-                   for r in csv.DictReader(f)]
+        reaches = [{k: int(r[k]) if k in ("seed", "reach", "largest_size") else r.get(k, "")
+                    for k in REACH_COLUMNS} for r in csv.DictReader(f)]
     unknown = sorted({r["task"] for r in rows} - set(TASKS))
     if unknown:
         raise ValueError(f"{folder}/results.csv holds tasks this deepsets does not know: "
@@ -112,7 +113,7 @@ def explorer_data(rows: list[dict], reaches: list[dict], links: dict, title: str
                    "train": [TASKS[t].scale, TASKS[t].scale * max_card],
                    "sizes": sorted({r["card"] for r in rows if r["task"] == t})}
                   for t in tasks],
-        "models": [{"name": m, "label": label(m)} for m in models],
+        "models": [{"name": m, "label": label(m), "parts": parts_of(m)} for m in models],
         "guess": label(GUESS),
         "seeds": seeds,
         "errors": errors,

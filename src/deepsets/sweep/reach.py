@@ -19,11 +19,12 @@ from matplotlib.colorbar import Colorbar
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
+from deepsets.core.models import part_columns
 from deepsets.core.results import GUESS
 from deepsets.core.tasks import TASKS
 from deepsets.lab.plot import MARGIN, label, renderer_of, save_figure, size_of, wrap_to
 
-REACH_COLUMNS = ("task", "model", "seed", "reach", "largest_size")
+REACH_COLUMNS = ("task", "model", "phi", "pooling", "rho", "seed", "reach", "largest_size")
 #: The rule of ``median_reach`` in words, for the table's header and the figure's title.
 MEDIAN_RULE = ("the median over seeds, the lower middle one of an even number so that it is "
                "a size tested")
@@ -60,7 +61,7 @@ def reach_rows(rows: list[dict], config) -> list[dict]:  # config: CompareConfig
                 if not mine or any(status(r) == "failed" for r in mine):
                     continue
                 guess = {r["card"]: r["mae"] for r in by_run.get((task, GUESS, seed), [])}
-                out.append({"task": task, "model": model, "seed": seed,
+                out.append({"task": task, "model": model, **part_columns(model), "seed": seed,
                             "reach": run_reach(task, mine, guess),
                             "largest_size": max(r["card"] for r in mine)})
     return out

@@ -188,6 +188,16 @@ def parts_of(name: str) -> dict[str, str] | None:
     return {key: entry.args.get(key, default) for key, default in PART_DEFAULTS.items()}
 
 
+def part_columns(name: str) -> dict[str, str]:
+    """Model ``name``'s parts as a table's columns: empty for a model not made of parts, or
+    a row that is no model's (the constant guess)."""
+    try:
+        parts = parts_of(name)
+    except ValueError:
+        parts = None
+    return parts or dict.fromkeys(PARTS, "")
+
+
 def takes(name: str) -> tuple[str, ...]:
     """The inputs model ``name`` takes (``INPUTS``): a plug-in's ``takes``, else tokens and
     images, as every model did before vectors."""
@@ -279,6 +289,6 @@ __all__ = [
     "DeepSets", "ModelSpec", "OutputError", "PixelEmbedding", "SetModel", "SetTransformer",
     "Standardize", "VectorEmbedding", "as_sets", "build_model", "check_predictions",
     "check_sets", "check_tokens", "constructor_args", "fingerprint", "form_of",
-    "is_model_name", "is_plugin", "model_class", "parts_of", "refusal", "run_rnn", "spec",
-    "split_parts", "standardize", "takes", "token_counts",
+    "is_model_name", "is_plugin", "model_class", "part_columns", "parts_of", "refusal",
+    "run_rnn", "spec", "split_parts", "standardize", "takes", "token_counts",
 ]
