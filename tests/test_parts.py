@@ -27,7 +27,8 @@ ORDER = torch.tensor([4, 6, 0, 3, 1, 5, 2])
 
 def parts_model(phi="handout", pooling="sum", rho="linear", **args) -> DeepSets:
     torch.manual_seed(0)
-    return DeepSets(**{**SMALL, **args}, phi=phi, pooling=pooling, rho=rho).eval()
+    sizes = {**SMALL, "embedding_dim": SMALL["hidden_dim"]} if phi == "embedding" else SMALL
+    return DeepSets(**{**sizes, **args}, phi=phi, pooling=pooling, rho=rho).eval()
 
 
 @pytest.mark.parametrize("rho", RHOS)
@@ -125,6 +126,11 @@ def test_min_and_max_pool_the_extremes():
 def test_a_models_other_parts_are_checked(name, message):
     with pytest.raises(ValueError, match=message):
         spec(name)
+
+
+def test_the_embedding_alone_needs_the_hidden_size():
+    with pytest.raises(ValueError, match=r"needs embedding_dim == hidden_dim \(got 12 and 8\)"):
+        DeepSets(**SMALL, phi="embedding", pooling="laf")
 
 
 def test_other_parts_from_the_command_line(tmp_path, capsys):

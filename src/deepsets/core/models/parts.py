@@ -66,6 +66,13 @@ class Pool:
     pads: bool = False
 
 
+def embedding_alone(e: int, h: int, activation: str) -> nn.Module:
+    if e != h:
+        raise ValueError(f"phi='embedding' passes the embedding on as the features, so it "
+                         f"needs embedding_dim == hidden_dim (got {e} and {h})")
+    return nn.Identity()
+
+
 PHIS: dict[str, Phi] = {
     "handout": Phi(lambda e, h, act: nn.Sequential(nn.Linear(e, h), ACTIVATIONS[act]()),
                    "the handout's: a linear layer and tanh (or ReLU) on the embedding"),
@@ -73,6 +80,8 @@ PHIS: dict[str, Phi] = {
                                                nn.Linear(h, h)),
                "the papers': a ReLU MLP, two more layers on the embedding (vectors: four "
                "linear layers in all, as the Set Transformer paper's encoder)"),
+    "embedding": Phi(embedding_alone, "the embedding alone, as the LAF paper's integer "
+                     "model (Embedding(10, 10), then the pooling); embedding = hidden size"),
 }
 
 RHOS: dict[str, Rho] = {
