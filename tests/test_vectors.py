@@ -19,7 +19,7 @@ from deepsets.core.train import fit
 from deepsets.sweep.reach import run_reach
 
 #: Models whose prediction does not depend on the order of the elements.
-ORDERED = {"lstm", "gru", "lstm-unpadded", "pyg-lstm", "pyg-gru", "pyg-sort",
+ORDERED = {"lstm", "gru", "lstm-unpadded", "gru-unpadded", "pyg-lstm", "pyg-gru", "pyg-sort",
            "pyg-patch-transformer", "pyg-lcm", "pyg-mlp"}
 
 

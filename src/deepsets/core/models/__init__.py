@@ -83,6 +83,8 @@ SPECS: dict[str, ModelSpec] = {
     # a training regime: the same LSTM, on its sets unpadded
     "lstm-unpadded": ModelSpec(LSTM, label="LSTM (unpadded)", padding="none",
                                about="the LSTM trained on its sets without padding"),
+    "gru-unpadded": ModelSpec(GRU, label="GRU (unpadded)", padding="none",
+                              about="the GRU trained on its sets without padding"),
     **{f"pyg-{name}": ModelSpec(DeepSets, {"pooling": f"pyg-{name}", "rho": "tanh-mlp"},
                                 family="pyg", about=f"phi, PyG's {entry.what}, rho",
                                 available=aggr)
