@@ -53,6 +53,10 @@ def test_the_page_holds_the_sweep(sweep):
                                                "t")))
     assert [t["name"] for t in data["tasks"]] == TASKS
     assert [m["name"] for m in data["models"]] == MODELS and data["seeds"] == [0, 1]
+    assert data["models"][0]["parts"] == {"phi": "handout", "pooling": "sum", "rho": "linear"}
+    assert data["models"][1]["parts"] is None  # a plug-in is not made of parts
+    assert {(r["model"], r["phi"], r["rho"]) for r in rows} >= {
+        ("deepsets", "handout", "linear"), ("plugins:DigitsOnly", "", "")}
     assert len(data["rows"]["card"]) == len(rows)  # every row, the constant guess's too
     statuses = {(r["task"], r["model"], r["status"]) for r in rows}
     assert ("images", "plugins:DigitsOnly", "failed") in statuses
@@ -211,6 +215,8 @@ def test_filters_and_switches(explorer, sweep):
     click_cell(page, 0, 0)  # sum, scored by accuracy
     before = traces(page)
     assert {t["model"] for t in before} == set(MODELS)
+    hover = page.locator("#models label", has_text="deepsets").get_attribute("title")
+    assert hover == "phi handout, pooling sum, rho linear"
     page.locator("#models label", has_text="plugins:DigitsOnly").locator("input").uncheck()
     assert {t["model"] for t in traces(page)} == {"deepsets", "plugins:TenAtMost"}
     assert len(page.evaluate("document.getElementById('heatmap').data[0].z")) == 2

@@ -6,7 +6,8 @@ import json
 import pytest
 from helpers import expect_error, run_main
 
-from deepsets.sweep.reproduce import REPRODUCTIONS, Row, verdict
+from deepsets.sweep.published import REPRODUCTIONS, Reading, Row
+from deepsets.sweep.reproduce import check_reading, verdict
 
 PUBLISHED = {  # the papers' numbers, typed here from shared/REFERENCE_RESULTS.md
     "set-transformer-max": {"mean pooling": (2.133, 0.190), "sum pooling": (1.902, 0.137),
@@ -31,7 +32,51 @@ def test_an_accuracy_read_off_a_figure_reproduces_within_the_tolerance(measured,
     assert verdict(row, measured, 0.05) == expected
 
 
-@pytest.mark.parametrize("name", REPRODUCTIONS)
+def scores_of(laf_at_5, laf_at_50, rival_at_50):
+    """Two seeds' MAE of LAF at sizes 5 and 50 and of one rival at 50, each seed's value
+    the given one shifted by +-0.01 (so the means are the given ones)."""
+    scores = {}
+    for seed, shift in ((0, -0.01), (1, 0.01)):
+        scores["laf", "max", "laf-model", "mae", seed, 5] = laf_at_5 + shift
+        scores["laf", "max", "laf-model", "mae", seed, 50] = laf_at_50 + shift
+        scores["others", "max", "rival", "mae", seed, 50] = rival_at_50 + shift
+    return scores
+
+
+@pytest.mark.parametrize(("scores", "best", "flat"), [
+    (scores_of(0.10, 0.15, 0.30), "reproduced", "reproduced"),
+    (scores_of(0.10, 0.50, 0.30), "not reproduced", "not reproduced"),
+    (scores_of(0.10, 0.20, 0.19), "not reproduced", "reproduced"),
+    ({}, "not measured", "not measured")])
+def test_a_reading_is_checked_on_the_means_over_seeds(scores, best, flat):
+    rivals = (("others", "rival"),)
+    got = check_reading(Reading("best", "laf", "laf-model", "max", "best", rivals=rivals),
+                        scores)
+    assert got["verdict"] == best and got["published"] is None
+    got = check_reading(Reading("flat", "laf", "laf-model", "max", "flat"), scores)
+    assert got["verdict"] == flat
+    if scores:  # the ratio of the means at 50 and at 5
+        assert got["measured"] == pytest.approx(
+            (scores["laf", "max", "laf-model", "mae", 0, 50] + 0.01)
+            / (scores["laf", "max", "laf-model", "mae", 0, 5] + 0.01))
+
+
+def test_quick_laf_checks_its_readings_on_the_tasks_it_ran(tmp_path):
+    out = tmp_path / "laf"
+    assert run_main(["reproduce", "laf", "--quick", "--jobs", "2", "--out", str(out)]) == 0
+    table = json.loads((out / "reproduction.json").read_text())
+    assert len(table) == 24 and {r["published"] for r in table} == {None}
+    ran = [r for r in table if r["row"].split(":")[0] in ("LAF on count", "LAF on max")]
+    assert len(ran) == 4 and all(r["verdict"] != "not measured" for r in ran)
+    assert all(r["verdict"] == "not measured" for r in table if r not in ran)
+    best = next(r for r in ran if r["row"] == "LAF on max: best")
+    assert set(best["rivals"]) == {"deepsets", "pyg-pna", "lstm-unpadded"}
+    assert (best["verdict"] == "reproduced") == (best["measured"] <= min(
+        best["rivals"].values()))
+    assert "the lowest MAE of the 4 at 50" in (out / "reproduction.md").read_text()
+
+
+@pytest.mark.parametrize("name", [n for n in REPRODUCTIONS if n in PUBLISHED])
 def test_quick_writes_the_published_table_beside_the_measured(name, tmp_path, capsys):
     out = tmp_path / name
     assert run_main(["reproduce", name, "--quick", "--jobs", "2", "--out", str(out)]) == 0

@@ -236,7 +236,7 @@ def add_compare_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_reproduce_flags(p: argparse.ArgumentParser) -> None:
-    from deepsets.sweep.reproduce import REPRODUCTIONS
+    from deepsets.sweep.published import REPRODUCTIONS
 
     p.add_argument("name", choices=tuple(REPRODUCTIONS), metavar="NAME",
                    help="the published result: " + "; ".join(

@@ -245,7 +245,7 @@ function drawRuns() {
     (failed ? `, ${failed} failed` : "") + " (status, reach, error, run folder)";
 }
 
-function checkboxes(id, items, set, text, name = text) {
+function checkboxes(id, items, set, text, name = text, hint = () => "") {
   const box = document.getElementById(id);
   const buttons = document.createElement("div");
   for (const [word, on] of [["all", true], ["none", false]]) {
@@ -273,6 +273,7 @@ function checkboxes(id, items, set, text, name = text) {
       redraw();
     });
     label.append(input, " ", text(item));
+    label.title = hint(item);
     list.append(label);
   });
   box.append(buttons, list);
@@ -296,8 +297,11 @@ function showTask(task) {
   drawCurves();
 }
 
+// A model of parts names them on hover (phi, pooling, rho); the others say they are not.
+const partsOf = (parts) => (parts ? `phi ${parts.phi}, pooling ${parts.pooling}, rho ${parts.rho}`
+  : "not a model of parts");
 checkboxes("models", DATA.models.map((_, i) => i), state.models, (i) => DATA.models[i].label,
-  (i) => DATA.models[i].name);
+  (i) => DATA.models[i].name, (i) => partsOf(DATA.models[i].parts));
 checkboxes("tasks", DATA.tasks.map((_, i) => i), state.tasks, (i) => DATA.tasks[i].name);
 checkboxes("seeds", DATA.seeds, state.seeds, (s) => `seed ${s}`);
 document.querySelectorAll("input[name=metric]").forEach((input) => {

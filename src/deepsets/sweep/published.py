@@ -1,0 +1,168 @@
+"""The published results ``deepsets reproduce`` checks, one entry each in ``REPRODUCTIONS``:
+a paper's table or figure, the sweeps that rerun it at the paper's protocol (one sweep per
+group of models that share settings), the rows to compare (``Row``: a model on a task, a
+metric averaged over test sizes, the published mean and spread; ``Reading``: a reading of
+a figure without numbers, made checkable), and every way our protocol differs from the
+paper's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: The papers' DeepSets: a ReLU MLP phi and rho (the Set Transformer paper's encoder and
+#: decoder), on each pooling.
+PAPERS = "+phi=mlp+rho=relu-mlp"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One published number: ``model`` on ``task``, ``metric`` averaged over test ``sizes``
+    (each size weighs the same, as sizes drawn uniformly do)."""
+
+    row: str  # what is compared, e.g. "max pooling"
+    group: str  # the sweep that holds its runs
+    model: str
+    task: str
+    sizes: tuple[int, ...]
+    published: float
+    spread: float | None = None  # the published standard deviation; None: none given
+    metric: str = "mae"
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A paper's reading of a figure that gives no numbers, made checkable on the MAE at
+    the smallest and largest of ``sizes``: ``model`` has the lowest error of ``rivals``
+    (group, model) at the largest size (``claim="best"``), or its error there is at most
+    ``FLAT`` times its error at the smallest (``claim="flat"``)."""
+
+    row: str
+    group: str
+    model: str
+    task: str
+    claim: str
+    sizes: tuple[int, ...] = (5, 50)
+    rivals: tuple[tuple[str, str], ...] = ()
+    metric: str = "mae"
+
+
+#: A reading's error is flat when it grows at most this much from the smallest test size
+#: to the largest.
+FLAT = 2.0
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """A paper's result: its sweeps, its rows, and how our protocol differs from its."""
+
+    paper: str
+    about: str
+    sweeps: dict[str, dict]  # group -> CompareConfig settings
+    rows: tuple[Row | Reading, ...]
+    differences: tuple[str, ...]
+    #: for rows without a published spread (read off a figure): the largest gap that still
+    #: reproduces
+    tolerance: float | None = None
+    #: ``--quick``: these settings over every group's, for the tests
+    quick: dict = field(default_factory=lambda: {"seeds": 1, "epochs": 1, "n_train": 1_000,
+                                                 "n_per_card": 20})
+
+
+TRAINING_SIZES = tuple(range(1, 11))
+ST_MAX = {"tasks": ("reals-max",), "seeds": 5, "epochs": 20, "n_train": 128_000,
+          "batch_size": 128, "lr": 1e-3, "embedding_dim": 64, "hidden_dim": 64,
+          "cards": TRAINING_SIZES, "n_per_card": 1_000}
+TEXT_SUM = {"tasks": ("sum",), "seeds": 3, "epochs": 10, "n_train": 100_000,
+            "batch_size": 128, "lr": 1e-4, "embedding_dim": 100, "max_digit": 9,
+            "max_card": 9, "cards": tuple(range(5, 100, 5)), "n_per_card": 1_000,
+            "recipe": "handout"}
+FIGURE_SIZES = {"5": (5,), "10": (10,), "15": (15,), "20-95": tuple(range(20, 100, 5))}
+#: The figure's curves: (label, group, model, the accuracy read off at FIGURE_SIZES).
+TEXT_SUM_PUBLISHED = (("DeepSets", "deepsets", "deepsets", (1.0, 1.0, 1.0, 1.0)),
+                      ("LSTM", "lstm", "lstm-unpadded", (1.0, 0.82, 0.03, 0.0)),
+                      ("GRU", "gru", "gru-unpadded", (1.0, 0.87, 0.06, 0.0)))
+
+#: The LAF paper's twelve functions of integers (ours: digits 1-10).
+LAF_FUNCTIONS = ("count", "sum", "max", "min", "mean", "range", "inverse-count", "median",
+                 "min-over-max", "std", "skewness", "kurtosis")
+LAF_PAPER = {"tasks": LAF_FUNCTIONS, "seeds": 3, "epochs": 10, "n_train": 100_000,
+             "batch_size": 64, "lr": 1e-3, "cards": tuple(range(5, 55, 5)),
+             "n_per_card": 1_000, "recipe": "handout"}
+#: The paper's integer model: Embedding(10, 10), sigmoid, LAF(9), Dense(90, 1).
+LAF_MODEL = "deepsets-laf+phi=embedding"
+LAF_RIVALS = (("others", "deepsets"), ("others", "pyg-pna"), ("others", "lstm-unpadded"))
+
+REPRODUCTIONS: dict[str, Reproduction] = {
+    "set-transformer-max": Reproduction(
+        "Lee et al., Set Transformer (ICML 2019), Table 1",
+        "max regression: the largest of 1 to 10 reals drawn from U[0, 100], MAE at the "
+        "training sizes, mean +- std over 5 runs",
+        {"runs": {**ST_MAX, "models": tuple(f"deepsets{p}{PAPERS}" for p in
+                                            ("-mean", "", "-max")) + ("set-transformer",)}},
+        tuple(Row(row, "runs", model, "reals-max", TRAINING_SIZES, published, spread)
+              for row, model, published, spread in (
+                  ("mean pooling", f"deepsets-mean{PAPERS}", 2.133, 0.190),
+                  ("sum pooling", f"deepsets{PAPERS}", 1.902, 0.137),
+                  ("max pooling", f"deepsets-max{PAPERS}", 0.1355, 0.0074),
+                  ("SAB + PMA", "set-transformer", 0.2085, 0.0127))),
+        ("the sets: 128,000 drawn once and seen 20 times (20,000 batches of 128), where the "
+         "paper's code draws every batch afresh; a batch holds sets of one size, as there",
+         "the test: 1,000 sets of each size 1 to 10, each size weighing the same",
+         "phi: our vector embedding (Linear, ReLU, Linear) then ReLU, Linear, ReLU, Linear: "
+         "the paper's four layers of 64 with ReLU; rho: Linear, ReLU, Linear, as the paper",
+         "the inputs are standardized by the training sets' mean and deviation and the "
+         "outputs scaled back to the targets' (the paper feeds raw values)",
+         "Set Transformer: ours embeds each real by Linear, ReLU, Linear and a linear "
+         "projection before the two SABs (the paper's first SAB reads the raw value)")),
+    "deepsets-text-sum": Reproduction(
+        "Zaheer et al., Deep Sets (NeurIPS 2017), the sum of text digits (figure)",
+        "the sum of a set of digits 1-9, trained on sets of 1-9, accuracy of the rounded "
+        "prediction by test size; published values read off the figure",
+        {"deepsets": {**TEXT_SUM, "models": ("deepsets",), "hidden_dim": 30},
+         "lstm": {**TEXT_SUM, "models": ("lstm-unpadded",), "hidden_dim": 50, "epochs": 50},
+         "gru": {**TEXT_SUM, "models": ("gru-unpadded",), "hidden_dim": 80, "epochs": 50}},
+        tuple(Row(f"{label} at {sizes}", group, model, "sum", FIGURE_SIZES[sizes], value,
+                  metric="acc")
+              for label, group, model, values in TEXT_SUM_PUBLISHED
+              for sizes, value in zip(FIGURE_SIZES, values, strict=True)),
+        ("as the authors' DigitSum/text_sum.ipynb: 100,000 training sets of 1 to 9 digits "
+         "1-9, left-padded; L1 loss, Adam 1e-4, batch 128; embedding 100; DeepSets: a "
+         "layer of 30 with tanh, sum, linear, 10 epochs; LSTM of 50 and GRU of 80 units, "
+         "50 epochs",
+         "the recurrent models: Keras masks their padding (mask_zero), so ours train on "
+         "each set's digits alone (lstm-unpadded, gru-unpadded); DeepSets' sum counts the "
+         "pad token, as the notebook's Lambda sum does",
+         "we keep the last epoch's model; the notebook keeps the best on a validation "
+         "split of 1.2%; its DeepSets' Adam has epsilon 1e-3, ours 1e-8",
+         "the test: 1,000 sets of each size 5, 10, ..., 95 (the notebook's 10,000); "
+         "'20-95' is the mean over those sizes"),
+        tolerance=0.05),
+    "laf": Reproduction(
+        "Pellegrini et al., Learning Aggregation Functions (IJCAI 2021), the integers "
+        "(figure)",
+        "twelve functions of sets of digits, trained on sets of 1-10, MAE at test sizes 5 "
+        "to 50; the paper shows figures only, its reading being that LAF keeps a stable "
+        "error as sets grow and does better than DeepSets and PNA, which (with the LSTM) "
+        "fail on some functions. Each reading is checked on the means over seeds",
+        {"laf": {**LAF_PAPER, "models": (LAF_MODEL,), "embedding_dim": 10,
+                 "hidden_dim": 10},
+         "others": {**LAF_PAPER, "models": ("deepsets", "pyg-pna", "lstm-unpadded")}},
+        tuple(Reading(f"LAF on {f}: {'best' if claim == 'best' else 'flat'}", "laf",
+                      LAF_MODEL, f, claim, rivals=LAF_RIVALS if claim == "best" else ())
+              for f in LAF_FUNCTIONS for claim in ("best", "flat")),
+        ("LAF: the paper's model, Embedding(10, 10), sigmoid, LAF(9), Dense(90, 1) "
+         "(deepsets-laf+phi=embedding at embedding and hidden size 10); DeepSets: the "
+         "handout's (embedding 128, a layer of 64 with tanh, sum, linear); PNA: PyG's "
+         "DegreeScalerAggregation on that phi, a Linear-tanh-Linear rho (pyg-pna); the "
+         "LSTM trained on each set's digits alone (lstm-unpadded)",
+         "digits 1-10 (the paper: 0-9); 100,000 training sets of 1-10, 10 epochs, batch 64, "
+         "Adam 1e-3 constant (the paper: 100 epochs with the rate decayed on a validation "
+         "loss), L1 loss (the paper: MSE)",
+         "the test: 1,000 sets of exactly each size 5, 10, ..., 50 (the paper: 100,000 "
+         "sets of sizes uniform up to each maximum), so our largest sets are harder",
+         "the readings are ours, made checkable: 'best' is the lowest MAE of the four at "
+         "size 50, 'flat' an MAE at 50 at most twice that at 5"),
+        quick={"seeds": 1, "epochs": 1, "n_train": 1_000, "n_per_card": 20,
+               "tasks": ("count", "max")}),
+}
