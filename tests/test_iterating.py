@@ -282,3 +282,26 @@ def test_a_vector_plugin_standardizes_with_the_helper_so_units_do_not_matter():
     small, large = predict(models[0], test), predict(models[1], test * 1000)
     np.testing.assert_allclose(large, 1000 * small, rtol=1e-3)
     assert not np.allclose(small, small.mean())
+
+
+def test_a_sweep_json_older_than_a_setting_reads_it_as_its_default(tmp_path):
+    """A sweep.json written before a sweep had a setting (hidden_dim, batch_size, ...)
+    holds runs made at its default: the same folder takes them, another value is refused."""
+    from dataclasses import replace
+
+    from deepsets.core.settings import CompareConfig
+    from deepsets.sweep.compare import SWEEP, prepare_sweep
+
+    out = tmp_path / "sweep"
+    config = CompareConfig(tasks=("sum",), models=("deepsets",), seeds=1)
+    prepare_sweep(out, config)
+    stored = json.loads((out / SWEEP).read_text())
+    for key in ("max_card", "max_digit", "embedding_dim", "hidden_dim", "batch_size", "lr"):
+        del stored["config"][key]
+    (out / SWEEP).write_text(json.dumps(stored))
+    prepare_sweep(out, config)  # the defaults: the same sweep
+    old = json.loads((out / SWEEP).read_text())
+    del old["config"]["hidden_dim"]
+    (out / SWEEP).write_text(json.dumps(old))
+    with pytest.raises(ValueError, match=r"other settings \(--hidden-dim 64 -> 32\)"):
+        prepare_sweep(out, replace(config, hidden_dim=32))

@@ -178,8 +178,8 @@ def with_parts(base: str, entry: ModelSpec, parts: dict[str, str]) -> ModelSpec:
                      available=aggr if needs_pyg else entry.available)
 
 
-#: The parts of a ``DeepSets`` built without any named: the handout's.
-PART_DEFAULTS = {"phi": "handout", "pooling": "sum", "rho": "linear"}
+#: The parts of a ``DeepSets`` built without any named (the handout's), from its signature.
+PART_DEFAULTS = {key: inspect.signature(DeepSets).parameters[key].default for key in PARTS}
 
 
 def parts_of(name: str) -> dict[str, str] | None:
