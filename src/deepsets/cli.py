@@ -154,9 +154,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from deepsets.sweep.reproduce import reproduce
 
     args.out = args.out or Path("runs/reproduce") / args.name
-    table, failed = reproduce(args.name, args.out, quick=args.quick, seeds=args.seeds,
-                              jobs=args.jobs, cluster=args.cluster, progress=Bars(),
-                              force=args.force)
+    _, failed = reproduce(args.name, args.out, quick=args.quick, seeds=args.seeds,
+                          jobs=args.jobs, cluster=args.cluster, progress=Bars(),
+                          force=args.force)
     print((args.out / "reproduction.md").read_text(), end="")
     for name, error in failed.items():
         print(f"  failed: {name}: {error}")
@@ -288,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         where = str(err) or "interrupted"
         if args.command in ("lab", "train"):
             where += f"; continue with: deepsets {args.command} --resume --out {args.out}"
+        elif args.command == "reproduce":
+            where += f"; continue with: deepsets reproduce {args.name} --resume --out {args.out}"
         print(f"deepsets {args.command}: {where}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader left (| head): nothing more to say

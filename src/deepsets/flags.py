@@ -246,8 +246,8 @@ def add_reproduce_flags(p: argparse.ArgumentParser) -> None:
                    help="seeds per model (default: the paper's count of runs)")
     p.add_argument("--quick", action="store_true",
                    help="a smoke test in seconds: 1 seed, 1 epoch, 1,000 training sets, 20 "
-                        "test sets at the first size of each row (its numbers say nothing "
-                        "of the paper)")
+                        "test sets at the first and last size of each row (its numbers say "
+                        "nothing of the paper)")
     p.add_argument("--jobs", type=checked("jobs", whole_number, check_positive_int),
                    default=os.cpu_count() or 1, help="runs at once (default: the CPU count)")
     p.add_argument("--cluster", metavar="ADDRESS", help="run on Ray, as compare --cluster")
