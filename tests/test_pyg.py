@@ -1,6 +1,7 @@
 """PyTorch Geometric's aggregations as set models (``pyg-*``): PyG's own aggregation on the
 real elements, blind to padding, invariant to order where the aggregation is."""
 
+import csv
 import subprocess
 import sys
 
@@ -131,8 +132,8 @@ def test_a_users_own_aggregation_joins_by_its_import_path(tmp_path, capsys):
     assert run_main(["compare", "--quick", "--tasks", "sum", "--seeds", "1", "--models",
                      "pyg-sum", "--model", "pyg:plugins:Broken", "--n-train", "640",
                      "--n-per-card", "20", "--cards", "5,20", "--out", str(broken)]) == 1
-    status = {r.split(",")[1]: r.split(",")[6]
-              for r in (broken / "results.csv").read_text().splitlines()[1:]}
+    with open(broken / "results.csv") as f:
+        status = {r["model"]: r["status"] for r in csv.DictReader(f)}
     assert status == {"pyg-sum": "ok", "pyg:plugins:Broken": "failed"}
     assert "RuntimeError: Broken cannot pool" in (broken / "summary.md").read_text()
     capsys.readouterr()

@@ -183,21 +183,20 @@ PART_DEFAULTS = {key: inspect.signature(DeepSets).parameters[key].default for ke
 
 
 def parts_of(name: str) -> dict[str, str] | None:
-    """Model ``name``'s parts (phi, pooling, rho), or None for a model not made of parts."""
-    entry = spec(name)
+    """Model ``name``'s parts (phi, pooling, rho); None for a model not made of parts, or a
+    name that is no model's here (the constant guess, a sweep of another version)."""
+    try:
+        entry = spec(name)
+    except ValueError:
+        return None
     if entry.cls is not DeepSets:
         return None
     return {key: entry.args.get(key, default) for key, default in PART_DEFAULTS.items()}
 
 
 def part_columns(name: str) -> dict[str, str]:
-    """Model ``name``'s parts as a table's columns: empty for a model not made of parts, or
-    a row that is no model's (the constant guess)."""
-    try:
-        parts = parts_of(name)
-    except ValueError:
-        parts = None
-    return parts or dict.fromkeys(PARTS, "")
+    """Model ``name``'s parts as a table's columns, empty where it has none (``parts_of``)."""
+    return parts_of(name) or dict.fromkeys(PARTS, "")
 
 
 def takes(name: str) -> tuple[str, ...]:
