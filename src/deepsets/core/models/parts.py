@@ -112,6 +112,9 @@ class SumPool(nn.Module):
         """Counts (B, V) of every token, padding included, and phi's table (V, H)."""
         return counts @ table  # (B, V) @ (V, H) -> (B, H)
 
+    def extra_repr(self) -> str:
+        return f"width={self.width}"
+
 
 class MeanPool(SumPool):
     """The mean over the set's elements, padding left out."""
@@ -132,6 +135,9 @@ class MaxPool(SumPool):
     def __init__(self, h: int, sign: int = 1) -> None:
         super().__init__(h)
         self.sign = sign
+
+    def extra_repr(self) -> str:
+        return f"width={self.width}, {'largest' if self.sign > 0 else 'smallest'}"
 
     def forward(self, h: torch.Tensor, real: torch.Tensor | None) -> torch.Tensor:
         if self.sign > 0:
