@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from deepsets.core.checks import check_choice
 from deepsets.core.models.laf import LAFAggregation
 from deepsets.core.models.set_transformer import MAB
 
@@ -237,6 +238,4 @@ def pool_spec(name: str) -> Pool:
 
 def choice(table: dict, what: str, name: str):
     """``table[name]``, or a ValueError naming ``what`` and the choices."""
-    if name not in table:
-        raise ValueError(f"{what}={name!r} is not allowed; use one of " + ", ".join(table))
-    return table[name]
+    return table[check_choice(what, name, table)]
