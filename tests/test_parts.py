@@ -149,3 +149,32 @@ def test_other_parts_from_the_command_line(tmp_path, capsys):
     capsys.readouterr()
     expect_error(capsys, ["compare", "--models", "deepsets+rho=cubic", "--out", str(out)],
                  "rho 'cubic' is not one of linear, relu-mlp, tanh-mlp")
+
+
+#: Checkpoints as the version before the parts wrote them (read off real ones): the weights'
+#: names and the model arguments of deepsets-laf and of pyg-softmax.
+OLD = {
+    "deepsets-laf": (["embedding.weight", "fc1.weight", "fc1.bias", "laf.weights",
+                      "fc2.weight", "fc2.bias"],
+                     {"activation": "tanh", "mask_padding": False, "pooling": "laf"}),
+    "pyg-softmax": (["embedding.weight", "fc1.weight", "fc1.bias", "pool.t", "rho.0.weight",
+                     "rho.0.bias", "rho.2.weight", "rho.2.bias"],
+                    {"aggregation": "softmax", "max_elements": 10}),
+}
+
+
+@pytest.mark.parametrize("name", OLD)
+def test_a_checkpoint_from_before_the_parts_loads_as_the_same_model(name, tmp_path):
+    from deepsets.core.runfolder import load_model
+
+    model = build_model(name, **SMALL).eval()
+    keys, args = OLD[name]
+    weights = dict(zip(keys, model.state_dict().values(), strict=True))  # the same order
+    base = {k: v for k, v in model.model_args.items() if k in SMALL or k in ("inputs",
+                                                                              "outputs")}
+    torch.save({"model": weights, "model_name": name, "model_args": {**base, **args},
+                "epoch": 1}, tmp_path / "old.pt")
+    loaded, state = load_model(tmp_path / "old.pt", name, model.model_args)
+    assert state["model_args"] == model.model_args
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.eval()(DIGITS), model(DIGITS))

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from deepsets.core.models import MODELS, build_model, fingerprint, is_plugin
+from deepsets.core.models import MODELS, build_model, fingerprint, is_plugin, upgraded
 from deepsets.core.progress import Progress
 from deepsets.core.settings import LabConfig, Settings
 
@@ -145,7 +145,7 @@ def load_checkpoint(path: Path, expect_name: str | None = None) -> dict[str, Any
     if expect_name is not None and state["model_name"] != expect_name:
         raise CheckpointError(f"{path} holds a {state['model_name']!r} model, "
                               f"not {expect_name!r}")
-    return state
+    return upgraded(state)  # an older version's checkpoint in today's names
 
 
 def load_model(path: Path, expect_name: str | None = None,

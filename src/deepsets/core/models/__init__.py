@@ -277,6 +277,20 @@ def source_of(cls: type, path: str | None) -> bytes:
         return cls.__qualname__.encode()
 
 
+def upgraded(state: dict) -> dict:
+    """A checkpoint dict of model ``state["model_name"]`` written by an older version, in
+    today's arguments and weight names where its model's class says how
+    (``DeepSets.upgraded``); as it is otherwise."""
+    try:
+        cls = spec(state["model_name"]).cls
+    except ValueError:  # a plug-in that cannot be imported here: its loader says so
+        return state
+    if cls is not DeepSets:
+        return state
+    args, weights = DeepSets.upgraded(state["model_args"], state["model"])
+    return {**state, "model_args": args, "model": weights}
+
+
 def build_model(name: str, **model_args) -> nn.Module:
     """A fresh model by name, e.g. ``build_model("lstm", input_dim=11, ...)``."""
     model = spec(name).cls(**{**spec(name).args, **constructor_args(name, model_args)})
@@ -291,5 +305,5 @@ __all__ = [
     "Standardize", "VectorEmbedding", "as_sets", "build_model", "check_predictions",
     "check_sets", "check_tokens", "constructor_args", "fingerprint", "form_of",
     "is_model_name", "is_plugin", "model_class", "part_columns", "parts_of", "refusal",
-    "run_rnn", "spec", "split_parts", "standardize", "takes", "token_counts",
+    "run_rnn", "spec", "split_parts", "standardize", "takes", "token_counts", "upgraded",
 ]

@@ -62,6 +62,31 @@ class DeepSets(SetModel):
     def pooling(self) -> str:
         return self.parts["pooling"]
 
+    #: The names of the weights in a checkpoint written before the parts: phi's layer
+    #: ``fc1``, rho ``fc2``, the LAF pooling ``laf``; a PyG model's aggregation ``pool``.
+    RENAMED = {"fc1.": "encoder.0.", "fc2.": "rho.", "laf.": "pool.laf."}
+
+    @classmethod
+    def upgraded(cls, args: dict, weights: dict) -> tuple[dict, dict]:
+        """A checkpoint's arguments and weights written before the model was made of parts
+        (no ``phi`` among its arguments; PyG's models named their ``aggregation``), as
+        today's: the same model. A checkpoint of today's comes back as it is."""
+        if "phi" in args:
+            return args, weights
+        args, renamed = dict(args), dict(cls.RENAMED)
+        if "aggregation" in args:  # a pyg-* model: PyG's aggregation and a tanh MLP rho
+            name = args.pop("aggregation")
+            args.update(pooling=f"pyg:{name}" if ":" in name else f"pyg-{name}",
+                        rho="tanh-mlp")
+            renamed["pool."] = "pool.aggregation."
+        args = {"activation": "tanh", "mask_padding": False, "pooling": "sum",
+                "phi": "handout", "rho": "linear", "max_elements": 10, **args}
+
+        def new(key: str) -> str:
+            old = next((o for o in renamed if key.startswith(o)), None)
+            return key if old is None else renamed[old] + key.removeprefix(old)
+        return args, {new(key): value for key, value in weights.items()}
+
     @property
     def model_args(self) -> dict:
         return {**super().model_args, "activation": self.activation,
