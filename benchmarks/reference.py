@@ -55,14 +55,6 @@ class DeepSets(nn.Module):
         return x.squeeze(-1)
 
 
-def package_names(state: dict) -> dict:
-    """This DeepSets' weights under the package's names (its phi layer ``encoder.0``, its
-    rho ``rho``); other models' as they are."""
-    names = {"fc1.": "encoder.0.", "fc2.": "rho."}
-    return {next((new + k.removeprefix(old) for old, new in names.items()
-                  if k.startswith(old)), k): v for k, v in state.items()}
-
-
 class LSTM(nn.Module):
     def __init__(self, input_dim, embedding_dim, hidden_dim):
         super().__init__()

@@ -105,7 +105,9 @@ def check_reading(reading: Reading, scores: dict) -> dict:
         return statistics.fmean(per_seed) if per_seed else None
 
     small, large = reading.sizes[0], reading.sizes[-1]
-    mine = mean_at(reading.group, reading.model, large)
+    at_large = seed_means(scores, (reading.group, reading.task, reading.model,
+                                   reading.metric), (large,))
+    mine = statistics.fmean(at_large) if at_large else None
     rivals = {model: mean_at(group, model, large) for group, model in reading.rivals}
     if reading.claim == "best":
         claim, metric, measured = f"the lowest MAE of the {len(rivals) + 1} at {large}", \
@@ -118,13 +120,11 @@ def check_reading(reading: Reading, scores: dict) -> dict:
             f"mae at {large} / mae at {small}"
         measured = None if mine is None or not first else mine / first
         holds = None if measured is None else measured <= FLAT
-    seeds = len(seed_means(scores, (reading.group, reading.task, reading.model,
-                                    reading.metric), (large,)))
     return {"row": reading.row, "published": None, "published_spread": None, "claim": claim,
             "measured": measured, "measured_spread": None, "metric": metric,
             "verdict": ("not measured" if holds is None else
                         "reproduced" if holds else "not reproduced"),
-            "model": reading.model, "seeds": seeds,
+            "model": reading.model, "seeds": len(at_large),
             **({"rivals": rivals} if rivals else {})}
 
 

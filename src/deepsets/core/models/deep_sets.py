@@ -4,6 +4,8 @@ rho; the others change the encoder, the pooling or the readout."""
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 from deepsets.core.models.base import SetModel, token_counts
@@ -79,8 +81,9 @@ class DeepSets(SetModel):
             args.update(pooling=f"pyg:{name}" if ":" in name else f"pyg-{name}",
                         rho="tanh-mlp")
             renamed["pool."] = "pool.aggregation."
-        args = {"activation": "tanh", "mask_padding": False, "pooling": "sum",
-                "phi": "handout", "rho": "linear", "max_elements": 10, **args}
+        defaults = inspect.signature(cls).parameters  # what an older version built too
+        args = {k: defaults[k].default for k in ("activation", "mask_padding", "pooling",
+                                                 "phi", "rho", "max_elements")} | args
 
         def new(key: str) -> str:
             old = next((o for o in renamed if key.startswith(o)), None)
