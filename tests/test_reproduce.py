@@ -14,6 +14,8 @@ PUBLISHED = {  # the papers' numbers, typed here from shared/REFERENCE_RESULTS.m
                             "max pooling": (0.1355, 0.0074), "SAB + PMA": (0.2085, 0.0127)},
     "deepsets-text-sum": {"DeepSets at 5": (1.0, None), "LSTM at 10": (0.82, None),
                           "GRU at 15": (0.06, None), "GRU at 20-95": (0.0, None)},
+    "deepsets-mnist-sum": {"5 images": (0.98, None), "20 images": (0.93, None),
+                           "50 images": (0.78, None)},
 }
 
 
@@ -81,8 +83,13 @@ def test_quick_writes_the_published_table_beside_the_measured(name, tmp_path, ca
     out = tmp_path / name
     assert run_main(["reproduce", name, "--quick", "--jobs", "2", "--out", str(out)]) == 0
     table = json.loads((out / "reproduction.json").read_text())
-    assert [r["row"] for r in table] == [row.row for row in REPRODUCTIONS[name].rows]
+    entry = REPRODUCTIONS[name]
+    q_rows = ["q: one image read right (test images)"] if entry.per_image else []
+    assert [r["row"] for r in table] == [row.row for row in entry.rows] + q_rows
     by_row = {r["row"]: r for r in table}
+    for row in q_rows:  # the per-image accuracy of the trained seed, beside the table
+        assert by_row[row]["published"] is None and by_row[row]["seeds"] == 1
+        assert 0 <= by_row[row]["measured"] <= 1 and by_row[row]["metric"] == "q"
     for row, (published, spread) in PUBLISHED[name].items():
         r = by_row[row]
         assert (r["published"], r["published_spread"]) == (published, spread)

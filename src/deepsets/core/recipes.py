@@ -33,7 +33,7 @@ class Recipe:
 #: The refit fits the training images' own values, and unseen images pay for it
 #: (docs/recipes.md): on images it is off. It solves for a table of tokens: vectors have
 #: none.
-NO_REFIT_ON_IMAGES = {"refit": ("images", "vectors")}
+NO_REFIT_ON_IMAGES = {"refit": ("images", "mnist", "vectors")}
 
 RECIPES: dict[str, Recipe] = {
     "handout": Recipe("the handout as written: pad tokens add phi(0), output layer from Adam"),

@@ -5,9 +5,10 @@ stand for), whether the target is a whole number, and so how it is scored.
 A new task is one entry here (and its tests): the generators, the models' inputs, the
 scores and the titles all read it. Tasks come in suites: ``default`` (the sweep's four),
 ``laf`` (the LAF paper's functions and the unique count, over digits and over images),
-``reals`` (the LAF functions over reals) and ``vectors`` (the field's continuous tasks).
+``reals`` (the LAF functions over reals), ``mnist`` (the same functions over MNIST's
+images, from the ``mnist`` extra) and ``vectors`` (the field's continuous tasks).
 
-Elements are tokens (digits, or indices of images) or real vectors (``core/vectors.py``):
+Elements are tokens (digits, or indices of images: scikit-learn's 8x8 or MNIST's) or real vectors (``core/vectors.py``):
 a vector task's elements come with their own generator (``Elements.draw``), and its set
 sizes count in units of ``Task.scale`` elements (a population statistic needs hundreds of
 samples where a sum needs ten digits).
@@ -27,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from deepsets.core import vectors
+from deepsets.core import mnist, vectors
 from deepsets.core.checks import did_you_mean
 from deepsets.core.setfunctions import FUNCTIONS, SetFunction
 
@@ -62,7 +63,8 @@ def image_tokens(split: str) -> np.ndarray:
 class Elements:
     """Where a task's elements come from, and what a model embeds of them."""
 
-    #: what a model embeds: "tokens" (digit tokens), "images" (their pixels), or "vectors"
+    #: what a model embeds: "tokens" (digit tokens), "images" (scikit-learn's pixels),
+    #: "mnist" (MNIST's pixels), or "vectors"
     inputs: str
     #: the tokens a set draws from in a split (train or test); None: the digits 1..max_digit
     pool: Callable[[str], np.ndarray | None]
@@ -76,6 +78,8 @@ class Elements:
     #: vectors: (rng, n, size) -> sets (n, size, dim) float32 and their targets, or None
     #: where the target is the task's function of the values (``core/vectors.py``)
     draw: Callable[[np.random.Generator, int, int], vectors.Draw] | None = None
+    #: raises ValueError (one line: how to install it) where the elements are not here
+    available: Callable[[], object] | None = None
 
     @property
     def form(self) -> str:
@@ -95,11 +99,27 @@ def shown_digits(X: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], digit_images()[1]])[X]
 
 
+def mnist_tokens(split: str) -> np.ndarray:
+    """The tokens of MNIST's training or test images: image i of the training split is
+    token i + 1, image i of the test split token 60,001 + i (``mnist.pixels``' rows)."""
+    first = 1 if split == "train" else mnist.N_IMAGES["train"] + 1
+    return np.arange(first, first + mnist.N_IMAGES[split])
+
+
+def shown_mnist(X: np.ndarray) -> np.ndarray:
+    """The digit each MNIST token shows (padding: 0)."""
+    return mnist.labels()[X]
+
+
 DIGITS = Elements("tokens", lambda split: None, lambda max_digit: max_digit + 1,
                   lambda X: X, "digits")
 #: Held-out test images: a test set never holds an image seen in training.
 IMAGES = Elements("images", image_tokens, lambda max_digit: len(digit_images()[1]) + 1,
                   shown_digits, "digit images")
+#: MNIST (``core/mnist.py``): training sets draw from its 60,000 training images, test sets
+#: from its 10,000 test images.
+MNIST = Elements("mnist", mnist_tokens, lambda max_digit: mnist.VOCABULARY, shown_mnist,
+                 "MNIST digits", available=mnist.archive)
 REALS = vector_elements(1, vectors.reals, "reals")
 
 #: Whole-number targets: a model meets the task at a size where this share of its rounded
@@ -232,6 +252,10 @@ TASKS.update({name: Task(IMAGES if name.startswith("images") else DIGITS,
 REALS_LAF = tuple(f"reals-{f}" for f in FUNCTIONS if f != "unique")
 TASKS.update({name: Task(REALS, FUNCTIONS[name.removeprefix("reals-")])
               for name in REALS_LAF})
+#: The LAF functions and the unique count over MNIST's images, ``mnist-<function>``.
+MNIST_TASKS = tuple(f"mnist-{f}" for f in FUNCTIONS)
+TASKS.update({name: Task(MNIST, FUNCTIONS[name.removeprefix("mnist-")]) for name in MNIST_TASKS})
+TASKS["mnist-sum"] = replace(TASKS["mnist-sum"], about="DeepSets' image sums, on MNIST")
 TASKS["reals-max"] = replace(TASKS["reals-max"], about="Set Transformer's max regression")
 #: The field's continuous tasks; the population statistics' sets count 30 samples a unit
 #: (training sets of up to 300 at the default 10), the clouds' 10 points.
@@ -250,6 +274,7 @@ TASKS.update({
 #: Each suite's tasks, by the name ``--tasks`` takes for all of them.
 SUITES: dict[str, tuple[str, ...]] = {
     "default": ("sum", "max", "unique", "images"), "laf": LAF, "reals": REALS_LAF,
+    "mnist": MNIST_TASKS,
     "vectors": ("reals-max", "gaussian-entropy", "gaussian-mi", "point-clouds")}
 
 

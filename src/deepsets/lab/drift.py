@@ -19,7 +19,7 @@ from torch import nn
 from deepsets.core.data import create_test_dataset
 from deepsets.core.evaluate import evaluate
 from deepsets.core.models import DeepSets
-from deepsets.core.tasks import PAD, digit_images, image_tokens
+from deepsets.core.tasks import PAD, get_task
 
 
 @torch.no_grad()
@@ -88,7 +88,8 @@ def drift(model: DeepSets, cards: Sequence[int], measured: dict[str, list[float]
 
 
 def per_image_accuracy(model: DeepSets, cards: Sequence[int], measured: Sequence[float],
-                       seed: int | np.random.Generator = 0, draws: int = 20_000) -> dict:
+                       seed: int | np.random.Generator = 0, draws: int = 20_000,
+                       task: str = "images") -> dict:
     """How well a DeepSets trained on image sums reads single images, and what that predicts.
 
     An image's own contribution ``a_x`` is what it adds to a prediction; rounded, it
@@ -97,17 +98,19 @@ def per_image_accuracy(model: DeepSets, cards: Sequence[int], measured: Sequence
     right about ``q^N`` of the time if one misread image spoils the sum; errors can
     also cancel, so the sum of N per-image errors ``a_x - digit`` drawn from the test
     images (plus b2) is the second prediction, by sampling ``draws`` sets per size.
+    ``task`` is the image sum the model learned (``images``, ``mnist-sum``).
     """
     a, b2 = contributions(model)
-    shown = np.concatenate([[0], digit_images()[1]])  # token -> the digit its image shows
-    q = {split: float(np.mean(np.round(a[image_tokens(split)]) == shown[image_tokens(split)]))
-         for split in ("train", "test")}
-    errors = a[image_tokens("test")] - shown[image_tokens("test")]
+    elements = get_task(task).elements  # the image sum's: scikit-learn's or MNIST's
+    tokens = {split: elements.pool(split) for split in ("train", "test")}
+    shown = {split: elements.values(tokens[split]) for split in tokens}  # the digits shown
+    q = {split: float(np.mean(np.round(a[tokens[split]]) == shown[split])) for split in tokens}
+    errors = a[tokens["test"]] - shown["test"]
     rng = np.random.default_rng(seed)
     sampled = [float(np.mean(np.abs(b2 + errors[rng.integers(len(errors), size=(draws, n))]
                                     .sum(axis=1)) < 0.5)) for n in cards]
     return {"q_train": q["train"], "q_test": q["test"], "b2": b2, "cards": list(cards),
-            "train_images": len(image_tokens("train")), "test_images": len(errors),
+            "train_images": len(tokens["train"]), "test_images": len(errors),
             "predicted_q_power": [q["test"] ** n for n in cards],
             "predicted_from_errors": sampled, "measured": list(measured),
             "error_quantiles": {str(k): float(np.quantile(np.abs(errors), k))

@@ -95,7 +95,7 @@ def reach_of(model, state: dict, config: LabConfig, results: dict, progress: Pro
 def images_of(model, state: dict, config: LabConfig, results: dict,
               progress: Progress) -> dict:
     return per_image_accuracy(model, results["cards"], results["deepsets"]["acc"],
-                              derive_seed(config.seed, "images"))
+                              derive_seed(config.seed, "images"), task=config.task)
 
 
 def lstm_padding_of(model, state: dict, config: LabConfig, results: dict,
@@ -105,13 +105,13 @@ def lstm_padding_of(model, state: dict, config: LabConfig, results: dict,
                           derive_seed(config.seed, "data", "lstm padding"))
 
 
-#: The analyses of trained models, in analysis.json's order: key -> (the task it explains,
+#: The analyses of trained models, in analysis.json's order: key -> (the tasks it explains,
 #: the model it reads, what it computes).
 ANALYSES = {
-    "drift": ("sum", "deepsets", drift_of),
-    "reach": ("sum", "deepsets", reach_of),
-    "images": ("images", "deepsets", images_of),
-    "lstm_padding": ("sum", "lstm", lstm_padding_of),
+    "drift": (("sum",), "deepsets", drift_of),
+    "reach": (("sum",), "deepsets", reach_of),
+    "images": (("images", "mnist-sum"), "deepsets", images_of),
+    "lstm_padding": (("sum",), "lstm", lstm_padding_of),
 }
 
 
@@ -122,8 +122,8 @@ def analyze_run(run: Path, config: LabConfig, results: dict,
     progress = progress or Progress()
     analysis = questions(config, progress)
     trained: dict[str, tuple] = {}  # model name -> (model, checkpoint dict)
-    for key, (task, name, analyze) in ANALYSES.items():
-        if config.task == task and name in config.models:
+    for key, (tasks, name, analyze) in ANALYSES.items():
+        if config.task in tasks and name in config.models:
             if name not in trained:
                 trained[name] = load_trained(run, config, name)
             analysis[key] = analyze(*trained[name], config, results, progress)

@@ -21,9 +21,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from deepsets.core.progress import Progress
-from deepsets.core.runfolder import write_text
+from deepsets.core.runfolder import checkpoint_path, load_trained, write_text
 from deepsets.core.settings import CompareConfig
-from deepsets.sweep.compare import run_compare
+from deepsets.sweep.compare import run_compare, run_name
 from deepsets.sweep.published import FLAT, REPRODUCTIONS, Reading, Reproduction, Row
 
 
@@ -38,12 +38,15 @@ def reproduce(name: str, out: Path, *, quick: bool = False, seeds: int | None = 
     entry, out = REPRODUCTIONS[name], Path(out)
     scores: dict[tuple[str, str, str, str, int, int], float] = {}
     failed: dict[str, str] = {}
+    q: list[float] = []
     for group, settings in entry.sweeps.items():
         config = sweep_config(settings, entry.quick, quick_cards(entry, group) if quick
                               else None, seeds)
         rows, lost = run_compare(config, out / group, jobs=jobs, cluster=cluster,
                                  progress=progress, force=force)
         failed.update({f"{group}/{k}": v for k, v in lost.items()})
+        if entry.per_image and entry.per_image[0] == group:
+            q = per_image_q(config, out / group, entry.per_image[1])
         for r in rows:
             for metric in ("acc", "mae"):
                 if r.get(metric) not in ("", None):
@@ -51,9 +54,32 @@ def reproduce(name: str, out: Path, *, quick: bool = False, seeds: int | None = 
                            r["card"]] = float(r[metric])
     table = [compare_row(row, entry, scores) if isinstance(row, Row) else
              check_reading(row, scores) for row in entry.rows]
+    if entry.per_image:
+        table.append(q_row(q, entry.per_image[1]))
     write_text(out / "reproduction.json", json.dumps(table, indent=2) + "\n")
     write_text(out / "reproduction.md", markdown(name, entry, table, quick))
     return table, failed
+
+
+def per_image_q(config: CompareConfig, folder: Path, model: str) -> list[float]:
+    """Each trained seed's q: the share of the test images whose own contribution to the
+    sum, rounded, is the digit shown (``lab.drift.per_image_accuracy``)."""
+    from deepsets.lab.drift import per_image_accuracy
+
+    q = []
+    for run in config.runs():
+        if run.models[0] == model and checkpoint_path(folder / run_name(run), model).is_file():
+            trained, _ = load_trained(folder / run_name(run), run, model)
+            q.append(per_image_accuracy(trained, [], [], task=run.task)["q_test"])
+    return q
+
+
+def q_row(q: list[float], model: str) -> dict:
+    """reproduction.json's row of q, beside the published rows (no published value)."""
+    return {"row": "q: one image read right (test images)", "published": None,
+            "published_spread": None, "measured": statistics.fmean(q) if q else None,
+            "measured_spread": statistics.stdev(q) if len(q) > 1 else None, "metric": "q",
+            "verdict": "not published", "model": model, "seeds": len(q)}
 
 
 def quick_cards(entry: Reproduction, group: str) -> set[int]:
@@ -167,6 +193,11 @@ def markdown(name: str, entry: Reproduction, table: list[dict], quick: bool) -> 
     if all(isinstance(row, Reading) for row in entry.rows):
         verdicts = ("The paper gives figures only: a row is reproduced when its claim holds "
                     "on the means over seeds.")
+    if entry.per_image:
+        verdicts += (" q is the share of the unseen test images whose own contribution to a "
+                     "prediction, rounded, is the digit shown, learned from sums alone: a "
+                     "set of N images is right about q^N of the time if one misread image "
+                     "spoils its sum (the lab's report explains it).")
     lines += ["", verdicts, "", "## How our protocol differs from the paper's", ""]
     lines += [f"- {d}" for d in entry.differences]
     lines += ["", "Command: `deepsets reproduce " + name + (" --quick" if quick else "")

@@ -144,8 +144,7 @@ def model_class(name: str) -> type[nn.Module]:
 
 def spec(name: str) -> ModelSpec:
     """The entry of model ``name``; a plug-in's is its class, trained the handout's way; a
-    model of other parts is its named model's with those parts, trained the handout's way
-    too (no recipe)."""
+    model of other parts is its named model's with those parts (``with_parts``)."""
     if name in SPECS:
         return SPECS[name]
     base, parts = split_parts(name)
@@ -160,7 +159,10 @@ def spec(name: str) -> ModelSpec:
 
 
 def with_parts(base: str, entry: ModelSpec, parts: dict[str, str]) -> ModelSpec:
-    """Model ``base``'s entry with other ``parts`` (each checked against its table)."""
+    """Model ``base``'s entry with other ``parts`` (each checked against its table). The run's
+    recipe still trains it where it is still a sum with a linear readout (another phi:
+    ``deepsets+phi=image-mlp`` with the masked recipe masks its padding), since the recipes'
+    refit solves for that layer; else it trains the handout's way."""
     if entry.cls is not DeepSets:
         raise ValueError(f"model {base!r} is not made of parts (phi, pooling, rho): only "
                          "deepsets-* and pyg-* models take other parts")
@@ -173,9 +175,11 @@ def with_parts(base: str, entry: ModelSpec, parts: dict[str, str]) -> ModelSpec:
             raise ValueError(f"model {base} has {key}={value} already; name it {base}")
     about = ", ".join(f"{k} {v}" for k, v in parts.items())
     needs_pyg = parts.get("pooling", "").startswith("pyg-")
+    own.update(parts)
     return ModelSpec(entry.cls, {**entry.args, **parts}, family=entry.family,
                      about=f"{entry.about}; with {about}", padding=entry.padding,
-                     available=aggr if needs_pyg else entry.available)
+                     available=aggr if needs_pyg else entry.available,
+                     recipes=entry.recipes and own["pooling"] == "sum" and own["rho"] == "linear")
 
 
 #: The parts of a ``DeepSets`` built without any named (the handout's), from its signature.
@@ -199,15 +203,24 @@ def part_columns(name: str) -> dict[str, str]:
     return parts_of(name) or dict.fromkeys(PARTS, "")
 
 
+#: The inputs of a plug-in that does not say (``takes``): every model took these before
+#: vectors.
+TOKEN_INPUTS = ("tokens", "images", "mnist")
+
+
 def takes(name: str) -> tuple[str, ...]:
     """The inputs model ``name`` takes (``INPUTS``): a plug-in's ``takes``, else tokens and
-    images, as every model did before vectors."""
-    return tuple(getattr(spec(name).cls, "takes", ("tokens", "images")))
+    images; a model whose phi reads pixels (``parts.Phi.pixels``), images only."""
+    if PHIS.get((parts_of(name) or {}).get("phi"), PHIS["handout"]).pixels:
+        return ("images", "mnist")
+    return tuple(getattr(spec(name).cls, "takes", TOKEN_INPUTS))
 
 
 def refusal(name: str, inputs: str, outputs: int) -> str | None:
     """Why model ``name`` cannot learn a task of these inputs and outputs (one line), or
     None when it can."""
+    if inputs not in takes(name) and not is_plugin(name):
+        return f"model {name!r} has a phi that reads an image's pixels, and {inputs} are not images"
     if inputs not in takes(name):
         return (f"model {name!r} takes {' and '.join(takes(name))} only, not {inputs}; a "
                 f"plug-in that takes {inputs} says so with takes = (..., {inputs!r})")

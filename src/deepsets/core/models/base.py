@@ -13,14 +13,17 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from functools import lru_cache
 
 import torch
 from torch import nn
 
+from deepsets.core import mnist
 from deepsets.core.tasks import PAD, digit_images
 
-#: What a batch of sets can be: tokens (digits and images) or vectors.
-INPUTS = ("tokens", "images", "vectors")
+#: What a batch of sets can be: tokens (digits, and images: scikit-learn's or MNIST's) or
+#: vectors.
+INPUTS = ("tokens", "images", "mnist", "vectors")
 
 
 class Standardize(nn.Module):
@@ -92,31 +95,51 @@ class VectorEmbedding(nn.Module):
         return self.mlp((x - self.loc) / self.scale)
 
 
-class PixelEmbedding(nn.Module):
-    """Image tokens to vectors: an MLP on the pixels of scikit-learn's 8x8 digit images.
+@lru_cache(maxsize=2)
+def image_pixels(inputs: str) -> tuple[torch.Tensor, float]:
+    """Every image token's pixels (V, P), a black image for the padding first, and the
+    factor that brings them to [0, 1]: scikit-learn's 8x8 digits in float32 for
+    ``images``, MNIST's 28x28 in uint8 for ``mnist`` (a quarter of the memory)."""
+    if inputs == "mnist":
+        return torch.from_numpy(mnist.pixels().copy()), 1 / 255
+    pixels = torch.as_tensor(digit_images()[0])
+    return torch.cat([torch.zeros(1, pixels.shape[1]), pixels]), 1.0
 
-    Token t > 0 is image t - 1; token 0 (padding) is an all-black image. The
-    pixels are a fixed buffer rebuilt from scikit-learn, not saved in checkpoints.
+
+class PixelEmbedding(nn.Module):
+    """Image tokens to vectors: an MLP on the pixels of each token's image (``inputs``:
+    scikit-learn's 8x8 digits, or MNIST's 28x28), (B, N) -> (B, N, E); with ``mlp`` False
+    the pixels themselves in [0, 1], (B, N) -> (B, N, P), for a phi that reads pixels
+    (``parts.Phi.pixels``).
+
+    Token t > 0 is image t - 1 (``tasks.Elements``); token 0 (padding) is an all-black
+    image. The pixels are a fixed buffer rebuilt from the package, not saved in checkpoints.
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int) -> None:
+    def __init__(self, num_embeddings: int, embedding_dim: int, inputs: str = "images",
+                 mlp: bool = True) -> None:
         super().__init__()
-        pixels = torch.as_tensor(digit_images()[0])
-        if num_embeddings != len(pixels) + 1:
-            raise ValueError(f"input_dim={num_embeddings} does not fit {len(pixels)} images "
-                             f"(use {len(pixels) + 1})")
-        self.register_buffer("pixels", torch.cat([torch.zeros(1, pixels.shape[1]), pixels]),
-                             persistent=False)
+        pixels, self.unit = image_pixels(inputs)
+        if num_embeddings != len(pixels):
+            raise ValueError(f"input_dim={num_embeddings} does not fit {len(pixels) - 1} images "
+                             f"(use {len(pixels)})")
+        self.register_buffer("pixels", pixels, persistent=False)
+        self.width = embedding_dim if mlp else pixels.shape[1]
         self.mlp = nn.Sequential(nn.Linear(pixels.shape[1], embedding_dim), nn.ReLU(),
-                                 nn.Linear(embedding_dim, embedding_dim))
+                                 nn.Linear(embedding_dim, embedding_dim)) if mlp else nn.Identity()
+
+    def values(self, x: torch.Tensor) -> torch.Tensor:
+        """The pixels of the images ``x`` (...) in [0, 1]: (..., P) float32."""
+        pixels = self.pixels[x]
+        return pixels if self.unit == 1.0 else pixels.float() * self.unit
 
     @property
     def weight(self) -> torch.Tensor:
         """Every token's vector, (V, E), as ``nn.Embedding.weight`` is."""
-        return self.mlp(self.pixels)
+        return self.mlp(self.values(torch.arange(len(self.pixels), device=self.pixels.device)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mlp(self.pixels[x])  # (B, N) -> (B, N, 64) -> (B, N, E)
+        return self.mlp(self.values(x))  # (B, N) -> (B, N, P) -> (B, N, E)
 
 
 class SetModel(nn.Module):
@@ -138,7 +161,7 @@ class SetModel(nn.Module):
     parallel_batches: bool = True
 
     def __init__(self, input_dim: int, embedding_dim: int, hidden_dim: int,
-                 inputs: str = "tokens", outputs: int = 1) -> None:
+                 inputs: str = "tokens", outputs: int = 1, raw_pixels: bool = False) -> None:
         super().__init__()
         if inputs not in INPUTS:
             raise ValueError(f"inputs={inputs!r} is not allowed; use " + ", ".join(INPUTS))
@@ -147,10 +170,13 @@ class SetModel(nn.Module):
         self.hidden_dim = hidden_dim
         self.inputs = inputs
         self.outputs = outputs
-        # tokens: a learned vector per token; images: an MLP on the pixels of each image;
-        # vectors: an MLP on each vector
-        self.embedding = {"tokens": nn.Embedding, "images": PixelEmbedding,
-                          "vectors": VectorEmbedding}[inputs](input_dim, embedding_dim)
+        # tokens: a learned vector per token; images: an MLP on the pixels of each image (or
+        # with raw_pixels, the pixels as they are); vectors: an MLP on each vector
+        if inputs in ("images", "mnist"):
+            self.embedding = PixelEmbedding(input_dim, embedding_dim, inputs, not raw_pixels)
+        else:
+            self.embedding = {"tokens": nn.Embedding,
+                              "vectors": VectorEmbedding}[inputs](input_dim, embedding_dim)
         self.scaled = inputs == "vectors" and outputs == 1  # a regression over vectors
         if self.scaled:  # predictions in the targets' units: out * scale + loc
             self.register_buffer("target_loc", torch.zeros(()))

@@ -50,13 +50,19 @@ class DeepSets(SetModel):
                  activation: str = "tanh", mask_padding: bool = False,
                  pooling: str = "sum", inputs: str = "tokens", outputs: int = 1,
                  phi: str = "handout", rho: str = "linear", max_elements: int = 10) -> None:
-        super().__init__(input_dim, embedding_dim, hidden_dim, inputs, outputs)
+        encoder = choice(PHIS, "phi", phi)
+        if encoder.pixels and inputs not in ("images", "mnist"):
+            raise ValueError(f"phi={phi!r} reads an image's pixels; inputs={inputs!r} are "
+                             "not images")
+        super().__init__(input_dim, embedding_dim, hidden_dim, inputs, outputs,
+                         raw_pixels=encoder.pixels)
         choice(ACTIVATIONS, "activation", activation)
         self.spec = pool_spec(pooling)
         self.activation, self.mask_padding = activation, bool(mask_padding)
         self.parts = {"phi": phi, "pooling": pooling, "rho": rho}
         self.max_elements = max_elements
-        self.encoder = choice(PHIS, "phi", phi).build(embedding_dim, hidden_dim, activation)
+        width = self.embedding.width if encoder.pixels else embedding_dim  # E: pixels
+        self.encoder = encoder.build(width, hidden_dim, activation)
         self.pool = self.spec.build(hidden_dim, max_elements)
         self.rho = choice(RHOS, "rho", rho).build(self.pool.width, hidden_dim, outputs)
 
@@ -131,8 +137,19 @@ class DeepSets(SetModel):
         else:  # pad tokens are elements of a handout's sum; an empty vector position never
             pads = self.spec.pads and not self.mask_padding and self.inputs != "vectors"
             real = None if pads else self.real(x, mask)  # (B, N)
-            pooled = self.pool(self.phi(x), real)  # (B, N, H) -> (B, W)
+            pooled = self.pool(self.features(x, real), real)  # (B, N, H) -> (B, W)
         return self.readout(self.rho(pooled))  # (B, W) -> (B,)
+
+    def features(self, x: torch.Tensor, real: torch.Tensor | None) -> torch.Tensor:
+        """phi of every position of ``x``, (B, N, H). On MNIST, whose phi reads 784 pixels
+        an element, only the ``real`` ones are computed and the others are zero (the
+        pooling masks them): a training batch of sets of 1..10 images is half padding."""
+        if self.inputs != "mnist" or real is None or bool(real.all()):
+            return self.phi(x)
+        h = self.phi(x[real])  # (E, H)
+        features = h.new_zeros(*real.shape, h.shape[-1])
+        features[real] = h
+        return features
 
     def elements(self, x: torch.Tensor, mask: torch.Tensor | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor]:

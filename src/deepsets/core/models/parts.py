@@ -38,6 +38,9 @@ class Phi:
 
     build: Callable[[int, int, str], nn.Module]
     about: str
+    #: it reads an image's pixels itself (E = the pixels), in place of the model's pixel
+    #: embedding: images only
+    pixels: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,13 @@ def embedding_alone(e: int, h: int, activation: str) -> nn.Module:
     return nn.Identity()
 
 
+def image_mlp(p: int, h: int, last: bool) -> nn.Module:
+    """The papers' image encoder: the pixels through layers of 300, 100 and H units, tanh
+    after each (``last`` False: not after the last)."""
+    layers = [nn.Linear(p, 300), nn.Tanh(), nn.Linear(300, 100), nn.Tanh(), nn.Linear(100, h)]
+    return nn.Sequential(*layers, *[nn.Tanh()] * last)
+
+
 PHIS: dict[str, Phi] = {
     "handout": Phi(lambda e, h, act: nn.Sequential(nn.Linear(e, h), ACTIVATIONS[act]()),
                    "the handout's: a linear layer and tanh (or ReLU) on the embedding"),
@@ -83,6 +93,12 @@ PHIS: dict[str, Phi] = {
                "linear layers in all, as the Set Transformer paper's encoder)"),
     "embedding": Phi(embedding_alone, "the embedding alone, as the LAF paper's integer "
                      "model (Embedding(10, 10), then the pooling); embedding = hidden size"),
+    "image-mlp": Phi(lambda p, h, act: image_mlp(p, h, last=True),
+                     "the DeepSets paper's image encoder: an image's pixels through 300, "
+                     "100 and hidden units, tanh after each (images only)", pixels=True),
+    "image-laf": Phi(lambda p, h, act: image_mlp(p, h, last=False),
+                     "the LAF paper's: image-mlp without the last tanh, which the LAF "
+                     "pooling's sigmoid takes the place of (images only)", pixels=True),
 }
 
 RHOS: dict[str, Rho] = {
