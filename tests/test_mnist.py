@@ -17,6 +17,7 @@ from deepsets.core.models import DeepSets, PixelEmbedding
 from deepsets.core.pipeline import train_sets
 from deepsets.core.settings import LabConfig
 from deepsets.core.tasks import get_task
+from deepsets.core.train import fit, init_model
 
 pytest.importorskip("zarr")  # make test installs the mnist extra
 
@@ -160,3 +161,52 @@ def test_the_lab_explains_mnist_sums_by_q(tmp_path):
     assert images["test_images"] == 10_000 and images["train_images"] == 60_000
     assert 0 <= images["q_test"] <= 1
     assert "of the 10,000 unseen test images" in (out / "report.md").read_text()
+
+
+# --- InfiMNIST's way: each training image deformed afresh (the infimnist recipe) ---
+
+def test_a_deformation_moves_pixels_smoothly_and_leaves_black_black(monkeypatch):
+    images = torch.from_numpy(mnist.mnist("test")[0][:50].astype(np.float32) / 255)
+    first = mnist.deform(images, torch.Generator().manual_seed(1))
+    again = mnist.deform(images, torch.Generator().manual_seed(1))
+    other = mnist.deform(images, torch.Generator().manual_seed(2))
+    assert torch.equal(first, again) and not torch.allclose(first, other)
+    assert first.shape == images.shape and 0 <= first.min() and first.max() <= 1
+    changed = (first - images).abs().sum((1, 2)) / images.sum((1, 2))
+    assert 0.05 < changed.median() < 1.5  # a deformation, not noise nor another image
+    assert not mnist.deform(torch.zeros(3, 28, 28), torch.Generator()).any()
+    # the smoothing is a Gaussian convolution with zeros beyond the border, by conv2d
+    field = torch.rand(4, 1, 28, 28)
+    taps = torch.exp(-torch.arange(-8, 9.0) ** 2 / (2 * mnist.SIGMA ** 2))
+    taps = taps / taps.sum()
+    by_conv = torch.nn.functional.conv2d(torch.nn.functional.conv2d(
+        field, taps.view(1, 1, -1, 1), padding="same"), taps.view(1, 1, 1, -1), padding="same")
+    smooth = mnist.gaussian_matrix(28)
+    assert torch.allclose(smooth @ field @ smooth.T, by_conv, atol=1e-6)
+    monkeypatch.setattr(mnist, "ALPHA", 0.0)  # no displacement: the images themselves
+    assert torch.allclose(mnist.deform(images, torch.Generator()), images, atol=1e-5)
+
+
+def test_deformed_images_train_only_and_a_resumed_run_draws_the_same(tmp_path):
+    config = LabConfig(task="mnist-sum", models=("deepsets+phi=image-mlp",), n_train=256,
+                       epochs=2, batch_size=64, hidden_dim=8, recipe="infimnist")
+    name = config.models[0]
+    assert config.model_args(name)["deform"] and config.model_args(name)["mask_padding"]
+    assert "deform" not in LabConfig(task="images", recipe="infimnist").model_args("deepsets")
+    X, y = train_sets(config)
+
+    def trained(epochs, checkpoint):
+        model = init_model(DeepSets, 0, name, **config.model_args(name))
+        fit(model, X, y, name=name, epochs=epochs, batch_size=64, checkpoint=checkpoint)
+        return model
+
+    whole = trained(2, tmp_path / "whole.pt")
+    trained(1, tmp_path / "cut.pt")
+    resumed = trained(2, tmp_path / "cut.pt")
+    for key, value in whole.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+    whole.eval()  # predicting: the images as they are, every time
+    sets = torch.as_tensor(X[:8])
+    assert torch.equal(whole(sets), whole(sets))
+    whole.train()
+    assert not torch.equal(whole(sets), whole(sets))

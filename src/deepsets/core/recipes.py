@@ -21,6 +21,8 @@ class Recipe:
     refit: bool = False  # after Adam, the output layer is refit by least squares
     free_pads: bool = False  # each training set gets 0..max_card pad tokens, apart from its size
     schedule: str = "constant"  # the learning rate's schedule (``train.SCHEDULES``)
+    #: each training image deformed afresh whenever it is seen (``mnist.deform``)
+    deform: bool = False
     #: switch -> the tasks it is off on, by name or by the kind of their elements
     skips: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -47,4 +49,8 @@ RECIPES: dict[str, Recipe] = {
     "cosine": Recipe("the learning rate decays to zero on a cosine", schedule="cosine"),
     "padded": Recipe("pads + cosine: the handout's model unchanged, exact from its data and "
                      "schedule", free_pads=True, schedule="cosine"),
+    "infimnist": Recipe("masked + cosine, and every MNIST training image deformed afresh "
+                        "each time it is seen, as InfiMNIST's are (an elastic distortion; "
+                        "MNIST only)", mask_padding=True, deform=True, schedule="cosine",
+                        skips={"deform": ("tokens", "images", "vectors")}),
 }

@@ -25,7 +25,7 @@ from deepsets.core.checks import (
 )
 from deepsets.core.choices import check_fit, check_models, check_tasks
 from deepsets.core.data import HANDOUT_CARDS
-from deepsets.core.models import SPECS, constructor_args, spec
+from deepsets.core.models import PART_DEFAULTS, SPECS, constructor_args, parts_of, spec
 from deepsets.core.recipes import RECIPES, Recipe
 from deepsets.core.tasks import SUITES, TASKS
 
@@ -234,10 +234,15 @@ class LabConfig(Settings):
 
     def recipe_for(self, name: str) -> Recipe:
         """The switches model ``name`` trains with: the run's recipe as it applies on its
-        task, for a model the recipe trains (``ModelSpec.recipes``); else the handout's."""
+        task, for a model the recipe trains (``ModelSpec.recipes``: DeepSets, of any
+        parts), its refit only where rho is a linear layer over a sum (the layer it solves
+        for); else the handout's."""
         if not spec(name).recipes:
             return RECIPES[SETTINGS["recipe"].default]
-        return RECIPES[self.recipe].on(self.task, TASKS[self.task].elements.inputs)
+        recipe = RECIPES[self.recipe].on(self.task, TASKS[self.task].elements.inputs)
+        parts = parts_of(name) or PART_DEFAULTS
+        return recipe if (parts["pooling"], parts["rho"]) == ("sum", "linear") else \
+            replace(recipe, refit=False)
 
     def schedule(self, name: str) -> str:
         """The learning-rate schedule model ``name`` trains with (``train.SCHEDULES``)."""
@@ -261,6 +266,8 @@ class LabConfig(Settings):
             args["outputs"] = TASKS[self.task].outputs
         if spec(name).recipes:
             args["mask_padding"] = self.recipe_for(name).mask_padding
+            if self.recipe_for(name).deform:  # an argument only when on: older checkpoints
+                args["deform"] = True
         if "max_elements" in inspect.signature(spec(name).cls).parameters:
             args["max_elements"] = self.max_size  # a pooling built for at most this many
         return constructor_args(name, args)

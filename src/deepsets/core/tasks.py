@@ -8,10 +8,10 @@ scores and the titles all read it. Tasks come in suites: ``default`` (the sweep'
 ``reals`` (the LAF functions over reals), ``mnist`` (the same functions over MNIST's
 images, from the ``mnist`` extra) and ``vectors`` (the field's continuous tasks).
 
-Elements are tokens (digits, or indices of images: scikit-learn's 8x8 or MNIST's) or real vectors (``core/vectors.py``):
-a vector task's elements come with their own generator (``Elements.draw``), and its set
-sizes count in units of ``Task.scale`` elements (a population statistic needs hundreds of
-samples where a sum needs ten digits).
+Elements are tokens (digits, or indices of images: scikit-learn's 8x8 or MNIST's) or real
+vectors (``core/vectors.py``): a vector task's elements come with their own generator
+(``Elements.draw``), and its set sizes count in units of ``Task.scale`` elements (a
+population statistic needs hundreds of samples where a sum needs ten digits).
 
 How a prediction is scored (docs/benchmark.md): a whole-number target by accuracy after
 rounding and MAE, a real one by MAE alone, a class by accuracy. A model *meets* a task at a

@@ -1,13 +1,12 @@
 """Training (handout task 5): L1 loss, Adam, mini-batches reshuffled every epoch.
 
-``fit`` knows nothing about a particular model: it asks the model for
-predictions and computes the loss (``LOSSES``: L1, or cross-entropy for a
-classification) and its gradients itself. After every epoch it writes a
-checkpoint (atomically), and when that checkpoint exists it continues from the
-last completed epoch: the shuffling of epoch k is derived from the seed and k
-alone, so a resumed run computes the same numbers as an uninterrupted one. The
-recipes' least-squares refit of DeepSets' output layer is a training step too
-(``refit_output``, ``refit_checkpoint``).
+``fit`` knows nothing about a particular model: it asks the model for predictions and
+computes the loss (``LOSSES``: L1, or cross-entropy for a classification) and its
+gradients itself. After every epoch it writes a checkpoint (atomically), and when that
+checkpoint exists it continues from the last completed epoch: the shuffling of epoch k
+(and a model's own draws, ``reseed``) is derived from the seed and k alone, so a resumed
+run computes the same numbers as an uninterrupted one. The recipes' least-squares refit
+of DeepSets' output layer is a training step too (``refit_output``, ``refit_checkpoint``).
 """
 
 from __future__ import annotations
@@ -26,7 +25,14 @@ from torch import nn
 
 from deepsets.core.checks import derive_seed
 from deepsets.core.devices import resolve_device
-from deepsets.core.models import DeepSets, as_sets, check_predictions, standardize, token_counts
+from deepsets.core.models import (
+    DeepSets,
+    as_sets,
+    check_predictions,
+    reseed,
+    standardize,
+    token_counts,
+)
 from deepsets.core.optim import make_adam
 from deepsets.core.progress import Outbox, Progress, Stop
 from deepsets.core.runfolder import CheckpointError, load_checkpoint, mismatch, save_checkpoint
@@ -254,6 +260,7 @@ def fit(
     try:
         for epoch in range(start, epochs):
             batches = epoch_batches(n, batch_size, seed, name, epoch, lengths)
+            reseed(model, derive_seed(seed, name, "deform", epoch))
             history.append(train_epoch(model, optimizer, X, y, batches, lengths, rate,
                                        epoch * steps, name, epoch, progress, stop,
                                        kept(done), loss_fn))

@@ -27,20 +27,23 @@ from deepsets.core.checks import did_you_mean
 from deepsets.core.models.base import (
     INPUTS,
     OutputError,
-    PixelEmbedding,
     SetModel,
-    Standardize,
-    VectorEmbedding,
     as_sets,
     check_predictions,
     check_sets,
     check_tokens,
     form_of,
     import_class,
-    standardize,
     token_counts,
 )
 from deepsets.core.models.deep_sets import DeepSets
+from deepsets.core.models.embeddings import (
+    PixelEmbedding,
+    Standardize,
+    VectorEmbedding,
+    reseed,
+    standardize,
+)
 from deepsets.core.models.parts import PHIS, POOLS, PYG_PLUGIN, RHOS
 from deepsets.core.models.pyg import AGGREGATIONS, aggr, aggregation_class
 from deepsets.core.models.recurrent import GRU, LSTM, run_rnn
@@ -159,10 +162,9 @@ def spec(name: str) -> ModelSpec:
 
 
 def with_parts(base: str, entry: ModelSpec, parts: dict[str, str]) -> ModelSpec:
-    """Model ``base``'s entry with other ``parts`` (each checked against its table). The run's
-    recipe still trains it where it is still a sum with a linear readout (another phi:
-    ``deepsets+phi=image-mlp`` with the masked recipe masks its padding), since the recipes'
-    refit solves for that layer; else it trains the handout's way."""
+    """Model ``base``'s entry with other ``parts`` (each checked against its table), trained
+    as ``base`` is (``deepsets``: by the run's recipe, whose refit applies where rho is
+    still a linear layer over a sum: ``settings.LabConfig.recipe_for``)."""
     if entry.cls is not DeepSets:
         raise ValueError(f"model {base!r} is not made of parts (phi, pooling, rho): only "
                          "deepsets-* and pyg-* models take other parts")
@@ -175,11 +177,9 @@ def with_parts(base: str, entry: ModelSpec, parts: dict[str, str]) -> ModelSpec:
             raise ValueError(f"model {base} has {key}={value} already; name it {base}")
     about = ", ".join(f"{k} {v}" for k, v in parts.items())
     needs_pyg = parts.get("pooling", "").startswith("pyg-")
-    own.update(parts)
     return ModelSpec(entry.cls, {**entry.args, **parts}, family=entry.family,
                      about=f"{entry.about}; with {about}", padding=entry.padding,
-                     available=aggr if needs_pyg else entry.available,
-                     recipes=entry.recipes and own["pooling"] == "sum" and own["rho"] == "linear")
+                     available=aggr if needs_pyg else entry.available, recipes=entry.recipes)
 
 
 #: The parts of a ``DeepSets`` built without any named (the handout's), from its signature.
@@ -315,7 +315,7 @@ def build_model(name: str, **model_args) -> nn.Module:
 __all__ = [
     "GRU", "INPUTS", "LSTM", "MAB", "MODELS", "PARTS", "PHIS", "POOLS", "RHOS", "SPECS",
     "DeepSets", "ModelSpec", "OutputError", "PixelEmbedding", "SetModel", "SetTransformer",
-    "Standardize", "VectorEmbedding", "as_sets", "build_model", "check_predictions",
+    "Standardize", "VectorEmbedding", "as_sets", "reseed", "build_model", "check_predictions",
     "check_sets", "check_tokens", "constructor_args", "fingerprint", "form_of",
     "is_model_name", "is_plugin", "model_class", "part_columns", "parts_of", "refusal",
     "run_rnn", "spec", "split_parts", "standardize", "takes", "token_counts", "upgraded",

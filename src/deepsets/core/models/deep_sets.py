@@ -39,6 +39,8 @@ class DeepSets(SetModel):
         phi, rho: names of ``parts.PHIS`` and ``parts.RHOS``.
         max_elements: the largest training set, for poolings built for a size (PyG's MLP,
             PNA's degree histogram).
+        deform: MNIST: each training image deformed afresh (``mnist.deform``; the
+            ``infimnist`` recipe); an argument of the checkpoint only when on.
 
     Shapes: tokens (B, N) or vectors (B, N, D) with a mask (B, N) -> (B,) or (B, K).
     """
@@ -49,13 +51,15 @@ class DeepSets(SetModel):
     def __init__(self, input_dim: int = 11, embedding_dim: int = 128, hidden_dim: int = 64,
                  activation: str = "tanh", mask_padding: bool = False,
                  pooling: str = "sum", inputs: str = "tokens", outputs: int = 1,
-                 phi: str = "handout", rho: str = "linear", max_elements: int = 10) -> None:
+                 phi: str = "handout", rho: str = "linear", max_elements: int = 10,
+                 deform: bool = False) -> None:
         encoder = choice(PHIS, "phi", phi)
         if encoder.pixels and inputs not in ("images", "mnist"):
             raise ValueError(f"phi={phi!r} reads an image's pixels; inputs={inputs!r} are "
                              "not images")
         super().__init__(input_dim, embedding_dim, hidden_dim, inputs, outputs,
-                         raw_pixels=encoder.pixels)
+                         raw_pixels=encoder.pixels, deform=deform)
+        self.deform = deform
         choice(ACTIVATIONS, "activation", activation)
         self.spec = pool_spec(pooling)
         self.activation, self.mask_padding = activation, bool(mask_padding)
@@ -100,7 +104,7 @@ class DeepSets(SetModel):
     def model_args(self) -> dict:
         return {**super().model_args, "activation": self.activation,
                 "mask_padding": self.mask_padding, **self.parts,
-                "max_elements": self.max_elements}
+                "max_elements": self.max_elements, **({"deform": True} if self.deform else {})}
 
     def not_applicable(self, size: int) -> str | None:
         """Why sets of ``size`` elements are beyond this model (its pooling's); else None."""

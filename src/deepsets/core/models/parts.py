@@ -107,6 +107,11 @@ RHOS: dict[str, Rho] = {
                     "the papers': Linear, ReLU, Linear"),
     "tanh-mlp": Rho(lambda w, h, k: nn.Sequential(nn.Linear(w, h), nn.Tanh(), nn.Linear(h, k)),
                     "Linear, tanh, Linear: bounded between its output layer's extremes"),
+    "laf-mlp": Rho(lambda w, h, k: nn.Sequential(nn.Linear(w, 1000), nn.Tanh(),
+                                                 nn.Linear(1000, 100), nn.Tanh(),
+                                                 nn.Linear(100, k)),
+                   "the LAF paper's MNIST readout: layers of 1000 and 100 with tanh, then "
+                   "linear"),
 }
 
 
