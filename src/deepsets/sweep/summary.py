@@ -99,9 +99,9 @@ def summary(rows: list[dict], config, failed: dict[str, str] | None = None,
                   reach_table(rows, reaches, config), ""]
     for task in config.tasks:
         parts += task_tables(rows, config, task)
-        if task == "images" and "deepsets" in config.models and stats(
-                rows, "images", "deepsets", "acc")[0]:
-            parts.append(paper_comparison(rows))
+        if task in IMAGE_SUMS and "deepsets" in config.models and stats(
+                rows, task, "deepsets", "acc")[0]:
+            parts.append(paper_comparison(rows, task))
     if failed:
         parts.append(f"## Failed runs: {len(failed)}\n")
         parts.append("Their rows in results.csv have the status `failed`; the means above "
@@ -113,16 +113,19 @@ def summary(rows: list[dict], config, failed: dict[str, str] | None = None,
 
 #: DeepSets accuracy on sums of MNIST digit images in the paper's figure (read off it).
 PAPER_IMAGES = {5: 0.98, 10: 0.96, 25: 0.89, 50: 0.78}
+#: The image sums, and the images each holds.
+IMAGE_SUMS = {"images": "8x8 scikit-learn digits", "mnist-sum": "MNIST's test images"}
 
 
-def paper_comparison(rows: list[dict]) -> str:
-    """DeepSets on the images task next to the paper's MNIST curve."""
-    cards, acc = stats(rows, "images", "deepsets", "acc")
+def paper_comparison(rows: list[dict], task: str = "images") -> str:
+    """DeepSets on an image sum next to the paper's MNIST curve."""
+    cards, acc = stats(rows, task, "deepsets", "acc")
     ours = {c: acc[:, i].mean() for i, c in enumerate(cards)}
     cells = [f"{c}: {ours[c]:.3f} (paper {p:.2f})" for c, p in PAPER_IMAGES.items()
              if c in ours]
-    return ("DeepSets on image sums, mean accuracy against the paper's MNIST figure "
-            "(8x8 scikit-learn digits here, InfiMNIST there): " + "; ".join(cells) + ".\n")
+    return (f"DeepSets on image sums, mean accuracy against the paper's MNIST figure "
+            f"({IMAGE_SUMS[task]} here, InfiMNIST there; its protocol: deepsets reproduce "
+            "deepsets-mnist-sum): " + "; ".join(cells) + ".\n")
 
 
 def on_sizes(sizes: list[int], values: np.ndarray, cards: list[int]) -> np.ndarray:
