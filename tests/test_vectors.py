@@ -158,7 +158,7 @@ def test_classification_scores_and_reach_of_a_model_known_to_be_right():
 def test_a_plugin_of_tokens_is_refused_on_vectors_in_one_line():
     with pytest.raises(ValueError) as err:
         LabConfig(task="point-clouds", models=("tests.plugins:DigitsOnly",))
-    assert "takes tokens and images only, not vectors" in str(err.value)
+    assert "takes tokens, images and mnist only, not vectors" in str(err.value)
     assert "\n" not in str(err.value)
     with pytest.raises(ValueError, match="cannot learn task 'reals-max'"):
         CompareConfig(tasks=("sum", "reals-max"), models=("tests.plugins:DigitsOnly",))

@@ -222,7 +222,9 @@ def refusal(name: str, inputs: str, outputs: int) -> str | None:
     if inputs not in takes(name) and not is_plugin(name):
         return f"model {name!r} has a phi that reads an image's pixels, and {inputs} are not images"
     if inputs not in takes(name):
-        return (f"model {name!r} takes {' and '.join(takes(name))} only, not {inputs}; a "
+        *most, last = takes(name)
+        kinds = f"{', '.join(most)} and {last}" if most else last
+        return (f"model {name!r} takes {kinds} only, not {inputs}; a "
                 f"plug-in that takes {inputs} says so with takes = (..., {inputs!r})")
     if outputs > 1 and is_plugin(name) and "outputs" not in constructor_args(
             name, {"outputs": outputs}):
