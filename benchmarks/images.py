@@ -28,7 +28,7 @@ from torch import nn
 from deepsets.core.data import chunked_test_sets, element_pool
 from deepsets.core.evaluate import predict, score
 from deepsets.core.models import DeepSets
-from deepsets.core.models.base import PixelEmbedding
+from deepsets.core.models.embeddings import PixelEmbedding
 from deepsets.core.pipeline import rng_for_test_sets, train_sets
 from deepsets.core.settings import LabConfig
 from deepsets.core.tasks import digit_images, image_tokens

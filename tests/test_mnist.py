@@ -15,9 +15,11 @@ from deepsets.core import mnist
 from deepsets.core.data import create_test_dataset, element_pool
 from deepsets.core.models import DeepSets, PixelEmbedding
 from deepsets.core.pipeline import train_sets
+from deepsets.core.runfolder import load_model, save_checkpoint
 from deepsets.core.settings import LabConfig
 from deepsets.core.tasks import get_task
 from deepsets.core.train import fit, init_model
+from deepsets.lab.drift import per_image_accuracy
 
 pytest.importorskip("zarr")  # make test installs the mnist extra
 
@@ -213,3 +215,24 @@ def test_deformed_images_train_only_and_a_resumed_run_draws_the_same(tmp_path):
     assert torch.equal(whole(sets), whole(sets))
     whole.train()
     assert not torch.equal(whole(sets), whole(sets))
+
+
+def test_a_loaded_model_reads_the_images_as_they_are(tmp_path):
+    """A model trained on deformed images is loaded ready to predict: the lab's and
+    reproduce's q and errors come from the test images themselves, not deformations."""
+    torch.manual_seed(0)
+    model = DeepSets(mnist.VOCABULARY, 16, 8, inputs="mnist", mask_padding=True, deform=True)
+    save_checkpoint(tmp_path / "deepsets.pt", model, "deepsets", epoch=1, history=[])
+    loaded, _ = load_model(tmp_path / "deepsets.pt", "deepsets")
+    assert not loaded.training
+    tokens = element_pool("mnist-sum", "test")
+
+    def errors(trained):  # |a_x - label| of each test image, a = phi_table @ w2
+        with torch.no_grad():
+            a = (trained.phi_table().double() @ trained.rho.weight[0].double()).numpy()
+        return np.abs(a[tokens] - mnist.labels()[tokens])
+
+    expected = errors(model.eval())
+    quantiles = per_image_accuracy(loaded, [], [], task="mnist-sum")["error_quantiles"]
+    assert quantiles["0.5"] == pytest.approx(np.quantile(expected, 0.5), rel=1e-6)
+    assert not np.allclose(errors(model.train()), expected)  # deformed, they would differ

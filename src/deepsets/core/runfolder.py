@@ -150,7 +150,8 @@ def load_checkpoint(path: Path, expect_name: str | None = None) -> dict[str, Any
 
 def load_model(path: Path, expect_name: str | None = None,
                expect_args: dict[str, int] | None = None) -> tuple[nn.Module, dict[str, Any]]:
-    """The model of a checkpoint with its weights, and the checkpoint dict."""
+    """The model of a checkpoint with its weights, ready to predict (eval mode: MNIST's
+    deformations are off), and the checkpoint dict."""
     state = load_checkpoint(path, expect_name)
     args = state["model_args"]
     why = mismatch(state, state["model_name"], expect_args, fingerprint(state["model_name"]))
@@ -159,6 +160,7 @@ def load_model(path: Path, expect_name: str | None = None,
     try:
         model = build_model(state["model_name"], **args)
         model.load_state_dict(state["model"])
+        model.eval()
     except (TypeError, ValueError, RuntimeError) as err:
         reason = str(err).strip().splitlines()[0][:200]
         raise CheckpointError(f"{path} does not match a {state['model_name']!r} model "
