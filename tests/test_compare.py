@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -254,6 +255,9 @@ def test_summary_mean_and_std():
     text = summary(rows, config)
     assert "| 5 | 0.500 +- 0.500 |" in text and "| 10 | 0.500 +- 0.000 |" in text
     assert "| 5 | 0 +- 0 |" in text  # the MAE table
+    assert "(training sets of 1-10 elements)" in text
+    shorter = summary(rows, replace(config, max_card=9), reaches=[])
+    assert "(training sets of 1-9 elements)" in shorter and "hold 1-9 elements" in shorter
 
 
 def test_local_ray_binds_to_loopback_with_token_authentication(tmp_path):

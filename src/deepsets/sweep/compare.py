@@ -179,7 +179,7 @@ def write_outputs(out: Path, rows: list[dict], config: CompareConfig,
         if stale.name not in figures:
             stale.unlink()
     plot_tasks(rows, config, out)
-    write_explorer(out, rows, reaches)
+    write_explorer(out, rows, reaches, config.max_card)
 
 
 # --- the sweep's folder: sweep.json ---

@@ -147,10 +147,12 @@ def write_page(folder: Path, data: dict) -> Path:
     return Path(folder) / EXPLORER
 
 
-def write_explorer(folder: Path, rows: list[dict], reaches: list[dict]) -> Path:
-    """``folder/explorer.html`` for a sweep's rows and reaches."""
+def write_explorer(folder: Path, rows: list[dict], reaches: list[dict],
+                   max_card: int = MAX_TRAIN_CARD) -> Path:
+    """``folder/explorer.html`` for a sweep's rows and reaches, trained on sets of
+    1..``max_card``."""
     return write_page(folder, explorer_data(rows, reaches, run_links(folder, rows),
-                                            Path(folder).resolve().name))
+                                            Path(folder).resolve().name, max_card=max_card))
 
 
 def lab_page_data(run: Path) -> dict:
@@ -176,4 +178,6 @@ def explore(folder: Path) -> Path:
     folder = Path(folder)
     if (folder / RESULTS).is_file() and not (folder / "reach.csv").is_file():
         return write_page(folder, lab_page_data(folder))
-    return write_explorer(folder, *read_sweep(folder))
+    stored = read_json(folder / "sweep.json") if (folder / "sweep.json").is_file() else {}
+    max_card = stored.get("config", {}).get("max_card", MAX_TRAIN_CARD)  # older: none
+    return write_explorer(folder, *read_sweep(folder), max_card=max_card)

@@ -70,7 +70,7 @@ def classes(config) -> str:
 
 def scaled(config) -> str:
     """What the sizes of the tasks whose sets count many elements a unit are."""
-    units = [f"{t}: {TASKS[t].scale}-{TASKS[t].scale * MAX_TRAIN_CARD:,} in steps of "
+    units = [f"{t}: {TASKS[t].scale}-{TASKS[t].scale * config.max_card:,} in steps of "
              f"{TASKS[t].scale}, tested up to {max(TASKS[t].sizes(config.cards)):,}"
              for t in config.tasks if TASKS[t].scale != 1]
     return f" ({'; '.join(units)})" if units else ""
@@ -84,8 +84,8 @@ def summary(rows: list[dict], config, failed: dict[str, str] | None = None,
     with its error."""
     counts = describe({k: getattr(config, k) for k in ("seeds", "epochs", "n_train",
                                                         "n_per_card")})
-    parts = [f"# Set-size generalization: {counts} (training sets of 1-10 elements); "
-             f"deepsets trained with the {config.recipe!r} recipe\n"]
+    parts = [f"# Set-size generalization: {counts} (training sets of 1-{config.max_card} "
+             f"elements); deepsets trained with the {config.recipe!r} recipe\n"]
     if reaches is not None:
         parts += ["## Reach: the largest test size up to which each model meets each task\n",
                   f"A model meets a task at a size when its accuracy there is at least "
@@ -95,7 +95,8 @@ def summary(rows: list[dict], config, failed: dict[str, str] | None = None,
                   f"every smaller one tested. A cell is {MEDIAN_RULE} (their range); `all`: "
                   f"every size tested, up to {max(config.cards):,}; `-`: not even the "
                   "smallest. "
-                  f"Training sets hold 1-10 elements{scaled(config)}. Per run: reach.csv.\n",
+                  f"Training sets hold 1-{config.max_card} elements{scaled(config)}. Per run: "
+                  "reach.csv.\n",
                   reach_table(rows, reaches, config), ""]
     for task in config.tasks:
         parts += task_tables(rows, config, task)
@@ -167,7 +168,7 @@ def task_figure(rows: list[dict], config, task: str) -> Figure | None:
         return None
     return by_size_figure(curves, cards,
                           ylabel="accuracy" if whole else "mean absolute error (log)",
-                          max_train_card=TASKS[task].sizes([MAX_TRAIN_CARD])[0],
+                          max_train_card=TASKS[task].sizes([config.max_card])[0],
                           min_train_card=TASKS[task].scale, accuracy=whole,
                           title=f"Task {task}: {METRICS[key][0]} by set size "
                                 "(mean, min-max over seeds)")
