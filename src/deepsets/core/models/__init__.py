@@ -38,6 +38,7 @@ from deepsets.core.models.base import (
 )
 from deepsets.core.models.deep_sets import DeepSets
 from deepsets.core.models.embeddings import (
+    IMAGE_INPUTS,
     PixelEmbedding,
     Standardize,
     VectorEmbedding,
@@ -208,18 +209,23 @@ def part_columns(name: str) -> dict[str, str]:
 TOKEN_INPUTS = ("tokens", "images", "mnist")
 
 
+def reads_pixels(name: str) -> bool:
+    """Whether model ``name`` is made of parts whose phi reads an image's pixels."""
+    return PHIS.get((parts_of(name) or {}).get("phi"), PHIS["handout"]).pixels
+
+
 def takes(name: str) -> tuple[str, ...]:
     """The inputs model ``name`` takes (``INPUTS``): a plug-in's ``takes``, else tokens and
-    images; a model whose phi reads pixels (``parts.Phi.pixels``), images only."""
-    if PHIS.get((parts_of(name) or {}).get("phi"), PHIS["handout"]).pixels:
-        return ("images", "mnist")
+    images; a model whose phi reads pixels (``reads_pixels``), images only."""
+    if reads_pixels(name):
+        return IMAGE_INPUTS
     return tuple(getattr(spec(name).cls, "takes", TOKEN_INPUTS))
 
 
 def refusal(name: str, inputs: str, outputs: int) -> str | None:
     """Why model ``name`` cannot learn a task of these inputs and outputs (one line), or
     None when it can."""
-    if inputs not in takes(name) and not is_plugin(name):
+    if reads_pixels(name) and inputs not in IMAGE_INPUTS:
         return f"model {name!r} has a phi that reads an image's pixels, and {inputs} are not images"
     if inputs not in takes(name):
         *most, last = takes(name)

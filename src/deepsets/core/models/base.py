@@ -17,7 +17,7 @@ import sys
 import torch
 from torch import nn
 
-from deepsets.core.models.embeddings import PixelEmbedding, VectorEmbedding
+from deepsets.core.models.embeddings import IMAGE_INPUTS, PixelEmbedding, VectorEmbedding
 from deepsets.core.tasks import PAD
 
 #: What a batch of sets can be: tokens (digits, and images: scikit-learn's or MNIST's) or
@@ -56,7 +56,7 @@ class SetModel(nn.Module):
         self.outputs = outputs
         # tokens: a learned vector per token; images: an MLP on the pixels of each image (or
         # with raw_pixels, the pixels as they are); vectors: an MLP on each vector
-        if inputs in ("images", "mnist"):
+        if inputs in IMAGE_INPUTS:
             self.embedding = PixelEmbedding(input_dim, embedding_dim, inputs, not raw_pixels,
                                             deform)
         else:

@@ -9,6 +9,7 @@ import inspect
 import torch
 
 from deepsets.core.models.base import SetModel, token_counts
+from deepsets.core.models.embeddings import IMAGE_INPUTS
 from deepsets.core.models.parts import ACTIVATIONS, PHIS, RHOS, choice, pool_spec
 
 
@@ -54,7 +55,7 @@ class DeepSets(SetModel):
                  phi: str = "handout", rho: str = "linear", max_elements: int = 10,
                  deform: bool = False) -> None:
         encoder = choice(PHIS, "phi", phi)
-        if encoder.pixels and inputs not in ("images", "mnist"):
+        if encoder.pixels and inputs not in IMAGE_INPUTS:
             raise ValueError(f"phi={phi!r} reads an image's pixels; inputs={inputs!r} are "
                              "not images")
         super().__init__(input_dim, embedding_dim, hidden_dim, inputs, outputs,

@@ -93,6 +93,10 @@ class VectorEmbedding(nn.Module):
         return self.mlp((x - self.loc) / self.scale)
 
 
+#: The inputs whose tokens stand for images (``PixelEmbedding``).
+IMAGE_INPUTS = ("images", "mnist")
+
+
 @lru_cache(maxsize=2)
 def image_pixels(inputs: str) -> tuple[torch.Tensor, float]:
     """Every image token's pixels (V, P), a black image for the padding first, and the
