@@ -8,7 +8,9 @@ split: 60,000 training and 10,000 test images of 28x28 pixels with their labels 
 (tests/test_mnist.py checks them against MNIST's published class counts, labels and
 pixel statistics). Training sets of a task draw from the training images, test sets
 from the test images only: a task's tokens index ``pixels()`` and ``labels()``, both
-splits one after the other after a row for the padding.
+splits one after the other after a row for the padding. ``deform`` deforms a batch of
+images afresh, as InfiMNIST's images are deformations of MNIST's (the ``infimnist``
+recipe).
 """
 
 from __future__ import annotations
