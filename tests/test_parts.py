@@ -63,11 +63,19 @@ def test_every_pooling_on_vectors_ignores_masked_positions_and_order(pooling):
 @pytest.mark.parametrize("pooling", [p for p in POOLS if POOLS[p].table])
 @pytest.mark.parametrize("phi", [p for p in PHIS if not PHIS[p].pixels])  # tokens
 def test_the_token_table_is_phi_on_every_element(pooling, phi):
+    """The same outputs and the same gradients for every weight."""
     model = parts_model(phi, pooling, "relu-mlp")
-    with torch.no_grad():
-        padded = torch.cat([torch.zeros(2, 3, dtype=torch.long), DIGITS], dim=1)
-        torch.testing.assert_close(model.forward_token_table(padded),
-                                   model.forward_each_element(padded), rtol=1e-5, atol=1e-5)
+    padded = torch.cat([torch.zeros(2, 3, dtype=torch.long), DIGITS], dim=1)
+    outputs = [model.forward_token_table(padded), model.forward_each_element(padded)]
+    torch.testing.assert_close(*outputs, rtol=1e-5, atol=1e-5)
+    weights = [w for w in model.parameters() if w.requires_grad]
+    table, each = (torch.autograd.grad(out.square().sum(), weights, allow_unused=True)
+                   for out in outputs)
+    for name, a, b in zip([n for n, w in model.named_parameters() if w.requires_grad],
+                          table, each, strict=True):
+        assert (a is None) == (b is None), name
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
 
 
 @pytest.mark.parametrize("name", [n for n in SPECS if spec(n).cls is DeepSets])
