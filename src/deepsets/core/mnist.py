@@ -72,14 +72,12 @@ def labels() -> np.ndarray:
     return np.concatenate([[0], *(mnist(split)[1] for split in SPLITS)])
 
 
-@lru_cache(maxsize=1)
 def pixels() -> np.ndarray:
     """Each token's image as 784 pixels (V, 784) uint8: a black image for the padding,
-    then the training images, then the test images (55 MB, made once per process)."""
+    then the training images, then the test images (55 MB, a new array each call: the
+    pixel embedding keeps the one it makes, ``embeddings.image_pixels``)."""
     images = [mnist(split)[0].reshape(N_IMAGES[split], -1) for split in SPLITS]
-    table = np.concatenate([np.zeros((1, images[0].shape[1]), np.uint8), *images])
-    table.flags.writeable = False
-    return table
+    return np.concatenate([np.zeros((1, images[0].shape[1]), np.uint8), *images])
 
 
 #: Simard et al. (ICDAR 2003)'s elastic distortion, which InfiMNIST's deformations build

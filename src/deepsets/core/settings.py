@@ -265,8 +265,9 @@ class LabConfig(Settings):
         if TASKS[self.task].outputs > 1:  # a logit per class
             args["outputs"] = TASKS[self.task].outputs
         if spec(name).recipes:
-            args["mask_padding"] = self.recipe_for(name).mask_padding
-            if self.recipe_for(name).deform:  # an argument only when on: older checkpoints
+            recipe = self.recipe_for(name)
+            args["mask_padding"] = recipe.mask_padding
+            if recipe.deform:  # an argument only when on: older checkpoints
                 args["deform"] = True
         if "max_elements" in inspect.signature(spec(name).cls).parameters:
             args["max_elements"] = self.max_size  # a pooling built for at most this many

@@ -271,6 +271,9 @@ TASKS.update({
                          "Shape of a point cloud", about="classification of 8 shapes",
                          classes=tuple(vectors.SHAPES), scale=10),
 })
+#: DeepSets' image sums (scikit-learn's digits, MNIST's): the lab explains them by q, the
+#: share of single images read right.
+IMAGE_SUMS = ("images", "mnist-sum")
 #: Each suite's tasks, by the name ``--tasks`` takes for all of them.
 SUITES: dict[str, tuple[str, ...]] = {
     "default": ("sum", "max", "unique", "images"), "laf": LAF, "reals": REALS_LAF,

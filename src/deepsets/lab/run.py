@@ -23,7 +23,7 @@ from deepsets.core.runfolder import (
     write_json,
 )
 from deepsets.core.settings import LabConfig
-from deepsets.core.tasks import TASKS
+from deepsets.core.tasks import IMAGE_SUMS, TASKS
 from deepsets.lab.drift import drift, padding_effect, per_image_accuracy
 from deepsets.lab.plot import plot_drift, plot_results
 from deepsets.lab.questions import question1, question2
@@ -110,7 +110,7 @@ def lstm_padding_of(model, state: dict, config: LabConfig, results: dict,
 ANALYSES = {
     "drift": (("sum",), "deepsets", drift_of),
     "reach": (("sum",), "deepsets", reach_of),
-    "images": (("images", "mnist-sum"), "deepsets", images_of),
+    "images": (IMAGE_SUMS, "deepsets", images_of),
     "lstm_padding": (("sum",), "lstm", lstm_padding_of),
 }
 

@@ -12,8 +12,9 @@ from matplotlib.figure import Figure
 
 from deepsets.core.results import GUESS
 from deepsets.core.settings import LabConfig, describe
-from deepsets.core.tasks import ACCURACY_BAR, ERROR_FRACTION, TASKS
+from deepsets.core.tasks import ACCURACY_BAR, ERROR_FRACTION, IMAGE_SUMS, TASKS
 from deepsets.lab.plot import by_size_figure, save_figure
+from deepsets.sweep.published import MNIST_PUBLISHED
 from deepsets.sweep.reach import MEDIAN_RULE, reach_table, status
 
 #: The largest training set of every run of a sweep (the handout's).
@@ -112,10 +113,11 @@ def summary(rows: list[dict], config, failed: dict[str, str] | None = None,
     return "\n".join(parts)
 
 
-#: DeepSets accuracy on sums of MNIST digit images in the paper's figure (read off it).
-PAPER_IMAGES = {5: 0.98, 10: 0.96, 25: 0.89, 50: 0.78}
-#: The image sums, and the images each holds.
-IMAGE_SUMS = {"images": "8x8 scikit-learn digits", "mnist-sum": "MNIST's test images"}
+#: DeepSets accuracy on sums of MNIST digit images in the paper's figure (read off it), at
+#: the sizes a sweep's summary compares.
+PAPER_IMAGES = {size: MNIST_PUBLISHED[size] for size in (5, 10, 25, 50)}
+#: The images each image sum (``tasks.IMAGE_SUMS``) holds.
+IMAGE_WORDS = {"images": "8x8 scikit-learn digits", "mnist-sum": "MNIST's test images"}
 
 
 def paper_comparison(rows: list[dict], task: str = "images") -> str:
@@ -125,7 +127,7 @@ def paper_comparison(rows: list[dict], task: str = "images") -> str:
     cells = [f"{c}: {ours[c]:.3f} (paper {p:.2f})" for c, p in PAPER_IMAGES.items()
              if c in ours]
     return (f"DeepSets on image sums, mean accuracy against the paper's MNIST figure "
-            f"({IMAGE_SUMS[task]} here, InfiMNIST there; its protocol: deepsets reproduce "
+            f"({IMAGE_WORDS[task]} here, InfiMNIST there; its protocol: deepsets reproduce "
             "deepsets-mnist-sum): " + "; ".join(cells) + ".\n")
 
 

@@ -103,7 +103,7 @@ def image_pixels(inputs: str) -> tuple[torch.Tensor, float]:
     factor that brings them to [0, 1]: scikit-learn's 8x8 digits in float32 for
     ``images``, MNIST's 28x28 in uint8 for ``mnist`` (a quarter of the memory)."""
     if inputs == "mnist":
-        return torch.from_numpy(mnist.pixels().copy()), 1 / 255
+        return torch.from_numpy(mnist.pixels()), 1 / 255
     pixels = torch.as_tensor(digit_images()[0])
     return torch.cat([torch.zeros(1, pixels.shape[1]), pixels]), 1.0
 
