@@ -55,7 +55,7 @@ def test_the_page_holds_the_sweep(sweep):
     assert [m["name"] for m in data["models"]] == MODELS and data["seeds"] == [0, 1]
     assert data["models"][0]["parts"] == {"phi": "handout", "pooling": "sum", "rho": "linear"}
     assert data["models"][1]["parts"] is None  # a plug-in is not made of parts
-    assert {(r["model"], r["phi"], r["rho"]) for r in rows} >= {
+    assert {(r["model"], r["phi"], r["readout"]) for r in rows} >= {
         ("deepsets", "handout", "linear"), ("plugins:DigitsOnly", "", "")}
     assert len(data["rows"]["card"]) == len(rows)  # every row, the constant guess's too
     statuses = {(r["task"], r["model"], r["status"]) for r in rows}

@@ -129,7 +129,9 @@ def test_min_and_max_pool_the_extremes():
     ("deepsets+rho=linear", "model deepsets has rho=linear already; name it deepsets"),
     ("deepsets+rho=relu-mlp+phi=mlp", "give its parts in the order phi, pooling, rho"),
     ("deepsets+head=mlp", "'head=mlp' is not a part"),
-    ("lstm+rho=relu-mlp", "model 'lstm' is not made of parts"),
+    ("lstm+phi=mlp", "model 'lstm' takes no phi: the deepsets-\\* and pyg-\\* models take "
+                     "phi, pooling and rho, the recurrent ones rho"),
+    ("set-transformer+rho=relu-mlp", "model 'set-transformer' takes no rho"),
 ])
 def test_a_models_other_parts_are_checked(name, message):
     with pytest.raises(ValueError, match=message):
@@ -147,7 +149,7 @@ def test_other_parts_from_the_command_line(tmp_path, capsys):
                      "deepsets-max,deepsets-max+phi=mlp+rho=relu-mlp", "--n-train", "640",
                      "--n-per-card", "20", "--cards", "5,20", "--out", str(out)]) == 0
     rows = (out / "results.csv").read_text().splitlines()
-    assert rows[0].startswith("task,model,phi,pooling,rho,seed,card")
+    assert rows[0].startswith("task,model,phi,pooling,readout,seed,card")
     assert "sum,deepsets-max+phi=mlp+rho=relu-mlp,mlp,max,relu-mlp,0,5," in "\n".join(rows)
     assert "sum,deepsets-max,handout,max,linear,0,5," in "\n".join(rows)
     ckpt = torch.load(out / "sum-deepsets-max+phi=mlp+rho=relu-mlp-seed0" /

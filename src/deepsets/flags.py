@@ -13,17 +13,9 @@ import re
 from dataclasses import fields, replace
 from pathlib import Path
 
-from deepsets.core.checks import NotAllowed, check_positive_int, did_you_mean
-from deepsets.core.settings import (
-    HANDOUT,
-    QUICK,
-    SETTINGS,
-    CompareConfig,
-    LabConfig,
-    Settings,
-    describe,
-    whole_number,
-)
+from deepsets.core.checks import NotAllowed, check_positive_int, did_you_mean, whole_number
+from deepsets.core.settings import HANDOUT, QUICK, CompareConfig, LabConfig, Settings
+from deepsets.core.settings_table import SETTINGS, describe
 
 #: What a model of your own gets and owes: ``deepsets models --help`` and the README.
 PLUGIN_CONTRACT = """\

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from deepsets.core.checks import check_names
-from deepsets.core.models import SPECS, is_model_name, refusal, spec
+from deepsets.core.models import RHOS, SPECS, is_model_name, refusal, spec
 from deepsets.core.tasks import SUITES, TASKS
 
 
@@ -39,3 +39,8 @@ def check_tasks(names: object, field: str = "tasks") -> tuple[str, ...]:
     names = check_names(field, names, [*TASKS, *SUITES], "task or suite")
     expanded = [task for name in names for task in SUITES.get(name, (name,))]
     return check_names(field, tuple(dict.fromkeys(expanded)), TASKS, "task")
+
+
+def check_readouts(names: object, field: str = "readouts") -> tuple[str, ...]:
+    """Readouts of ``models.RHOS``; none (the empty tuple): each model's own."""
+    return () if names in ((), []) else check_names(field, names, RHOS, "readout")

@@ -92,9 +92,10 @@ class LSTMPrediction(torch.autograd.Function):
 
 def trains_lstm(model: torch.nn.Module, x: torch.Tensor) -> bool:
     """Whether the compiled step can train ``model`` on the tokens ``x``: float32 on the
-    CPU, gradients on, and the kernels built."""
+    CPU, gradients on, a linear readout (the kernel's own) and the kernels built."""
     weight = model.lstm.weight_hh_l0
-    return (torch.is_grad_enabled() and weight.requires_grad and weight.device.type == "cpu"
+    return (torch.is_grad_enabled() and isinstance(model.fc, torch.nn.Linear)
+            and weight.requires_grad and weight.device.type == "cpu"
             and weight.dtype == torch.float32 and x.dtype == torch.long
             and load() is not None)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from deepsets.core.executor import Job, check_cluster, run_jobs
 from deepsets.core.failures import one_line, traceback_text
-from deepsets.core.models import part_columns
+from deepsets.core.models import PART_COLUMNS, part_columns
 from deepsets.core.pipeline import evaluate_models, train_models
 from deepsets.core.progress import Outbox, Progress, Stop
 from deepsets.core.results import GUESS, rows_csv, status_rows
@@ -53,8 +53,7 @@ from deepsets.sweep.summary import figure_name, plot_tasks, summary
 
 #: The sweep's settings, at the top of its folder.
 SWEEP = "sweep.json"
-COLUMNS = ("task", "model", "phi", "pooling", "rho", "seed", "card", "acc", "mae", "status",
-           "error")
+COLUMNS = ("task", "model", *PART_COLUMNS, "seed", "card", "acc", "mae", "status", "error")
 
 
 def run_name(config: LabConfig) -> str:

@@ -19,12 +19,12 @@ from matplotlib.colorbar import Colorbar
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from deepsets.core.models import part_columns
+from deepsets.core.models import PART_COLUMNS, part_columns
 from deepsets.core.results import GUESS
 from deepsets.core.tasks import TASKS
 from deepsets.lab.plot import MARGIN, label, renderer_of, save_figure, size_of, wrap_to
 
-REACH_COLUMNS = ("task", "model", "phi", "pooling", "rho", "seed", "reach", "largest_size")
+REACH_COLUMNS = ("task", "model", *PART_COLUMNS, "seed", "reach", "largest_size")
 #: The rule of ``median_reach`` in words, for the table's header and the figure's title.
 MEDIAN_RULE = ("the median over seeds, the lower middle one of an even number so that it is "
                "a size tested")
@@ -55,7 +55,7 @@ def reach_rows(rows: list[dict], config) -> list[dict]:  # config: CompareConfig
         by_run.setdefault((r["task"], r["model"], r["seed"]), []).append(r)
     out = []
     for task in config.tasks:
-        for model in config.models:
+        for model in config.all_models:
             for seed in range(config.seeds):
                 mine = by_run.get((task, model, seed), [])
                 if not mine or any(status(r) == "failed" for r in mine):
@@ -69,7 +69,7 @@ def reach_rows(rows: list[dict], config) -> list[dict]:  # config: CompareConfig
 
 def reach_cells(reaches: list[dict], config) -> dict[tuple[str, str], list[int]]:
     """``{(model, task): [reach of each finished seed]}``."""
-    cells: dict[tuple[str, str], list[int]] = {(m, t): [] for m in config.models
+    cells: dict[tuple[str, str], list[int]] = {(m, t): [] for m in config.all_models
                                                 for t in config.tasks}
     for r in reaches:
         cells[r["model"], r["task"]].append(r["reach"])
@@ -109,7 +109,7 @@ def reach_table(rows: list[dict], reaches: list[dict], config) -> str:
     limited = {(r["model"], r["task"]) for r in rows if status(r) == "n/a"}
     lines = ["| model | " + " | ".join(config.tasks) + " |",
              "|---|" + "---:|" * len(config.tasks)]
-    for m in config.models:
+    for m in config.all_models:
         lines.append(f"| {label(m)} | " + " | ".join(
             cell_text(cells[m, t], largest_tested(config, t), (m, t) in limited)
             for t in config.tasks) + " |")
@@ -128,7 +128,7 @@ def reach_figure(reaches: list[dict], config) -> Figure:
     size follows from its labels, so that a long model name widens it."""
     cells = reach_cells(reaches, config)
     grid = np.array([[median_reach(cells[m, t]) if cells[m, t] else np.nan
-                      for t in config.tasks] for m in config.models])
+                      for t in config.tasks] for m in config.all_models])
     share = grid / np.array([largest_tested(config, t) for t in config.tasks])  # of each task's
     fig = Figure(layout="constrained")
     ax = fig.add_subplot()
@@ -139,7 +139,7 @@ def reach_figure(reaches: list[dict], config) -> Figure:
                 color="black" if not np.isnan(value) and share[i, j] > 0.6 else "white")
     ax.set_xticks(range(len(config.tasks)), config.tasks, rotation=60, ha="right",
                   fontsize=7)
-    ax.set_yticks(range(len(config.models)), [label(m) for m in config.models], fontsize=7)
+    ax.set_yticks(range(len(config.all_models)), [label(m) for m in config.all_models], fontsize=7)
     bar = fig.colorbar(image, ax=ax, shrink=0.8)
     bar.set_label("reach / the largest size tested", fontsize=7)
     bar.ax.tick_params(labelsize=7)

@@ -11,7 +11,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from deepsets.core.results import GUESS
-from deepsets.core.settings import LabConfig, describe
+from deepsets.core.settings import LabConfig
+from deepsets.core.settings_table import describe
 from deepsets.core.tasks import ACCURACY_BAR, ERROR_FRACTION, IMAGE_SUMS, TASKS
 from deepsets.lab.plot import by_size_figure, save_figure
 from deepsets.sweep.published import MNIST_PUBLISHED
@@ -45,7 +46,7 @@ METRICS = {"acc": ("accuracy", ".3f"), "mae": ("mean absolute error", ".3g")}
 def task_tables(rows: list[dict], config, task: str) -> list[str]:
     """The task's tables, one per metric: a row per size, a column per model (and the
     constant guess on a real task); ``n/a`` where a model does not apply."""
-    models = [*config.models, *([GUESS] if TASKS[task].guessed else [])]
+    models = [*config.all_models, *([GUESS] if TASKS[task].guessed else [])]
     limited = {(r["model"], r["card"]) for r in rows if r["task"] == task
                and status(r) == "n/a"}
     parts = []
@@ -101,7 +102,7 @@ def summary(rows: list[dict], config, failed: dict[str, str] | None = None,
                   reach_table(rows, reaches, config), ""]
     for task in config.tasks:
         parts += task_tables(rows, config, task)
-        if task in IMAGE_SUMS and "deepsets" in config.models and stats(
+        if task in IMAGE_SUMS and "deepsets" in config.all_models and stats(
                 rows, task, "deepsets", "acc")[0]:
             parts.append(paper_comparison(rows, task))
     if failed:
@@ -162,7 +163,7 @@ def task_figure(rows: list[dict], config, task: str) -> Figure | None:
     over seeds, per model; None where no run of the task finished."""
     whole = not TASKS[task].guessed  # scored by accuracy
     key = "acc" if whole else "mae"
-    models = [*config.models, *([] if whole else [GUESS])]
+    models = [*config.all_models, *([] if whole else [GUESS])]
     cards = sorted(TASKS[task].sizes(config.cards))
     curves = {m: on_sizes(*stats(rows, task, m, key), cards) for m in models}
     curves = {m: values for m, values in curves.items() if values.size}

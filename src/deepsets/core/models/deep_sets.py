@@ -47,6 +47,7 @@ class DeepSets(SetModel):
     """
 
     parallel_batches = False  # a batch is a few tiny operations; threads would wait on the GIL
+    PARTS = ("phi", "pooling", "rho")  # the parts a name may give (``models.split_parts``)
     ACTIVATIONS = ACTIVATIONS
 
     def __init__(self, input_dim: int = 11, embedding_dim: int = 128, hidden_dim: int = 64,

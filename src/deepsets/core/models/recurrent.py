@@ -11,6 +11,7 @@ from torch import nn
 
 from deepsets.core import kernels
 from deepsets.core.models.base import SetModel
+from deepsets.core.models.parts import RHOS, choice
 
 
 def run_rnn(kernel, inputs: torch.Tensor, hx, weights: list[torch.Tensor], *,
@@ -23,8 +24,9 @@ def run_rnn(kernel, inputs: torch.Tensor, hx, weights: list[torch.Tensor], *,
 
 
 class RecurrentSetModel(SetModel):
-    """What the LSTM and the GRU share: an embedding, one recurrent layer, a linear readout
-    of the last step's output.
+    """What the LSTM and the GRU share: an embedding, one recurrent layer, a readout of the
+    last step's output (``rho``, of ``parts.RHOS``: the handout's is linear, as
+    ``deepsets.rho``; ``lstm+rho=relu-mlp`` names another).
 
     Two forwards compute the same function:
     - ``forward_embeddings``: the layer on each element's embedding, the
@@ -36,15 +38,25 @@ class RecurrentSetModel(SetModel):
     """
 
     train_threads = 2  # the fused kernel's matrix products gain from a second thread
+    PARTS = ("rho",)  # the parts a name may give (``models.split_parts``)
     #: The layer's class and attribute name (``lstm.weight_ih_l0``, as in ``nn.LSTM``).
     layer: type[nn.RNNBase]
     layer_name: str
 
     def __init__(self, input_dim: int = 11, embedding_dim: int = 128,
-                 hidden_dim: int = 64, inputs: str = "tokens", outputs: int = 1) -> None:
+                 hidden_dim: int = 64, inputs: str = "tokens", outputs: int = 1,
+                 rho: str = "linear") -> None:
         super().__init__(input_dim, embedding_dim, hidden_dim, inputs, outputs)
         self.add_module(self.layer_name, self.layer(embedding_dim, hidden_dim, batch_first=True))
-        self.fc = nn.Linear(hidden_dim, outputs)
+        self.rho_name = rho
+        self.fc = choice(RHOS, "rho", rho).build(hidden_dim, hidden_dim, outputs)
+
+    @property
+    def model_args(self) -> dict:
+        """The readout is an argument only when it is not the handout's linear one, as
+        checkpoints written before it was one say."""
+        return {**super().model_args, **({"rho": self.rho_name} if self.rho_name != "linear"
+                                         else {})}
 
     @property
     def rnn(self) -> nn.RNNBase:
