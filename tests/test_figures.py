@@ -28,7 +28,8 @@ CARDS = tuple(range(5, 105, 5))
 def sweep(tasks, models, seeds=2):
     """A stand-in for a ``CompareConfig`` (whose plug-ins must import) and its results.csv
     rows: scores that fall with size, differently for each model and seed."""
-    config = SimpleNamespace(tasks=tasks, models=models, seeds=seeds, cards=CARDS, max_card=10)
+    config = SimpleNamespace(tasks=tasks, models=models, all_models=models, readouts=(),
+                             seeds=seeds, cards=CARDS, max_card=10)
     rng = np.random.default_rng(0)
     rows = []
     for task in tasks:

@@ -37,7 +37,7 @@ from deepsets.core.models import (
     model_class,
 )
 from deepsets.core.progress import Outbox, Progress, Stop
-from deepsets.core.results import GUESS, result_rows, rows_csv
+from deepsets.core.results import ESTIMATE, GUESS, result_rows, rows_csv
 from deepsets.core.runfolder import (
     HISTORY,
     RESULTS,
@@ -194,8 +194,9 @@ def score_models(models: dict[str, nn.Module], config: LabConfig,
     """``results.json``'s dict for ``models`` on the run's test sets, scored by the task's
     metrics (``Task.metrics``: accuracy only for whole-number targets and classes, MAE for
     numbers); for a real target the constant guess (``results.GUESS``) is scored beside
-    them. A model that does not apply to a size (``SetModel.not_applicable``) scores None
-    there. The sizes are counted in elements (``Task.sizes``).
+    them, and the task's reference estimator where it has one (``results.ESTIMATE``). A
+    model that does not apply to a size (``SetModel.not_applicable``) scores None there.
+    The sizes are counted in elements (``Task.sizes``).
 
     The test sets of one size are generated and scored a chunk at a time, so
     sizes like 10,000 digits stay within memory.
@@ -207,6 +208,8 @@ def score_models(models: dict[str, nn.Module], config: LabConfig,
     predictors = dict(models)
     if task.guessed:
         predictors[GUESS] = ConstantGuess(float(np.mean(train_sets(config)[1])))
+    if task.estimator is not None:
+        predictors[ESTIMATE] = Estimate(task.estimator)
     results: dict = {"cards": list(task.sizes(config.cards)),
                      **{n: {metric: [] for metric in task.metrics} for n in predictors}}
     progress.start("eval", f"evaluating {', '.join(models)} on {config.n_per_card:,} sets "
@@ -250,6 +253,18 @@ class ConstantGuess(nn.Module):
 
     def forward(self, x):
         return torch.full((len(x),), self.value, dtype=torch.float64)
+
+
+class Estimate(nn.Module):
+    """A task's reference estimator (``Task.estimator``) on each set's own samples, as a
+    predictor (``results.ESTIMATE``)."""
+
+    def __init__(self, estimator) -> None:
+        super().__init__()
+        self.estimator = estimator
+
+    def forward(self, x):
+        return torch.from_numpy(np.asarray(self.estimator(x.numpy()), dtype=np.float64))
 
 
 def evaluate_models(run: Path, config: LabConfig, progress: Progress | None = None,

@@ -4,7 +4,8 @@
 "mae": [...]}, "lstm": {...}}``: the test sizes, then one entry per model
 with one score per size, by the task's metrics (``Task.metrics``: no ``acc`` for a real
 target). A real-valued task's results hold the constant guess too (``GUESS``), the yardstick
-of its success criterion. A score is None (JSON null) at a size the model does not apply
+of its success criterion, and where the task has one the reference estimator's
+(``ESTIMATE``). A score is None (JSON null) at a size the model does not apply
 to, and the model's entry says why under ``not_applicable``.
 """
 
@@ -17,6 +18,11 @@ from collections.abc import Sequence
 #: The constant guess's entry in a real-valued task's results: the training targets' mean
 #: predicted for every set, the best a model can do that ignores the set.
 GUESS = "constant"
+#: The reference estimator's entry, on a task that has one (``Task.estimator``): the
+#: statistician's plug-in estimate from each set's own samples.
+ESTIMATE = "plug-in"
+#: The entries that are yardsticks, not models: scored once per task and seed.
+REFERENCES = (GUESS, ESTIMATE)
 
 
 def model_names(results: dict) -> list[str]:

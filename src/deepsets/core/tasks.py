@@ -17,7 +17,10 @@ How a prediction is scored (docs/benchmark.md): a whole-number target by accurac
 rounding and MAE, a real one by MAE alone, a class by accuracy. A model *meets* a task at a
 test size when its accuracy there is at least ``ACCURACY_BAR`` (whole targets, classes), or
 its MAE at most ``ERROR_FRACTION`` of the constant guess's (real targets): the guess is the
-training targets' mean, the best a model can do that ignores the set.
+training targets' mean, the best a model can do that ignores the set. A task with a
+reference estimator (``Task.estimator``: the statistician's plug-in estimate of T1 and T2)
+is met where a model's MAE is within ``ESTIMATE_FACTOR`` of that estimate's, and below the
+guess's.
 """
 
 from __future__ import annotations
@@ -128,6 +131,11 @@ ACCURACY_BAR = 0.9
 #: Real targets: a model meets the task at a size where its MAE is at most this fraction
 #: of the constant guess's MAE there.
 ERROR_FRACTION = 0.25
+#: Tasks with a reference estimator: a model meets the task at a size where its MAE is at
+#: most this multiple of the estimator's there (and below the constant guess's). The
+#: estimate's error falls as 1/sqrt(N), so twice its error is what it makes of a quarter of
+#: the samples.
+ESTIMATE_FACTOR = 2.0
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,9 @@ class Task:
     #: a set of size c holds c x scale elements (vectors: the sizes of settings and flags
     #: count in these units; results count elements)
     scale: int = 1
+    #: the statistician's estimate of the target from the set's own samples (n, N, D) ->
+    #: (n,), scored beside the models (``results.ESTIMATE``) as the criterion's yardstick
+    estimator: Callable[[np.ndarray], np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         if not self.title:
@@ -182,15 +193,26 @@ class Task:
     @property
     def criterion(self) -> str:
         """When a model meets the task at a test size, in words."""
-        return (f"accuracy >= {ACCURACY_BAR:.0%}" if not self.guessed else
-                f"MAE <= {ERROR_FRACTION:g} x the constant guess's")
+        if not self.guessed:
+            return f"accuracy >= {ACCURACY_BAR:.0%}"
+        if self.estimator is not None:
+            return (f"MAE <= {ESTIMATE_FACTOR:g} x the plug-in estimate's, and below the "
+                    "constant guess's")
+        return f"MAE <= {ERROR_FRACTION:g} x the constant guess's"
 
-    def meets(self, acc: float | None, mae: float | None, guess_mae: float | None) -> bool:
-        """Whether scores at one size meet the task's criterion (``criterion``); a missing
-        score (a size the model does not apply to) does not."""
+    def meets(self, acc: float | None, mae: float | None, guess_mae: float | None,
+              estimate_mae: float | None = None) -> bool:
+        """Whether scores at one size meet the task's criterion (``criterion``), given the
+        constant guess's MAE there and the estimator's (``estimator``); a missing score (a
+        size the model does not apply to) does not."""
         if not self.guessed:
             return acc is not None and acc >= ACCURACY_BAR
-        return mae is not None and guess_mae is not None and mae <= ERROR_FRACTION * guess_mae
+        if mae is None or guess_mae is None:
+            return False
+        if self.estimator is None:
+            return mae <= ERROR_FRACTION * guess_mae
+        return estimate_mae is not None and mae <= ESTIMATE_FACTOR * estimate_mae \
+            and mae < guess_mae
 
     def sizes(self, cards) -> tuple[int, ...]:
         """The element counts of sets of sizes ``cards`` (``scale``)."""
@@ -262,11 +284,12 @@ TASKS["reals-max"] = replace(TASKS["reals-max"], about="Set Transformer's max re
 TASKS.update({
     "gaussian-entropy": Task(vector_elements(2, vectors.gaussian_entropy, "Gaussian samples"),
                              None, "Entropy of a rotated Gaussian's first coordinate",
-                             about="DeepSets' population statistic T1", scale=30),
+                             about="DeepSets' population statistic T1", scale=30,
+                             estimator=vectors.entropy_estimate),
     "gaussian-mi": Task(vector_elements(vectors.MI_DIM, vectors.gaussian_mi,
                                         "Gaussian samples"),
                         None, "Mutual information of a 16-D Gaussian's halves",
-                        about="DeepSets' T2", scale=30),
+                        about="DeepSets' T2", scale=30, estimator=vectors.mi_estimate),
     "point-clouds": Task(vector_elements(3, vectors.point_clouds, "points"), None,
                          "Shape of a point cloud", about="classification of 8 shapes",
                          classes=tuple(vectors.SHAPES), scale=10),

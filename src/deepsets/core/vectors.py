@@ -56,6 +56,27 @@ def gaussian_entropy(rng: np.random.Generator, n: int, size: int) -> Draw:
     return x.astype(np.float32), entropy_of_first(theta)
 
 
+def entropy_estimate(x: np.ndarray) -> np.ndarray:
+    """T1's maximum-likelihood plug-in estimate, which knows the family (Gaussian) but not
+    its parameters: (n, N, 2) samples -> (n,) entropies 1/2 log(2 pi e s^2) of the first
+    coordinate from its sample variance s^2."""
+    return 0.5 * np.log(2 * np.pi * np.e * x[:, :, 0].astype(np.float64).var(axis=1))
+
+
+def mi_estimate(x: np.ndarray) -> np.ndarray:
+    """T2's plug-in estimate: (n, N, D) samples -> (n,) mutual information of the two
+    halves, 1/2 (log det S_a + log det S_b - log det S), from the sample covariance S of
+    all 16 coordinates (maximum likelihood: divided by N)."""
+    x = x.astype(np.float64)
+    x = x - x.mean(axis=1, keepdims=True)
+    cov = np.einsum("bni,bnj->bij", x, x) / x.shape[1]
+    half = MI_DIM // 2
+
+    def logdet(c: np.ndarray) -> np.ndarray:
+        return np.linalg.slogdet(c)[1]
+    return 0.5 * (logdet(cov[:, :half, :half]) + logdet(cov[:, half:, half:]) - logdet(cov))
+
+
 def mutual_information(rho: np.ndarray) -> np.ndarray:
     """The mutual information of T2's halves for correlation ``rho``."""
     return -0.5 * np.log(1 - rho ** 2)

@@ -23,7 +23,7 @@ from matplotlib.legend import Legend
 from matplotlib.text import Text
 
 from deepsets.core.models import SPECS
-from deepsets.core.results import GUESS, metrics_of, model_names, scores_at
+from deepsets.core.results import ESTIMATE, GUESS, metrics_of, model_names, scores_at
 from deepsets.core.runfolder import ACCURACY_PNG, DRIFT_PNG, MAE_PNG, atomic_write
 
 MARKERS = "os^vDx*"
@@ -35,6 +35,8 @@ def label(model: str) -> str:
     """A model's name in figures and reports (``ModelSpec.label``), else its own name."""
     if model == GUESS:
         return "constant guess"
+    if model == ESTIMATE:
+        return "plug-in estimate"
     entry = SPECS.get(model)
     return entry.label if entry is not None and entry.label else model
 

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from deepsets.core.results import GUESS, metrics_of, model_names, scores_at
+from deepsets.core.results import (
+    ESTIMATE,
+    GUESS,
+    REFERENCES,
+    metrics_of,
+    model_names,
+    scores_at,
+)
 from deepsets.core.runfolder import ACCURACY_PNG, MAE_PNG, REPORT, write_text
 from deepsets.core.settings import LabConfig
 from deepsets.core.tasks import TASKS
@@ -79,6 +86,7 @@ def findings(results: dict, task: str) -> list[str]:
     for a whole-number task, else by the task's criterion (``Task.meets``)."""
     cards, lines = results["cards"], []
     guess = results.get(GUESS, {}).get("mae")
+    estimate = results.get(ESTIMATE, {}).get("mae") or [None] * len(cards)
     for m in model_names(results):
         acc, mae = scores_at(results, m, "acc"), scores_at(results, m, "mae")
         if TASKS[task].classes:
@@ -90,13 +98,15 @@ def findings(results: dict, task: str) -> list[str]:
             lines.append(f"- **{label(m)}** is {reach_text(cards, acc)}; at {cards[-1]} digits "
                          f"its accuracy is {number(acc[-1], '.1%')} and its MAE "
                          f"{number(mae[-1], '.3g')}.")
-        elif m != GUESS:
+        elif m not in REFERENCES:
             met = [c for i, c in enumerate(cards)
-                   if TASKS[task].meets(None, mae[i], guess[i])]
+                   if TASKS[task].meets(None, mae[i], guess[i], estimate[i])]
             lines.append(f"- **{label(m)}** meets the task ({TASKS[task].criterion}) "
                          f"{at_sizes(met)}; "
                          f"at {cards[-1]} elements its MAE is {number(mae[-1], '.3g')} "
-                         f"(the constant guess's {number(guess[-1], '.3g')}).")
+                         f"(the constant guess's {number(guess[-1], '.3g')}"
+                         + (f", the plug-in estimate's {number(estimate[-1], '.3g')}"
+                            if ESTIMATE in results else "") + ").")
     return lines
 
 

@@ -29,7 +29,7 @@ from deepsets.core.failures import one_line, traceback_text
 from deepsets.core.models import PART_COLUMNS, part_columns
 from deepsets.core.pipeline import evaluate_models, train_models
 from deepsets.core.progress import Outbox, Progress, Stop
-from deepsets.core.results import GUESS, rows_csv, status_rows
+from deepsets.core.results import REFERENCES, rows_csv, status_rows
 from deepsets.core.runfolder import (
     CONFIG,
     FAILURE,
@@ -262,8 +262,9 @@ def sweep_rows(runs: dict[str, LabConfig], results: dict[str, dict],
                failed: dict[str, str]) -> list[dict]:
     """One row per run and size; a failed run's rows have no scores, its status and error;
     a size a model does not apply to has the status ``n/a`` and the reason. The constant
-    guess of a real-valued task, the same in every run of a (task, seed), is kept once."""
-    rows, guessed = [], set()
+    guess of a real-valued task and its reference estimator, the same in every run of a
+    (task, seed), are kept once (``results.REFERENCES``)."""
+    rows, kept = [], set()
     for name, r in runs.items():
         if name not in results:
             rows += [{"task": r.task, "model": r.models[0], **part_columns(r.models[0]),
@@ -272,9 +273,10 @@ def sweep_rows(runs: dict[str, LabConfig], results: dict[str, dict],
             continue
         for row in status_rows(results[name], task=r.task, seed=r.seed):
             row.update(part_columns(row["model"]))
-            if row["model"] == GUESS:
-                if (r.task, r.seed, row["card"]) in guessed:
+            if row["model"] in REFERENCES:
+                key = (r.task, r.seed, row["model"], row["card"])
+                if key in kept:
                     continue
-                guessed.add((r.task, r.seed, row["card"]))
+                kept.add(key)
             rows.append(row)
     return rows

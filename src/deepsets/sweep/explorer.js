@@ -1,5 +1,6 @@
 // The explorer page of a sweep (deepsets.sweep.explorer inlines this file, the data and
-// Plotly). The reach table is a heatmap of the chosen models x tasks; a click on a cell
+// Plotly). The reach table is a heatmap of the chosen models x tasks, or a panel per task of
+// poolings (models less their readout) x readouts; a click on a cell
 // draws that task's curves by set size for the chosen models and seeds; the table below
 // lists the task's runs, their status and their folders. window.explorer is the page's
 // state, for the browser tests and for a curious user's console.
@@ -11,6 +12,9 @@ const state = {
   models: new Set(DATA.models.map((_, i) => i)),
   tasks: new Set(DATA.tasks.map((_, i) => i)),
   seeds: new Set(DATA.seeds),
+  bases: new Set(DATA.models.map((m) => m.base)),  // a model less its readout: a grid's row
+  readouts: new Set(DATA.models.map((m) => m.readout)),
+  facet: "tasks",  // the heatmap: "tasks" (models x tasks) or "grid" (a panel per task)
   metric: "acc",
   xlog: true,
   ylog: null,  // null: log for errors, linear for accuracies, until the user chooses
@@ -45,19 +49,85 @@ function reachCell(task, model) {
   const word = (v) => (v >= largest ? "all" : v === 0 ? "-" : String(v));
   const low = Math.min(...values), mid = medianLow(values), high = Math.max(...values);
   const limited = (byRun.get(`${task}|${model}`) || []).some((i) => DATA.rows.status[i] === "n/a");
-  const text = (low === high ? word(mid) : `${word(mid)} (${word(low)} to ${word(high)})`) +
+  const learned = mid >= trainedTo(task);  // else it missed the task at a training size
+  const head = learned ? word(mid) : "not learned";
+  const text = (low === high ? head : `${head} (${word(low)} to ${word(high)})`) +
     (limited ? "*" : "");  // *: the model does not apply beyond some size
-  return { share: mid / largest, text, short: word(mid) + (limited ? "*" : ""),
-    seeds: values.length };
+  return { share: learned ? mid / largest : UNLEARNED, text,
+    short: (learned ? word(mid) : "n/l") + (limited ? "*" : ""), seeds: values.length };
+}
+
+// The largest test size of a task that its training sets hold (0: none).
+function trainedTo(task) {
+  const inside = DATA.tasks[task].sizes.filter((s) => s <= DATA.tasks[task].train[1]);
+  return inside.length ? Math.max(...inside) : 0;
+}
+
+// The models shown: chosen, and of a chosen pooling (less readout) and readout.
+function shownModels() {
+  return chosen(state.models, DATA.models).filter((m) => state.bases.has(DATA.models[m].base)
+    && state.readouts.has(DATA.models[m].readout));
 }
 
 function chosen(set, items) {
   return items.map((_, i) => i).filter((i) => set.has(i));
 }
 
+const COLORBAR = { title: { text: "reach / largest size (grey: not learned)", side: "right" },
+  tickvals: [0, 0.25, 0.5, 0.75, 1] };
+// Not learned at the training sizes: a share below 0, drawn grey below Viridis's range.
+const UNLEARNED = -0.05;
+const VIRIDIS = ["#440154", "#482878", "#3e4989", "#31688e", "#26828e", "#1f9e89", "#35b779",
+  "#6ece58", "#b5de2b", "#fde725"];
+const FLOOR = -UNLEARNED / (1 - UNLEARNED);  // where 0 falls on the scale
+const SCALE = [[0, "#d9d9d9"], [FLOOR * 0.99, "#d9d9d9"],
+  ...VIRIDIS.map((c, k) => [FLOOR + (1 - FLOOR) * k / (VIRIDIS.length - 1), c])];
+const CELLS = { zmin: UNLEARNED, zmax: 1, colorscale: SCALE, xgap: 1, ygap: 1 };
+const HOVER = "%{customdata[3]} on %{customdata[4]}: reach %{customdata[2]} (click: its curves)<extra></extra>";
+
+// A panel per chosen task: the shown models' poolings (rows) x readouts (columns).
+function drawGrid(tasks, models) {
+  const bases = [...new Set(models.map((m) => DATA.models[m].base))];
+  const readouts = [...new Set(models.map((m) => DATA.models[m].readout))];
+  const at = new Map(models.map((m) => [`${DATA.models[m].base}|${DATA.models[m].readout}`, m]));
+  const columns = Math.min(4, tasks.length), rows = Math.ceil(tasks.length / columns);
+  const traces = tasks.map((t, k) => {
+    const cells = bases.map((b) => readouts.map((r) => {
+      const m = at.get(`${b}|${r}`);
+      return m === undefined ? null : [m, reachCell(t, m)];
+    }));
+    return {
+      type: "heatmap", x: readouts, y: bases, xaxis: `x${k + 1}`, yaxis: `y${k + 1}`,
+      z: cells.map((row) => row.map((c) => (c ? c[1].share : null))),
+      text: cells.map((row) => row.map((c) => (c ? c[1].short : ""))),
+      customdata: cells.map((row) => row.map((c) => (c ? [t, c[0], c[1].text,
+        DATA.models[c[0]].label, DATA.tasks[t].name] : [t, null, "", "", ""]))),
+      texttemplate: "%{text}", textfont: { size: 10 }, hovertemplate: HOVER,
+      ...CELLS, showscale: k === 0, colorbar: COLORBAR,
+    };
+  });
+  const layout = {
+    title: { text: "Reach by pooling (rows) and readout (columns), a panel per task; n/l: not learned" },
+    grid: { rows, columns, pattern: "independent" },
+    height: 120 + rows * (60 + 24 * bases.length),
+    margin: { l: 150, r: 20, t: 60, b: 60 },
+    annotations: tasks.map((t, k) => ({ text: DATA.tasks[t].name, showarrow: false,
+      xref: `x${k + 1} domain`, yref: `y${k + 1} domain`, x: 0.5, y: 1.0, yanchor: "bottom" })),
+  };
+  tasks.forEach((_, k) => {
+    layout[`yaxis${k ? k + 1 : ""}`] = { autorange: "reversed", automargin: true,
+      showticklabels: k % columns === 0 };
+  });
+  Plotly.react("heatmap", traces, layout, { responsive: true, displaylogo: false });
+}
+
 function drawHeatmap() {
   const tasks = chosen(state.tasks, DATA.tasks);
-  const models = chosen(state.models, DATA.models);
+  const models = shownModels();
+  if (state.facet === "grid") {
+    drawGrid(tasks, models);
+    return;
+  }
   const cells = models.map((m) => tasks.map((t) => reachCell(t, m)));
   const trace = {
     type: "heatmap",
@@ -65,14 +135,13 @@ function drawHeatmap() {
     y: models.map((m) => DATA.models[m].label),
     z: cells.map((row) => row.map((c) => c.share)),
     text: cells.map((row) => row.map((c) => c.short)),  // the median; the range on hover
-    customdata: models.map((m, i) => tasks.map((t, j) => [t, m, cells[i][j].text])),
-    texttemplate: "%{text}", textfont: { size: 10 },
-    hovertemplate: "%{y} on %{x}: reach %{customdata[2]} (click: its curves)<extra></extra>",
-    zmin: 0, zmax: 1, colorscale: "Viridis", xgap: 1, ygap: 1,
-    colorbar: { title: { text: "reach / largest size", side: "right" } },
+    customdata: models.map((m, i) => tasks.map((t, j) => [t, m, cells[i][j].text,
+      DATA.models[m].label, DATA.tasks[t].name])),
+    texttemplate: "%{text}", textfont: { size: 10 }, hovertemplate: HOVER,
+    ...CELLS, colorbar: COLORBAR,
   };
   const layout = {
-    title: { text: "Reach: the largest test size up to which a model meets the task" },
+    title: { text: "Reach: the largest test size up to which a model meets the task (n/l: not learned)" },
     height: 160 + 26 * models.length,
     margin: { l: 150, r: 20, t: 40, b: 110 },
     xaxis: { tickangle: -45, automargin: true },
@@ -146,7 +215,7 @@ function drawCurves() {
   }
   const task = DATA.tasks[state.task];
   const metric = task.metrics.includes(state.metric) ? state.metric : task.metrics[0];
-  const models = chosen(state.models, DATA.models);
+  const models = shownModels();
   if (task.guessed && metric === "mae") models.push(GUESS);
   const traces = [], missing = [];
   models.forEach((m, k) => {
@@ -200,7 +269,7 @@ function drawRuns() {
   const head = document.createElement("tr");
   ["model", "seed", "status", "reach", "error", "run folder"].forEach((h) => head.append(cellOf("th", h)));
   table.append(head);
-  for (const m of chosen(state.models, DATA.models)) {
+  for (const m of shownModels()) {
     for (const seed of DATA.seeds.filter((s) => state.seeds.has(s))) {
       const mine = (byRun.get(`${state.task}|${m}`) || []).filter((i) => DATA.rows.seed[i] === seed);
       if (!mine.length) continue;
@@ -302,6 +371,11 @@ const partsOf = (parts) => (parts ? `phi ${parts.phi}, pooling ${parts.pooling},
   : "not a model of parts");
 checkboxes("models", DATA.models.map((_, i) => i), state.models, (i) => DATA.models[i].label,
   (i) => DATA.models[i].name, (i) => partsOf(DATA.models[i].parts));
+checkboxes("bases", [...state.bases], state.bases, (b) => b);
+checkboxes("readouts", [...state.readouts], state.readouts, (r) => r);
+document.querySelectorAll("input[name=facet]").forEach((input) => {
+  input.addEventListener("change", () => { state.facet = input.value; drawHeatmap(); });
+});
 checkboxes("tasks", DATA.tasks.map((_, i) => i), state.tasks, (i) => DATA.tasks[i].name);
 checkboxes("seeds", DATA.seeds, state.seeds, (s) => `seed ${s}`);
 document.querySelectorAll("input[name=metric]").forEach((input) => {

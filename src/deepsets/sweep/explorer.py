@@ -17,12 +17,12 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from deepsets.core.models import parts_of
-from deepsets.core.results import GUESS, model_names, status_rows
+from deepsets.core.models import parts_of, readout_of, without_readout
+from deepsets.core.results import GUESS, REFERENCES, model_names, status_rows
 from deepsets.core.runfolder import RESULTS, checkpoint_path, read_config, read_json, write_text
 from deepsets.core.tasks import TASKS
 from deepsets.lab.plot import label
-from deepsets.sweep.reach import REACH_COLUMNS, run_reach
+from deepsets.sweep.reach import OWN, REACH_COLUMNS, run_reach, yardsticks
 from deepsets.sweep.summary import MAX_TRAIN_CARD
 
 EXPLORER = "explorer.html"
@@ -49,6 +49,10 @@ def number(value) -> float | None:
     return None if value is None or value == "" else float(value)
 
 
+#: reach.csv's columns of whole numbers (an older one lacks ``learned_to``).
+SIZES = ("seed", "reach", "learned_to", "largest_size")
+
+
 def read_sweep(folder: Path) -> tuple[list[dict], list[dict]]:
     """The rows of a sweep folder's results.csv and reach.csv, seeds and sizes as numbers
     (scores stay text: ``explorer_data`` reads them as the sweep's own rows). ValueError,
@@ -63,7 +67,7 @@ def read_sweep(folder: Path) -> tuple[list[dict], list[dict]]:
         rows = [{**r, "seed": int(r["seed"]), "card": int(r["card"])}
                 for r in csv.DictReader(f)]
     with open(folder / "reach.csv", newline="") as f:
-        reaches = [{k: int(r[k]) if k in ("seed", "reach", "largest_size") else r.get(k, "")
+        reaches = [{k: int(r[k]) if k in SIZES and r.get(k) else r.get(k, "")
                     for k in REACH_COLUMNS} for r in csv.DictReader(f)]
     unknown = sorted({r["task"] for r in rows} - set(TASKS))
     if unknown:
@@ -113,7 +117,9 @@ def explorer_data(rows: list[dict], reaches: list[dict], links: dict, title: str
                    "train": [TASKS[t].scale, TASKS[t].scale * max_card],
                    "sizes": sorted({r["card"] for r in rows if r["task"] == t})}
                   for t in tasks],
-        "models": [{"name": m, "label": label(m), "parts": parts_of(m)} for m in models],
+        "models": [{"name": m, "label": label(m), "parts": parts_of(m),
+                    "base": without_readout(m), "readout": readout_of(m) or OWN}
+                   for m in models],
         "guess": label(GUESS),
         "seeds": seeds,
         "errors": errors,
@@ -160,14 +166,14 @@ def lab_page_data(run: Path) -> dict:
     model's reach; links to its own files."""
     config, results = read_config(run), read_json(Path(run) / RESULTS)
     rows = status_rows(results, task=config.task, seed=config.seed)
-    guess = {r["card"]: r["mae"] for r in rows if r["model"] == GUESS}
+    refs = yardsticks(rows)
     reaches = [{"task": config.task, "model": m, "seed": config.seed,
-                "reach": run_reach(config.task, [r for r in rows if r["model"] == m], guess),
+                "reach": run_reach(config.task, [r for r in rows if r["model"] == m], refs),
                 "largest_size": max(results["cards"])}
                for m in model_names(results) if m != GUESS]
     files = [f for f in RUN_FILES if (Path(run) / f).is_file()]
     links = {(config.task, m, config.seed): (".", [*files, checkpoint_path(run, m).name])
-             for m in model_names(results) if m != GUESS}
+             for m in model_names(results) if m not in REFERENCES}
     return explorer_data(rows, reaches, links, Path(run).resolve().name,
                          max_card=config.max_card)
 

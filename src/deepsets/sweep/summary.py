@@ -10,16 +10,39 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from deepsets.core.results import GUESS
+from deepsets.core.results import ESTIMATE, GUESS
 from deepsets.core.settings import LabConfig
 from deepsets.core.settings_table import describe
-from deepsets.core.tasks import ACCURACY_BAR, ERROR_FRACTION, IMAGE_SUMS, TASKS
+from deepsets.core.tasks import ACCURACY_BAR, ERROR_FRACTION, ESTIMATE_FACTOR, IMAGE_SUMS, TASKS
 from deepsets.lab.plot import by_size_figure, save_figure
 from deepsets.sweep.published import MNIST_PUBLISHED
-from deepsets.sweep.reach import MEDIAN_RULE, reach_table, status
+from deepsets.sweep.reach import (
+    MEDIAN_RULE,
+    NOT_LEARNED,
+    OWN,
+    grid_table,
+    reach_table,
+    status,
+)
 
 #: The largest training set of every run of a sweep (the handout's).
 MAX_TRAIN_CARD = LabConfig().max_card
+
+
+def estimated(config) -> str:
+    """The criterion of the sweep's tasks with a reference estimator, in words."""
+    tasks = [t for t in config.tasks if TASKS[t].estimator is not None]
+    if not tasks:
+        return ""
+    return (f"; on {', '.join(tasks)}, which have a reference estimator (the plug-in "
+            f"estimate, a row of the table), its MAE at most {ESTIMATE_FACTOR:g} x the "
+            "estimate's and below the guess's")
+
+def references(task: str) -> list[str]:
+    """The yardsticks scored beside a task's models: the constant guess on a real target,
+    and the reference estimator where the task has one."""
+    return [*([GUESS] if TASKS[task].guessed else []),
+            *([ESTIMATE] if TASKS[task].estimator is not None else [])]
 
 
 def stats(rows: list[dict], task: str, model: str, key: str) -> tuple[list[int], np.ndarray]:
@@ -46,7 +69,7 @@ METRICS = {"acc": ("accuracy", ".3f"), "mae": ("mean absolute error", ".3g")}
 def task_tables(rows: list[dict], config, task: str) -> list[str]:
     """The task's tables, one per metric: a row per size, a column per model (and the
     constant guess on a real task); ``n/a`` where a model does not apply."""
-    models = [*config.all_models, *([GUESS] if TASKS[task].guessed else [])]
+    models = [*config.all_models, *references(task)]
     limited = {(r["model"], r["card"]) for r in rows if r["task"] == task
                and status(r) == "n/a"}
     parts = []
@@ -93,13 +116,22 @@ def summary(rows: list[dict], config, failed: dict[str, str] | None = None,
                   f"A model meets a task at a size when its accuracy there is at least "
                   f"{ACCURACY_BAR:.0%} (whole-number targets{classes(config)}) or its MAE at most "
                   f"{ERROR_FRACTION:g} x the constant guess's (real targets: the guess "
-                  "predicts the training targets' mean for every set), at that size and "
+                  "predicts the training targets' mean for every set)"
+                  f"{estimated(config)}, at that size and "
                   f"every smaller one tested. A cell is {MEDIAN_RULE} (their range); `all`: "
                   f"every size tested, up to {max(config.cards):,}; `-`: not even the "
-                  "smallest. "
+                  f"smallest; `{NOT_LEARNED}`: the median run misses the task at a size its "
+                  "training sets hold, so it never learned it (a number is a run that "
+                  "learned it and lost it beyond that size). "
                   f"Training sets hold 1-{config.max_card} elements{scaled(config)}. Per run: "
                   "reach.csv.\n",
                   reach_table(rows, reaches, config), ""]
+        if config.readouts:
+            parts += ["### Reach by pooling and readout\n",
+                      "Each task's models less their readout (rows) with each readout "
+                      f"(columns; `{OWN}`: a model without one to choose).\n"]
+            parts += [line for task in config.tasks
+                      for line in (grid_table(reaches, config, task), "")]
     for task in config.tasks:
         parts += task_tables(rows, config, task)
         if task in IMAGE_SUMS and "deepsets" in config.all_models and stats(
@@ -163,7 +195,7 @@ def task_figure(rows: list[dict], config, task: str) -> Figure | None:
     over seeds, per model; None where no run of the task finished."""
     whole = not TASKS[task].guessed  # scored by accuracy
     key = "acc" if whole else "mae"
-    models = [*config.all_models, *([] if whole else [GUESS])]
+    models = [*config.all_models, *references(task)]
     cards = sorted(TASKS[task].sizes(config.cards))
     curves = {m: on_sizes(*stats(rows, task, m, key), cards) for m in models}
     curves = {m: values for m, values in curves.items() if values.size}
