@@ -60,22 +60,57 @@ def test_every_pooling_on_vectors_ignores_masked_positions_and_order(pooling):
                                    atol=1e-5)
 
 
+def phi_on_every_element(model, x):
+    """The plain DeepSets: ``model.phi`` (the embedding, then the encoder) on every position
+    of the tokens ``x``, pooled and read out by the model's own parts."""
+    real = x != 0
+    h = model.phi(x)  # (B, N, H), one row per element
+    if model.spec.packed:
+        rows = torch.arange(len(x)).unsqueeze(1).expand_as(real)[real]
+        pooled = model.pool(h[real], rows, len(x))
+    else:
+        pooled = model.pool(h, None if model.spec.pads and not model.mask_padding else real)
+    return model.readout(model.rho(pooled))
+
+
+def assert_same_function(model, outputs):
+    """The same outputs and the same gradients for every weight."""
+    torch.testing.assert_close(*outputs, rtol=1e-5, atol=1e-5)
+    weights = [w for w in model.parameters() if w.requires_grad]
+    first, second = (torch.autograd.grad(out.square().sum(), weights, allow_unused=True)
+                     for out in outputs)
+    for name, a, b in zip([n for n, w in model.named_parameters() if w.requires_grad],
+                          first, second, strict=True):
+        assert (a is None) == (b is None), name
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.parametrize("pooling", POOLS)
+def test_every_pooling_computes_phi_once_per_token_and_equals_phi_on_every_element(
+        pooling, monkeypatch):
+    """On tokens every pooling reads phi's table (phi once per vocabulary token): the
+    outputs and gradients of phi on every element, and the encoder never sees more rows
+    than the vocabulary."""
+    model = parts_model("mlp", pooling, "relu-mlp")
+    padded = torch.cat([torch.zeros(2, 3, dtype=torch.long), DIGITS], dim=1)
+    reference = phi_on_every_element(model, padded)
+    rows = []
+    encoder = model.encoder.forward
+    monkeypatch.setattr(model.encoder, "forward",
+                        lambda e: rows.append(e.shape[:-1].numel()) or encoder(e))
+    assert_same_function(model, [model.forward_each_element(padded), reference])
+    assert rows == [model.input_dim]  # one table of the 11 tokens, not 2 x 10 positions
+
+
 @pytest.mark.parametrize("pooling", [p for p in POOLS if POOLS[p].table])
 @pytest.mark.parametrize("phi", [p for p in PHIS if not PHIS[p].pixels])  # tokens
 def test_the_token_table_is_phi_on_every_element(pooling, phi):
     """The same outputs and the same gradients for every weight."""
     model = parts_model(phi, pooling, "relu-mlp")
     padded = torch.cat([torch.zeros(2, 3, dtype=torch.long), DIGITS], dim=1)
-    outputs = [model.forward_token_table(padded), model.forward_each_element(padded)]
-    torch.testing.assert_close(*outputs, rtol=1e-5, atol=1e-5)
-    weights = [w for w in model.parameters() if w.requires_grad]
-    table, each = (torch.autograd.grad(out.square().sum(), weights, allow_unused=True)
-                   for out in outputs)
-    for name, a, b in zip([n for n, w in model.named_parameters() if w.requires_grad],
-                          table, each, strict=True):
-        assert (a is None) == (b is None), name
-        if a is not None:
-            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+    assert_same_function(model, [model.forward_token_table(padded),
+                                 phi_on_every_element(model, padded)])
 
 
 @pytest.mark.parametrize("name", [n for n in SPECS if spec(n).cls is DeepSets])

@@ -26,14 +26,16 @@ class DeepSets(SetModel):
     out. With ``mask_padding`` the pad token adds nothing, as an absent element should.
 
     Two forwards compute the same function:
-    - ``forward_each_element``: the handout's, phi on every element of every set. Images
-      take it (their 1,797 tokens make a table cost more than it saves), vectors too
-      (a position the mask calls empty adds nothing), and every pooling without a token
-      table; PyG's poolings read the real elements only, packed.
-    - ``forward_token_table``: phi sees only 11 distinct tokens, so it is computed once per
-      vocabulary token and the pooling reads the table by each set's token counts
-      (``parts.Pool.table``): the same values and gradients (tested against a plain
-      DeepSets) at a fraction of the cost.
+    - ``forward_each_element``: the handout's, phi of every element of every set, then the
+      pooling of the features. Images take it (their 1,797 tokens make a table cost more
+      than it saves), vectors too (a position the mask calls empty adds nothing), and
+      every pooling without a token table; PyG's poolings read the real elements only,
+      packed. On tokens phi sees only 11 distinct values, so each element's features are
+      the rows of phi's table, computed once per vocabulary token (``element_phi``).
+    - ``forward_token_table``: the pooling reads that table by each set's token counts
+      (``parts.Pool.table``), with no element axis at all. Both give the values and
+      gradients of phi on every element (tested against a plain DeepSets) at a fraction
+      of the cost.
 
     Args:
         pooling: a name of ``parts.POOLS``, or ``pyg:package.module:ClassName``.
@@ -146,12 +148,17 @@ class DeepSets(SetModel):
             pooled = self.pool(self.features(x, real), real)  # (B, N, H) -> (B, W)
         return self.readout(self.rho(pooled))  # (B, W) -> (B,)
 
+    def element_phi(self, x: torch.Tensor) -> torch.Tensor:
+        """phi of each element of ``x``: on tokens the rows of phi's table (``phi_table``,
+        phi once per vocabulary token, whatever the pooling), else ``phi`` itself."""
+        return self.phi_table()[x] if self.inputs == "tokens" else self.phi(x)
+
     def features(self, x: torch.Tensor, real: torch.Tensor | None) -> torch.Tensor:
         """phi of every position of ``x``, (B, N, H). On MNIST, whose phi reads 784 pixels
         an element, only the ``real`` ones are computed and the others are zero (the
         pooling masks them): a training batch of sets of 1..10 images is half padding."""
         if self.inputs != "mnist" or real is None or bool(real.all()):
-            return self.phi(x)
+            return self.element_phi(x)
         h = self.phi(x[real])  # (E, H)
         features = h.new_zeros(*real.shape, h.shape[-1])
         features[real] = h
@@ -162,7 +169,7 @@ class DeepSets(SetModel):
         """The real elements' features (E, H) and the set each belongs to (E,), in order."""
         real = self.real(x, mask)  # (B, N)
         rows = torch.arange(len(x), device=x.device).unsqueeze(1).expand_as(real)[real]
-        return self.phi(x[real]), rows
+        return self.element_phi(x[real]), rows
 
     def forward_token_table(self, x: torch.Tensor) -> torch.Tensor:
         """phi once per vocabulary token, pooled by each set's token counts."""
