@@ -189,3 +189,44 @@ def test_the_grid_figure_has_a_panel_per_task_and_hatches_what_was_not_learned()
     table = grid_table(reaches, config, "sum")
     assert f"| deepsets-max | {NOT_LEARNED} | all |" in table
     assert f"| LSTM | {NOT_LEARNED} | all |" in table
+
+
+@pytest.mark.parametrize("threads", [False, True])
+def test_a_shared_value_is_made_once_and_every_job_reads_the_same_bytes(threads):
+    import hashlib
+    import pickle
+
+    from plugins import digest_job
+
+    from deepsets.core.executor import Job, run_jobs
+    from deepsets.core.shared import Shared
+
+    made = []
+
+    def make():
+        made.append(1)
+        return np.arange(200_000), np.ones(3)
+    shared = Shared("sum seed 0", make)
+    jobs = [Job(f"run{i}", digest_job, (shared,)) for i in range(4)]
+    outcomes = list(run_jobs(jobs, 2, threads=threads))
+    assert len(made) == 1
+    expected = hashlib.sha256(pickle.dumps(make())).hexdigest()
+    assert [o.value[0] for o in outcomes] == [expected] * 4
+
+
+def test_a_sweep_makes_each_task_and_seeds_training_sets_once(tmp_path, capsys, monkeypatch):
+    from deepsets.core import pipeline
+    from deepsets.sweep import compare
+
+    made = []
+
+    def counted(config):
+        made.append((config.task, config.seed))
+        return pipeline.train_sets(config)
+    monkeypatch.setattr(compare, "train_sets", counted)
+    code, _, err = run_cli(capsys, "compare", "--quick", "--tasks", "sum,mean", "--models",
+                           "deepsets,deepsets-max,lstm", "--seeds", "2", "--n-train", "640",
+                           "--n-per-card", "20", "--cards", "5,20", "--out",
+                           str(tmp_path / "s"))
+    assert code == 0, err
+    assert sorted(made) == [("mean", 0), ("mean", 1), ("sum", 0), ("sum", 1)]  # not 12

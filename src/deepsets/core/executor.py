@@ -6,7 +6,8 @@ A job is a picklable function called in a worker as ``fn(*args, progress=..., ou
 stop=...)``. What it reports and the files it ships come back through a channel and the
 caller replays and writes them, so workers need no shared filesystem. Outcomes come back
 as jobs finish, each with the value or the job's own exception; a job whose worker died
-runs again, up to ``RETRIES`` times.
+runs again, up to ``RETRIES`` times. An argument many jobs share (``shared.Shared``: a
+sweep's training sets) is made once, here, and each job gets it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import (
@@ -26,7 +28,7 @@ from concurrent.futures import (
     wait,
 )
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import Any
@@ -42,6 +44,7 @@ from deepsets.core.progress import (
     replay,
 )
 from deepsets.core.runfolder import write_bytes
+from deepsets.core.shared import SharedRef, handles, to_file, value
 
 #: How often a job runs again whose worker process died (killed, node lost).
 RETRIES = 3
@@ -89,7 +92,7 @@ def _call(fn: Callable[..., Any], args: tuple, key: str, report: bool, ship: boo
     progress = QueueProgress(channel, tag=key) if report else Progress()
     outbox = QueueOutbox(channel, tag=key) if ship else Outbox()
     try:
-        return fn(*args, progress=progress, outbox=outbox, stop=Stop())
+        return fn(*map(value, args), progress=progress, outbox=outbox, stop=Stop())
     except Exception as err:  # its traceback as text: pickling back drops the frames
         located(err)
         raise
@@ -139,11 +142,18 @@ def run_jobs(jobs: Sequence[Job], workers: int = 1, progress: Progress | None = 
     Ctrl-C) cancels the jobs not started and stops the ones running.
     """
     if threads:
-        yield from _run_threads(jobs, workers, progress)
+        yield from _run_threads(shared_by(jobs, lambda key, made: made), workers, progress)
     elif cluster is None:
-        yield from _run_local(jobs, workers, progress)
+        with tempfile.TemporaryDirectory(prefix="deepsets-shared-") as folder:
+            yield from _run_local(shared_by(jobs, to_file(Path(folder))), workers, progress)
     else:
         yield from _run_ray(jobs, cluster, progress)
+
+
+def shared_by(jobs: Sequence[Job], put: Callable[[str, Any], Any]) -> list[Job]:
+    """``jobs`` with each shared argument (``shared.Shared``) made once and ``put``."""
+    return [replace(job, args=args) for job, args in
+            zip(jobs, handles([job.args for job in jobs], put), strict=True)]
 
 
 def _completed(futures: dict[Future, Job], channel: Channel) -> Iterator[tuple[Job, Future]]:
@@ -288,6 +298,7 @@ def _run_ray(jobs: Sequence[Job], cluster: str, progress: Progress | None
     from ray.util.queue import Queue
 
     started = connect_ray(cluster)
+    jobs = shared_by(jobs, lambda key, made: SharedRef(ray.put(made)))
     queue = Queue(actor_options={"num_cpus": 0})
     channel = Channel(jobs, progress, queue, RayEmpty)
     call = ray.remote(_call)

@@ -54,10 +54,17 @@ from deepsets.core.train import Interrupted, fit, init_model, refit_checkpoint
 # --- data (tasks 1 and 2) ---
 
 def train_sets(config: LabConfig) -> tuple[np.ndarray, np.ndarray]:
-    """The run's training sets and targets, from the seed's training-data stream."""
+    """The run's training sets and targets, from the seed's training-data stream: the
+    same for every model of a task and seed (``data_key``)."""
     rng = np.random.default_rng(derive_seed(config.seed, "data", "train"))
     return create_train_dataset(config.n_train, config.max_card, config.max_digit, rng,
                                 task=config.task, pool=element_pool(config.task, "train"))
+
+
+def data_key(config: LabConfig) -> str:
+    """What ``train_sets`` depends on, as a key: runs of one key share their sets."""
+    return (f"{config.task} seed {config.seed}: {config.n_train} sets of 1-{config.max_card},"
+            f" digits 1-{config.max_digit}")
 
 
 def laid_out(config: LabConfig, name: str,
@@ -99,21 +106,24 @@ def default_jobs(config: LabConfig) -> int:
 
 def train_models(run: Path, config: LabConfig, progress: Progress | None = None,
                  jobs: int | None = None, threads: int | None = None,
-                 outbox: Outbox | None = None) -> dict:
+                 outbox: Outbox | None = None,
+                 data: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Task 5: train every model of the config into ``run/<model>.pt``; returns the history.
 
     With ``jobs`` > 1 the models train side by side, in threads of this
     process with one intra-op thread each (their kernels run outside
     Python's lock); models that train on more threads train one after
     another. Each model uses the same thread count either way, so the
-    numbers are the same. Each file written goes to ``outbox`` too.
+    numbers are the same. Each file written goes to ``outbox`` too. ``data``: the run's
+    training sets (``train_sets``) when the caller made them (a sweep shares them).
     """
     progress, outbox = progress or Progress(), outbox or Outbox()
     jobs = default_jobs(config) if jobs is None else jobs
     if any(threads_for(m) > 1 for m in config.models) or threads not in (None, 1):
         jobs = 1  # torch's thread count is one for the whole process
-    progress.stage(f"generating {config.n_train:,} training sets")
-    data = train_sets(config)
+    if data is None:
+        progress.stage(f"generating {config.n_train:,} training sets")
+        data = train_sets(config)
     if config.device == "cpu":  # built (once) before any thread starts: every Adam uses them
         progress.stage(kernels.status())
     if jobs > 1 and len(config.models) > 1:
@@ -190,7 +200,8 @@ def train_model(run: Path | str, config: LabConfig | dict, name: str, *, progres
 # --- evaluation (task 6) ---
 
 def score_models(models: dict[str, nn.Module], config: LabConfig,
-                 progress: Progress | None = None) -> dict:
+                 progress: Progress | None = None,
+                 train_targets: np.ndarray | None = None) -> dict:
     """``results.json``'s dict for ``models`` on the run's test sets, scored by the task's
     metrics (``Task.metrics``: accuracy only for whole-number targets and classes, MAE for
     numbers); for a real target the constant guess (``results.GUESS``) is scored beside
@@ -199,7 +210,8 @@ def score_models(models: dict[str, nn.Module], config: LabConfig,
     The sizes are counted in elements (``Task.sizes``).
 
     The test sets of one size are generated and scored a chunk at a time, so
-    sizes like 10,000 digits stay within memory.
+    sizes like 10,000 digits stay within memory. ``train_targets``: the training sets'
+    targets, when the caller has them (the guess's mean); else they are made again.
     """
     progress = progress or Progress()
     rng = rng_for_test_sets(config)
@@ -207,7 +219,8 @@ def score_models(models: dict[str, nn.Module], config: LabConfig,
     task = TASKS[config.task]
     predictors = dict(models)
     if task.guessed:
-        predictors[GUESS] = ConstantGuess(float(np.mean(train_sets(config)[1])))
+        targets = train_sets(config)[1] if train_targets is None else train_targets
+        predictors[GUESS] = ConstantGuess(float(np.mean(targets)))
     if task.estimator is not None:
         predictors[ESTIMATE] = Estimate(task.estimator)
     results: dict = {"cards": list(task.sizes(config.cards)),
@@ -268,11 +281,12 @@ class Estimate(nn.Module):
 
 
 def evaluate_models(run: Path, config: LabConfig, progress: Progress | None = None,
-                    outbox: Outbox | None = None) -> dict:
+                    outbox: Outbox | None = None,
+                    train_targets: np.ndarray | None = None) -> dict:
     """Task 6: accuracy and MAE per test size of every trained model -> results.json/csv."""
     models = {name: load_trained(run, config, name)[0] for name in config.models}  # fail fast
     progress, outbox = progress or Progress(), outbox or Outbox()
-    results = score_models(models, config, progress)
+    results = score_models(models, config, progress, train_targets)
     write_json(Path(run) / RESULTS, results)
     write_text(Path(run) / RESULTS_CSV,
                rows_csv(result_rows(results), ["model", "card", "acc", "mae"]))

@@ -22,12 +22,13 @@ import shutil
 import tempfile
 from collections import Counter
 from contextlib import closing
+from functools import partial
 from pathlib import Path
 
 from deepsets.core.executor import Job, check_cluster, run_jobs
 from deepsets.core.failures import one_line, traceback_text
 from deepsets.core.models import PART_COLUMNS, part_columns
-from deepsets.core.pipeline import evaluate_models, train_models
+from deepsets.core.pipeline import data_key, evaluate_models, train_models, train_sets
 from deepsets.core.progress import Outbox, Progress, Stop
 from deepsets.core.results import REFERENCES, rows_csv, status_rows
 from deepsets.core.runfolder import (
@@ -46,6 +47,7 @@ from deepsets.core.runfolder import (
     write_text,
 )
 from deepsets.core.settings import CompareConfig, LabConfig, differences
+from deepsets.core.shared import Shared
 from deepsets.core.tasks import TASKS
 from deepsets.sweep.explorer import folder_name, write_explorer
 from deepsets.sweep.reach import REACH_COLUMNS, plot_reach, reach_rows
@@ -61,22 +63,24 @@ def run_name(config: LabConfig) -> str:
     return folder_name(config.task, config.models[0], config.seed)
 
 
-def run_one(config: dict, files: dict[str, bytes], *, progress: Progress, outbox: Outbox,
-            stop: Stop) -> dict:
+def run_one(config: dict, files: dict[str, bytes], data: tuple | None = None, *,
+            progress: Progress, outbox: Outbox, stop: Stop) -> dict:
     """Train and evaluate one run in a private folder of the worker (a job).
 
     ``files`` are the run's checkpoints so far, so training continues after
-    the last completed epoch. Each file saved on the way goes back through
-    ``outbox``; the finished run returns its results and every file.
+    the last completed epoch; ``data`` its training sets, made once for every run of its
+    task and seed (``pipeline.data_key``; None: made here). Each file saved on the way
+    goes back through ``outbox``; the finished run returns its results and every file.
     """
     lab_config = LabConfig.from_dict(config)
     with tempfile.TemporaryDirectory(prefix="deepsets-run-") as tmp:
         run = Path(tmp)
-        for name, data in files.items():
-            (run / name).write_bytes(data)
+        for name, content in files.items():
+            (run / name).write_bytes(content)
         prepare_run(run, lab_config)
-        train_models(run, lab_config, progress, jobs=1, threads=1, outbox=outbox)
-        results = evaluate_models(run, lab_config, progress, outbox)
+        train_models(run, lab_config, progress, jobs=1, threads=1, outbox=outbox, data=data)
+        results = evaluate_models(run, lab_config, progress, outbox,
+                                  None if data is None else data[1])
         return {"results": results, "files": {p.name: p.read_bytes() for p in run.iterdir()
                                                if p.is_file() and not p.name.startswith(".")}}
 
@@ -96,8 +100,16 @@ def pending_job(folder: Path, config: LabConfig) -> tuple[Job | None, str]:
     (folder / FAILURE).unlink(missing_ok=True)  # a failed run's, which runs again
     files = {checkpoint_path(folder, m).name: checkpoint_path(folder, m).read_bytes()
              for m in config.models if checkpoint_path(folder, m).exists()}
-    return Job(folder.name, run_one, (config.to_dict(), files), cpus=1,
+    data = Shared(data_key(config), partial(train_sets, config))
+    return Job(folder.name, run_one, (config.to_dict(), files, data), cpus=1,
                gpus=1 if config.device == "cuda" else 0, folder=folder), why
+
+
+def by_data(jobs: list[Job]) -> list[Job]:
+    """The runs that share training sets (``run_one``'s ``data``) one after another, in the
+    order each group first comes: a worker reads each group's sets once."""
+    first = {key: i for i, key in enumerate(dict.fromkeys(job.args[2].key for job in jobs))}
+    return sorted(jobs, key=lambda job: first[job.args[2].key])
 
 
 #: How ``plan_line`` counts the runs of each reason ``pending_job`` gives; any other reason
@@ -141,7 +153,7 @@ def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2, cluster: str
     progress.start("compare", f"{len(runs)} runs ({len(results)} done before)", len(runs),
                    "run")
     progress.advance("compare", len(results))
-    jobs_left = [job for job, _ in todo.values() if job is not None]
+    jobs_left = by_data([job for job, _ in todo.values() if job is not None])
     with closing(run_jobs(jobs_left, jobs, cluster=cluster)) as outcomes:  # no worker outlives
         for outcome in outcomes:
             if outcome.error is not None:
