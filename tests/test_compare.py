@@ -239,10 +239,11 @@ def test_preset_handout_is_the_handouts_settings():
     assert len(config.runs()) == 4 * 6 * 3
 
 
-def test_wall_time_schedules_longest_first():
+def test_wall_time_schedules_in_the_order_the_sweep_dispatches():
     # 5 and 4 start; the 3s go to whichever CPU frees first: 4+3, 5+3, 7+3
     assert wall_time([5, 4, 3, 3, 3], 2) == 10
     assert wall_time([2, 2, 2], 64) == 2 and wall_time([1, 2, 3], 1) == 6
+    assert wall_time([1, 1, 4], 2) == 5  # the long run starts last, as it is dispatched
 
 
 def test_summary_mean_and_std():

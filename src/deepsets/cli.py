@@ -134,7 +134,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         from deepsets.sweep.costs import dry_run
 
         runs = {run_name(r): r for r in config.runs()}
-        print(dry_run(runs, args.out, cpus_for(args), Bars()), end="")
+        print(dry_run(config, runs, args.out, cpus_for(args), Bars()), end="")
         return 0
     rows, failed = run_compare(config, args.out, jobs=args.jobs, cluster=args.cluster,
                                progress=Bars(), force=args.force)

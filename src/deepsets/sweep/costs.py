@@ -1,19 +1,26 @@
 """What a sweep will cost before it runs (``deepsets compare --dry-run``).
 
-A run's cost is its training steps times the seconds of one step, plus its
-evaluation: the elements of its test sets times the seconds per element.
-Both rates are measured here, on this machine, on one thread (as a sweep's
-runs train), for each model and input kind (digit tokens or images). A run
-that trained before in the sweep's folder brings its own epoch times. The
-wall time on P CPUs is the schedule that always starts the longest run left
-on the first free CPU.
+A run's cost is its training steps times the seconds of one step, plus its evaluation
+(the elements of its test sets times the seconds to make and predict one), plus what a
+run spends outside both (building the model, checkpoints, files: measured on a tiny run
+of the same model). The rates are measured here, on this machine, on one thread (as a
+sweep's runs train), for each model and input kind (digit tokens or images). A run that
+trained before in the sweep's folder brings its own epoch times. The wall time on P CPUs
+is the command's as a user runs it: starting Python and a worker, making each task and
+seed's training sets (in the driver, before any run starts), the runs scheduled in the
+order the sweep dispatches them, each on the first free CPU, and writing the outputs
+(measured on stand-in rows).
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+import subprocess
+import sys
+import tempfile
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,21 +35,35 @@ from deepsets.core.data import (
 )
 from deepsets.core.devices import torch_threads
 from deepsets.core.evaluate import predict
+from deepsets.core.models import part_columns
 from deepsets.core.optim import make_adam
-from deepsets.core.pipeline import seeded_model
-from deepsets.core.progress import Progress
+from deepsets.core.pipeline import data_key, seeded_model, train_sets
+from deepsets.core.progress import Outbox, Progress, Stop
 from deepsets.core.runfolder import HISTORY, read_json
-from deepsets.core.settings import LabConfig
+from deepsets.core.settings import CompareConfig, LabConfig
 from deepsets.core.tasks import TASKS
 from deepsets.core.train import LOSSES, training_tensors
+from deepsets.sweep.compare import run_one, write_outputs
 
 
-def measure_rates(config: LabConfig, steps: int = 20) -> tuple[float, float]:
-    """(seconds per training step, seconds per evaluated element) of ``config``'s model."""
+@dataclass(frozen=True)
+class Rates:
+    """What one model costs on one kind of input, measured here on one thread."""
+
+    step: float  # seconds per training step
+    element: float  # seconds to make and predict one element of a test set
+    run: float  # seconds a run spends outside its steps and predictions
+    training_set: float  # seconds to make one training set (the driver, once per seed)
+
+
+def measure_rates(config: LabConfig, steps: int = 50) -> Rates:
+    """``config``'s model's ``Rates``."""
     name = config.models[0]
+    began = time.perf_counter()
     X, y = create_train_dataset(config.batch_size * (steps + 3), config.max_card,
                                 config.max_digit, 0, task=config.task,
                                 pool=element_pool(config.task, "train"))
+    training_set = (time.perf_counter() - began) / len(y)
     loss = TASKS[config.task].loss  # vectors: measured at the largest training size
     with torch_threads(1):
         model = seeded_model(name, config)
@@ -50,12 +71,24 @@ def measure_rates(config: LabConfig, steps: int = 20) -> tuple[float, float]:
                                 torch.device("cpu"))
         step = seconds_per_step(model, X, y, torch.arange(len(X)).split(config.batch_size),
                                 config.lr, loss=LOSSES[loss])
+        began = time.perf_counter()
         (X_test,), _ = create_test_dataset(256, [50], config.max_digit, 0, task=config.task,
                                            pool=element_pool(config.task, "test"))
-        began = time.perf_counter()
         predict(model, X_test, batch_tokens=config.eval_batch_tokens)
         element = (time.perf_counter() - began) / (X_test.shape[0] * X_test.shape[1])
-    return step, element
+    return Rates(step, element, run_overhead(config, step, element), training_set)
+
+
+def run_overhead(config: LabConfig, step: float, element: float) -> float:
+    """The seconds of a tiny run of ``config``'s model (one epoch of 4 steps, 4 test sets a
+    size), as a worker runs it, less its steps and predictions."""
+    tiny = replace(config, n_train=4 * config.batch_size, epochs=1, n_per_card=4)
+    data = train_sets(tiny)
+    began = time.perf_counter()
+    with torch_threads(1):
+        run_one(tiny.to_dict(), {}, data, progress=Progress(), outbox=Outbox(), stop=Stop())
+    took = time.perf_counter() - began
+    return max(0.0, took - 4 * step - 4 * sum(tiny.sizes) * element)
 
 
 def seconds_per_step(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor,
@@ -73,41 +106,61 @@ def seconds_per_step(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor,
     return (time.perf_counter() - began) / (len(batches) - warmup)
 
 
-def run_cost(config: LabConfig, rates: tuple[float, float], folder: Path | None = None
+def run_cost(config: LabConfig, rates: Rates, folder: Path | None = None
              ) -> tuple[float, str]:
     """(seconds, "measured" or "estimated") of one run; measured epochs count as they took."""
-    step, element = rates
     steps_per_epoch = math.ceil(config.n_train / config.batch_size)
     done: list[dict] = []
     if folder is not None and (folder / HISTORY).exists():
         done = read_json(folder / HISTORY).get(config.models[0], [])
     trained = sum(e["seconds"] for e in done[:config.epochs])
     left = config.epochs - len(done[:config.epochs])
-    seconds = trained + left * steps_per_epoch * step \
-        + element * config.n_per_card * sum(config.cards)
+    seconds = trained + left * steps_per_epoch * rates.step + rates.run \
+        + rates.element * config.n_per_card * sum(config.sizes)
     return seconds, "measured" if done and not left else "estimated"
 
 
 def wall_time(costs: list[float], cpus: int) -> float:
-    """The sweep's wall time when each run takes one CPU: longest runs first, each on the
-    CPU that frees up first."""
+    """The runs' wall time when each takes one CPU: in the order given (the order the sweep
+    dispatches them), each on the CPU that frees up first."""
     free = [0.0] * max(1, cpus)
-    for cost in sorted(costs, reverse=True):
+    for cost in costs:
         heapq.heappush(free, heapq.heappop(free) + cost)
     return max(free)
 
 
-def dry_run(runs: dict[str, LabConfig], out: Path, cpus: int,
+def start_seconds() -> float:
+    """A fresh Python's start with the sweep's imports (torch, the pipeline), measured."""
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import deepsets.sweep.compare"], check=True)
+    return time.perf_counter() - began
+
+
+def outputs_seconds(runs: dict[str, LabConfig], config: CompareConfig) -> float:
+    """Seconds to write the sweep's outputs (tables, figures, the explorer), measured on
+    stand-in rows of every run into a scratch folder."""
+    rows = [{"task": r.task, "model": r.models[0], **part_columns(r.models[0]),
+             "seed": r.seed, "card": size, "acc": 0.5, "mae": 1.0 / size, "status": "ok",
+             "error": ""} for r in runs.values() for size in r.sizes]
+    with tempfile.TemporaryDirectory(prefix="deepsets-cost-") as folder:
+        began = time.perf_counter()
+        write_outputs(Path(folder), rows, config, {})
+        return time.perf_counter() - began
+
+
+def dry_run(config: CompareConfig, runs: dict[str, LabConfig], out: Path, cpus: int,
             progress: Progress | None = None) -> str:
-    """Markdown: every run with its cost, the total, and the wall time on ``cpus`` CPUs."""
+    """Markdown: every run with its cost, the total, and the command's wall time on ``cpus``
+    CPUs (``wall_time``, with the start, the training sets and the outputs)."""
     progress = progress or Progress()
     kinds = {(r.models[0], inputs(r)): r for r in runs.values()}
-    progress.start("costs", "measuring a training step and evaluation of each model",
-                   len(kinds), "model")
+    progress.start("costs", "measuring a training step, evaluation and a tiny run of each "
+                   "model", len(kinds) + 1, "model")
     rates = {}
-    for kind, config in kinds.items():
-        rates[kind] = measure_rates(config)
+    for kind, r in kinds.items():
+        rates[kind] = measure_rates(r)
         progress.advance("costs")
+    fixed = 2 * start_seconds() + outputs_seconds(runs, config)  # the driver, then a worker
     progress.end("costs")
     lines = ["| run | training steps | seconds | |", "|---|---:|---:|---|"]
     costs = []
@@ -116,14 +169,27 @@ def dry_run(runs: dict[str, LabConfig], out: Path, cpus: int,
         costs.append(seconds)
         steps = math.ceil(r.n_train / r.batch_size) * r.epochs
         lines.append(f"| {name} | {steps:,} | {seconds:,.{1 if seconds < 10 else 0}f} | {how} |")
-    lines += ["", "| model | inputs | ms per training step | us per evaluated element |",
-              "|---|---|---:|---:|"]
-    lines += [f"| {m} | {kind} | {step * 1e3:.2f} | {element * 1e6:.2f} |"
-              for (m, kind), (step, element) in rates.items()]
+    lines += ["", "| model | inputs | ms per training step | us per test element | "
+              "s a run besides |", "|---|---|---:|---:|---:|"]
+    lines += [f"| {m} | {kind} | {r.step * 1e3:.2f} | {r.element * 1e6:.2f} | {r.run:.2f} |"
+              for (m, kind), r in rates.items()]
+    sets = {data_key(r): rates[r.models[0], inputs(r)].training_set * r.n_train
+            for r in runs.values()}  # made once each, in the driver, before the runs
+    order = [costs[list(runs).index(job)] for job in dispatch_order(runs)]
     total = float(np.sum(costs))
+    wall = fixed + sum(sets.values()) + wall_time(order, cpus)
     lines += ["", f"{len(runs)} runs, {duration(total)} of CPU time in all; on {cpus} CPUs "
-              f"(one run per CPU) about {duration(wall_time(costs, cpus))} of wall time."]
+              f"(one run per CPU) about {duration(wall)} of wall time, of which "
+              f"{duration(fixed)} starting and writing the outputs and "
+              f"{duration(sum(sets.values()))} making {len(sets)} sets of training sets."]
     return "\n".join(lines) + "\n"
+
+
+def dispatch_order(runs: dict[str, LabConfig]) -> list[str]:
+    """The runs in the order the sweep dispatches them (``compare.by_data``): those of one
+    task and seed together."""
+    first = {key: i for i, key in enumerate(dict.fromkeys(data_key(r) for r in runs.values()))}
+    return sorted(runs, key=lambda name: first[data_key(runs[name])])
 
 
 def inputs(config: LabConfig) -> str:
