@@ -76,6 +76,8 @@ def test_the_suites():
     assert CompareConfig(tasks=("mean", "default", "sum")).tasks == (
         "mean", "sum", "max", "unique", "images")
     assert CompareConfig().preset("laf").tasks == LAF
+    assert CompareConfig(tasks=("digits",)).tasks == LAF[:13]  # the functions over digits
+    assert all(TASKS[t].elements.words == "digits" for t in LAF[:13])
 
 
 def test_an_unknown_task_names_the_tasks_and_suites(capsys):

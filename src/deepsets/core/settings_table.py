@@ -25,7 +25,7 @@ from deepsets.core.choices import check_models, check_readouts, check_tasks
 from deepsets.core.data import HANDOUT_CARDS
 from deepsets.core.models import RHOS
 from deepsets.core.recipes import RECIPES
-from deepsets.core.tasks import SUITES, TASKS
+from deepsets.core.tasks import SUITE_ABOUT, SUITES, TASKS
 
 DEVICES = ("cpu", "cuda", "auto")
 
@@ -65,10 +65,7 @@ SETTINGS: dict[str, Setting] = {
                     choices=tuple(TASKS)),
     "tasks": Setting(SUITES["default"], lambda n, v: check_tasks(v, n),
                      "comma-separated tasks (deepsets tasks lists them), or a suite of them: "
-                     + "; ".join(f"{k} = {', '.join(v)}" if k in ("default", "vectors") else
-                                 f"{k} = the LAF paper's {len(v)}" if k == "laf" else
-                                 f"{k} = the LAF functions over reals"
-                                 for k, v in SUITES.items()),
+                     + "; ".join(f"{k} = {about}" for k, about in SUITE_ABOUT.items()),
                      names),
     "n_train": Setting(100_000, check_positive_int, "training sets of a run", whole_number,
                        noun="training set"),

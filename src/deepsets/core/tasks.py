@@ -299,9 +299,17 @@ TASKS.update({
 IMAGE_SUMS = ("images", "mnist-sum")
 #: Each suite's tasks, by the name ``--tasks`` takes for all of them.
 SUITES: dict[str, tuple[str, ...]] = {
-    "default": ("sum", "max", "unique", "images"), "laf": LAF, "reals": REALS_LAF,
+    "default": ("sum", "max", "unique", "images"), "laf": LAF,
+    "digits": tuple(laf_name("", f) for f in FUNCTIONS), "reals": REALS_LAF,
     "mnist": MNIST_TASKS,
     "vectors": ("reals-max", "gaussian-entropy", "gaussian-mi", "point-clouds")}
+#: Each suite in a few words, for --help.
+SUITE_ABOUT = {"default": ", ".join(SUITES["default"]),
+               "laf": f"the LAF paper's {len(LAF)}, over digits and images",
+               "digits": f"the {len(FUNCTIONS)} over digits",
+               "reals": "the LAF functions over reals",
+               "mnist": f"the {len(FUNCTIONS)} over MNIST",
+               "vectors": ", ".join(SUITES["vectors"])}
 
 
 def get_task(name: str) -> Task:
