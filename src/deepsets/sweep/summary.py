@@ -38,6 +38,7 @@ def estimated(config) -> str:
             f"estimate, a row of the table), its MAE at most {ESTIMATE_FACTOR:g} x the "
             "estimate's and below the guess's")
 
+
 def references(task: str) -> list[str]:
     """The yardsticks scored beside a task's models: the constant guess on a real target,
     and the reference estimator where the task has one."""
