@@ -105,11 +105,12 @@ def pending_job(folder: Path, config: LabConfig) -> tuple[Job | None, str]:
                gpus=1 if config.device == "cuda" else 0, folder=folder), why
 
 
-def by_data(jobs: list[Job]) -> list[Job]:
-    """The runs that share training sets (``run_one``'s ``data``) one after another, in the
-    order each group first comes: a worker reads each group's sets once."""
-    first = {key: i for i, key in enumerate(dict.fromkeys(job.args[2].key for job in jobs))}
-    return sorted(jobs, key=lambda job: first[job.args[2].key])
+def dispatch_order(runs: dict[str, LabConfig]) -> list[str]:
+    """The runs' names in the order the sweep dispatches them: those that share training
+    sets (``pipeline.data_key``) one after another, each group where it first comes, so a
+    worker reads each group's sets once."""
+    first = {key: i for i, key in enumerate(dict.fromkeys(data_key(r) for r in runs.values()))}
+    return sorted(runs, key=lambda name: first[data_key(runs[name])])
 
 
 #: How ``plan_line`` counts the runs of each reason ``pending_job`` gives; any other reason
@@ -153,7 +154,9 @@ def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2, cluster: str
     progress.start("compare", f"{len(runs)} runs ({len(results)} done before)", len(runs),
                    "run")
     progress.advance("compare", len(results))
-    jobs_left = by_data([job for job, _ in todo.values() if job is not None])
+    order = {name: i for i, name in enumerate(dispatch_order(runs))}
+    jobs_left = sorted((job for job, _ in todo.values() if job is not None),
+                       key=lambda job: order[job.key])
     with closing(run_jobs(jobs_left, jobs, cluster=cluster)) as outcomes:  # no worker outlives
         for outcome in outcomes:
             if outcome.error is not None:

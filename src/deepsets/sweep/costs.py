@@ -43,7 +43,7 @@ from deepsets.core.runfolder import HISTORY, read_json
 from deepsets.core.settings import CompareConfig, LabConfig
 from deepsets.core.tasks import TASKS
 from deepsets.core.train import LOSSES, training_tensors
-from deepsets.sweep.compare import run_one, write_outputs
+from deepsets.sweep.compare import dispatch_order, run_one, write_outputs
 
 
 @dataclass(frozen=True)
@@ -184,7 +184,8 @@ def dry_run(config: CompareConfig, runs: dict[str, LabConfig], out: Path, cpus: 
               for (m, kind), r in rates.items()]
     sets = {data_key(r): rates[r.models[0], inputs(r)].training_set * r.n_train
             for r in runs.values()}  # made once each, in the driver, before the runs
-    order = [costs[list(runs).index(job)] for job in dispatch_order(runs)]
+    cost_of = dict(zip(runs, costs, strict=True))
+    order = [cost_of[name] for name in dispatch_order(runs)]
     total = float(np.sum(costs))
     wall = fixed + sum(sets.values()) + wall_time(order, cpus)
     lines += ["", f"{len(runs)} runs, {duration(total)} of CPU time in all; on {cpus} CPUs "
@@ -192,13 +193,6 @@ def dry_run(config: CompareConfig, runs: dict[str, LabConfig], out: Path, cpus: 
               f"{duration(fixed)} starting and writing the outputs and "
               f"{duration(sum(sets.values()))} making {len(sets)} sets of training sets."]
     return "\n".join(lines) + "\n"
-
-
-def dispatch_order(runs: dict[str, LabConfig]) -> list[str]:
-    """The runs in the order the sweep dispatches them (``compare.by_data``): those of one
-    task and seed together."""
-    first = {key: i for i, key in enumerate(dict.fromkeys(data_key(r) for r in runs.values()))}
-    return sorted(runs, key=lambda name: first[data_key(runs[name])])
 
 
 def inputs(config: LabConfig) -> str:
