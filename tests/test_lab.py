@@ -316,3 +316,25 @@ def test_reach_in_words():
     assert reach_text(cards, [0.999, 0.9, 0.995]) == "at least 99% accurate only at 5, 20 digits"
     assert reach_text(cards, [0.999, 0.9, 0.5]) == "at least 99% accurate only at 5 digits"
     assert reach_text(cards, [0.5, 0.9, 0.7]) == "never 99% accurate; at best 90.00% at 10 digits"
+
+
+def test_a_lab_run_makes_its_training_sets_once(tmp_path, monkeypatch):
+    # a real target: training needs the sets, the constant guess their targets' mean
+    from deepsets.core import pipeline
+    from deepsets.core.results import GUESS
+    from deepsets.lab import run
+
+    config = LabConfig(**{**TINY.to_dict(), "task": "mean", "models": ["deepsets-mean"],
+                          "n_train": 640, "epochs": 1, "cards": [5, 10]})
+    made, make = [], pipeline.train_sets
+
+    def counted(made_for):
+        made.append(made_for == config)
+        return make(made_for)
+    monkeypatch.setattr(pipeline, "train_sets", counted)
+    monkeypatch.setattr(run, "train_sets", counted)
+    for later in ("plot_run", "report_run"):  # the analyses: tested above, not counted here
+        monkeypatch.setattr(run, later, lambda *args: None)
+    done = run_lab(config, tmp_path / "mean")
+    assert made == [True]
+    assert GUESS in done.results  # scored from those targets

@@ -153,8 +153,11 @@ def run_lab(config: LabConfig | None, out: Path, *, resume: bool = False, force:
     """
     out = Path(out)
     config = prepare_run(out, config, resume=resume, force=force, progress=progress)
-    train_models(out, config, progress, jobs)
-    results = evaluate_models(out, config, progress)
+    progress = progress or Progress()
+    progress.stage(f"generating {config.n_train:,} training sets")
+    data = train_sets(config)  # once: training, then the constant guess's mean
+    train_models(out, config, progress, jobs, data=data)
+    results = evaluate_models(out, config, progress, train_targets=data[1])
     plot_run(out, config)
     report_run(out, config, progress)
     files = [out / name for name in OUTPUTS] + [checkpoint_path(out, m) for m in config.models]
