@@ -281,3 +281,25 @@ def test_local_ray_binds_to_loopback_with_token_authentication(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == ("deepsets compare: error: --cluster local-ray keeps Ray's "
                                    "token authentication on; unset RAY_AUTH_MODE=disabled")
+
+
+
+def test_the_dry_runs_step_is_the_epochs_mean_over_set_lengths(monkeypatch):
+    # sets of vectors train in batches of one length each (train.epoch_batches), as long as
+    # their sets: the projected step is their mean, not a step on sets padded to the longest
+    from deepsets.core.train import epoch_batches
+    from deepsets.sweep import costs
+
+    now = [0.0]  # a clock that a step of sets of N elements moves on by N ms
+
+    class OneMillisecondAnElement(torch.nn.Linear):
+        def forward(self, x):
+            now[0] += 0.001 * x.shape[1]
+            return super().forward(x[:, :1, 0]).squeeze(-1)
+    monkeypatch.setattr(costs.time, "perf_counter", lambda: now[0])
+    lengths = torch.tensor([2] * 640 + [20] * 64)  # 10 batches of 2 elements, 1 of 20
+    X, y = torch.zeros(len(lengths), 20, 1), torch.zeros(len(lengths))
+    batches = epoch_batches(len(X), 64, 0, "clock", 0, lengths)
+    step = costs.seconds_per_step(OneMillisecondAnElement(1, 1), X, y, batches, 1e-3,
+                                  lengths=lengths)
+    assert step == pytest.approx(0.001 * (10 * 2 + 20) / 11)  # 3.6 ms, not 20

@@ -271,3 +271,33 @@ def test_fit_refuses_a_bad_schedule_or_bad_lengths(data):
         fit(model, X, y, name="deepsets", schedule="linear")
     with pytest.raises(ValueError, match="^lengths must be 3000 set lengths in 1..10"):
         fit(model, X, y, name="deepsets", lengths=np.full(len(X), 11))
+
+
+class Flushes(torch.nn.Module):
+    """A sum model that records, at each training step, whether a denormal float (1e-39)
+    reaches its arithmetic as itself or as zero."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embedding = torch.nn.Embedding(11, 4)
+        self.out = torch.nn.Linear(4, 1)
+        self.seen: list[float] = []
+
+    def forward(self, x):
+        self.seen.append((torch.tensor([1e-39]) * 1.0).item())
+        return self.out(self.embedding(x).sum(dim=1)).squeeze(-1)
+
+
+def test_training_flushes_denormals_to_zero_and_restores_them_after(data):
+    from deepsets.core.devices import flushed_denormals
+
+    tiny = torch.tensor([1e-39])  # below float32's smallest normal, 1.2e-38
+    assert (tiny * 1.0).item() > 0
+    with flushed_denormals():
+        assert (tiny * 1.0).item() == 0
+    assert (tiny * 1.0).item() > 0
+    model = Flushes()
+    X, y = data
+    fit(model, X[:256], y[:256], name="flushes", epochs=1, batch_size=64)
+    assert model.seen == [0.0] * 4  # every step, as the LSTM's long backward passes need
+    assert (tiny * 1.0).item() > 0  # and back after training

@@ -1,4 +1,4 @@
-"""Where tensors are computed: the device and the number of intra-op threads."""
+"""Where tensors are computed: the device, the number of intra-op threads, denormals."""
 
 from __future__ import annotations
 
@@ -25,3 +25,16 @@ def torch_threads(n: int):
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextmanager
+def flushed_denormals():
+    """Run a block with denormal floats (below 1.2e-38) flushed to zero on this thread, as
+    TensorFlow's CPU kernels run, then back to torch's default. Back through hundreds of
+    steps an LSTM's gradients decay into denormals, which a CPU computes about 10x slower
+    (an LSTM's step on 240-300 Gaussian samples: docs/speed.md)."""
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)

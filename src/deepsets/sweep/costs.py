@@ -20,7 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from itertools import zip_longest
 from pathlib import Path
 
 import numpy as np
@@ -28,21 +30,20 @@ import torch
 import torch.nn.functional as F
 
 from deepsets.core.data import (
-    VectorSets,
     create_test_dataset,
     create_train_dataset,
     element_pool,
 )
-from deepsets.core.devices import torch_threads
+from deepsets.core.devices import flushed_denormals, torch_threads
 from deepsets.core.evaluate import predict
 from deepsets.core.models import part_columns
 from deepsets.core.optim import make_adam
-from deepsets.core.pipeline import data_key, seeded_model, train_sets
+from deepsets.core.pipeline import data_key, laid_out, seeded_model, train_sets
 from deepsets.core.progress import Outbox, Progress, Stop
 from deepsets.core.runfolder import HISTORY, read_json
 from deepsets.core.settings import CompareConfig, LabConfig
 from deepsets.core.tasks import TASKS
-from deepsets.core.train import LOSSES, training_tensors
+from deepsets.core.train import LOSSES, epoch_batches, training_tensors
 from deepsets.sweep.compare import dispatch_order, run_one, write_outputs
 
 
@@ -64,13 +65,15 @@ def measure_rates(config: LabConfig, steps: int = 50) -> Rates:
                                 config.max_digit, 0, task=config.task,
                                 pool=element_pool(config.task, "train"))
     training_set = (time.perf_counter() - began) / len(y)
-    loss = TASKS[config.task].loss  # vectors: measured at the largest training size
+    loss = TASKS[config.task].loss
     with torch_threads(1):
         model = seeded_model(name, config)
-        X, y = training_tensors(model, X.values if isinstance(X, VectorSets) else X, y, loss,
-                                torch.device("cpu"))
-        step = seconds_per_step(model, X, y, torch.arange(len(X)).split(config.batch_size),
-                                config.lr, loss=LOSSES[loss])
+        X, lengths = laid_out(config, name, X)  # as the run trains them
+        X, y = training_tensors(model, X, y, loss, torch.device("cpu"))
+        lengths = None if lengths is None else torch.as_tensor(lengths)
+        step = seconds_per_step(model, X, y, epoch_batches(len(X), config.batch_size,
+                                                           config.seed, name, 0, lengths),
+                                config.lr, loss=LOSSES[loss], lengths=lengths)
         began = time.perf_counter()
         (X_test,), _ = create_test_dataset(256, [50], config.max_digit, 0, task=config.task,
                                            pool=element_pool(config.task, "test"))
@@ -95,24 +98,50 @@ def run_overhead(config: LabConfig, step: float, element: float) -> float:
 
 def seconds_per_step(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor,
                      batches: list[torch.Tensor], lr: float, warmup: int = 3,
-                     loss=F.l1_loss, budget: float = 0.5) -> float:
-    """Seconds of one training step as ``fit`` takes it (its loss, backward, Adam), averaged
-    over ``batches`` after the first ``warmup``, which warm up allocators and kernels; a
-    slow model's (sets of 300 Gaussian samples) over those that fit in ``budget`` seconds,
-    5 at least."""
+                     loss=F.l1_loss, budget: float = 0.5,
+                     lengths: torch.Tensor | None = None) -> float:
+    """Seconds of one training step of ``batches`` as ``fit`` takes it (its loss, backward,
+    Adam), measured after the first ``warmup``, which warm up allocators and kernels, over
+    the steps that fit in ``budget`` seconds, 5 at least. With ``lengths`` (sets of vectors,
+    unpadded sequences) a batch is its sets' last ``length`` columns, as ``fit`` trains it,
+    and a step costs more the longer its sets: each length is timed (round by round, the
+    longest first) and the mean weighs them as ``batches`` holds them."""
     optimizer = make_adam(model.parameters(), lr)
-    measured = 0
-    for i, idx in enumerate(batches):
-        if i == warmup:
-            began = time.perf_counter()
+
+    def length(idx: torch.Tensor) -> int:
+        return X.shape[1] if lengths is None else int(lengths[idx[0]])
+
+    def step(idx: torch.Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)
-        loss(model(X[idx]), y[idx]).backward()
+        loss(model(X[idx, X.shape[1] - length(idx):]), y[idx]).backward()
         optimizer.step()
-        if i >= warmup:
-            measured += 1
-            if measured >= 5 and time.perf_counter() - began > budget:
-                break
-    return (time.perf_counter() - began) / measured
+
+    with flushed_denormals():  # as fit trains
+        return mean_step(step, batches, length, warmup, budget)
+
+
+def mean_step(step: Callable[[torch.Tensor], None], batches: list[torch.Tensor],
+              length: Callable[[torch.Tensor], int], warmup: int, budget: float) -> float:
+    """``seconds_per_step``'s timing: ``warmup`` steps, then a step of each length a round
+    until every length is timed, 5 steps and ``budget`` seconds at least (or ``batches`` are
+    done); the mean over ``batches`` of their length's time."""
+    for idx in batches[:warmup]:
+        step(idx)
+    by_length: dict[int, list[torch.Tensor]] = {}
+    for idx in sorted(batches, key=len, reverse=True):  # whole batches first
+        by_length.setdefault(length(idx), []).append(idx)
+    rounds = zip_longest(*(by_length[n] for n in sorted(by_length, reverse=True)))
+    took: dict[int, list[float]] = {n: [] for n in by_length}
+    began = time.perf_counter()
+    for batch in (idx for each in rounds for idx in each if idx is not None):
+        start = time.perf_counter()
+        step(batch)
+        took[length(batch)].append(time.perf_counter() - start)
+        if all(took.values()) and sum(map(len, took.values())) >= 5 \
+                and time.perf_counter() - began > budget:  # every length timed
+            break
+    seconds = {n: float(np.mean(t)) for n, t in took.items()}
+    return float(np.mean([seconds[length(idx)] for idx in batches]))
 
 
 def run_cost(config: LabConfig, rates: Rates, folder: Path | None = None
