@@ -285,15 +285,16 @@ def test_a_lab_run_gets_the_same_page(browser, tiny_run, tmp_path):
     page.close()
 
 
-def test_the_committed_grid_page_draws_a_panel_per_task(browser):
-    """docs/grid/digits/explorer.html, the poolings x readouts sweep: its data is what its
+@pytest.mark.parametrize("part, tasks", [("digits", 13), ("mnist", 5)])
+def test_the_committed_grid_pages_draw_a_panel_per_task(browser, part, tasks):
+    """docs/grid/<part>/explorer.html, the poolings x readouts sweeps: its data is what its
     CSV files make; the grid view draws a panel per task, each pooling x each readout."""
-    docs = Path(__file__).resolve().parents[1] / "docs" / "grid" / "digits"
+    docs = Path(__file__).resolve().parents[1] / "docs" / "grid" / part
     html = (docs / "explorer.html").read_text()
     blob = html.split('<script id="data" type="application/json">', 1)[1].split("</script>")[0]
     rows, reaches = read_sweep(docs)
-    assert json.loads(blob) == json.loads(json.dumps(  # else: deepsets explore docs/grid/digits
-        explorer_data(rows, reaches, run_links(docs, rows), "digits")))
+    assert json.loads(blob) == json.loads(json.dumps(  # else: deepsets explore docs/grid/...
+        explorer_data(rows, reaches, run_links(docs, rows), part)))
     page = browser.new_page(viewport={"width": 1300, "height": 900})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -302,8 +303,8 @@ def test_the_committed_grid_page_draws_a_panel_per_task(browser):
     page.check("input[name=facet][value=grid]")
     traces = page.evaluate("document.getElementById('heatmap').data.map("
                            "(t) => [t.y.length, t.x.length])")
-    assert traces == [[11, 3]] * 13  # 11 poolings x 3 readouts, a panel per task
+    assert traces == [[11, 3]] * tasks  # 11 poolings x 3 readouts, a panel per task
     page.uncheck("#readouts input[value='tanh-mlp']")
     traces = page.evaluate("document.getElementById('heatmap').data.map((t) => t.x)")
-    assert traces == [["linear", "relu-mlp"]] * 13  # the readout filter
+    assert traces == [["linear", "relu-mlp"]] * tasks  # the readout filter
     assert errors == []
