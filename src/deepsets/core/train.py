@@ -113,24 +113,24 @@ def train_epoch(model: nn.Module, optimizer, X: torch.Tensor,
     model.train()
     reseed(model, derive_seed(seed, name, "deform", epoch))
     total = 0.0
-    for step, idx in enumerate(batches):
-        stop.check()
-        # one mini-batch: indices -> sets and targets, the loss, its gradients, Adam step
-        start = 0 if lengths is None else X.shape[1] - int(lengths[idx[0]])
-        idx = idx.to(X.device)
-        sets = X[idx] if start == 0 else X[idx, start:]
-        for group in optimizer.param_groups:
-            group["lr"] = rate(first_step + step)
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(sets), y[idx])
-        loss.backward()
-        value = loss.item()
-        if not math.isfinite(value):
-            raise TrainingDiverged(f"{name}: the loss became {value} at epoch {epoch + 1}, "
-                                   f"step {step + 1}{kept}; try a smaller --lr")
-        optimizer.step()
-        total += value * len(idx)
-        progress.advance(name, loss=value)
+    with flushed_denormals():  # an LSTM's long backward passes run 10x faster
+        for step, idx in enumerate(batches):
+            stop.check()  # then a mini-batch: indices -> sets and targets, loss, gradients, Adam
+            start = 0 if lengths is None else X.shape[1] - int(lengths[idx[0]])
+            idx = idx.to(X.device)
+            sets = X[idx] if start == 0 else X[idx, start:]
+            for group in optimizer.param_groups:
+                group["lr"] = rate(first_step + step)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(sets), y[idx])
+            loss.backward()
+            value = loss.item()
+            if not math.isfinite(value):
+                raise TrainingDiverged(f"{name}: the loss became {value} at epoch {epoch + 1}, "
+                                       f"step {step + 1}{kept}; try a smaller --lr")
+            optimizer.step()
+            total += value * len(idx)
+            progress.advance(name, loss=value)
     seen = sum(len(idx) for idx in batches)
     return {"epoch": epoch + 1, "loss": total / seen, "seconds": time.perf_counter() - began}
 
@@ -261,10 +261,9 @@ def fit(
     try:
         for epoch in range(start, epochs):
             batches = epoch_batches(n, batch_size, seed, name, epoch, lengths)
-            with flushed_denormals():  # an LSTM's long backward passes run 10x faster
-                history.append(train_epoch(model, optimizer, X, y, batches, lengths, rate,
-                                           epoch * steps, name, epoch, progress, stop,
-                                           kept(done), loss_fn, seed))
+            history.append(train_epoch(model, optimizer, X, y, batches, lengths, rate,
+                                       epoch * steps, name, epoch, progress, stop,
+                                       kept(done), loss_fn, seed))
             if checkpoint is not None:
                 save_checkpoint(checkpoint, model, name, optimizer=optimizer.state_dict(),
                                 epoch=epoch + 1, history=history,
