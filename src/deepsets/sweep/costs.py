@@ -34,7 +34,7 @@ from deepsets.core.data import (
     create_train_dataset,
     element_pool,
 )
-from deepsets.core.devices import flushed_denormals, torch_threads
+from deepsets.core.devices import torch_threads
 from deepsets.core.evaluate import predict
 from deepsets.core.models import part_columns
 from deepsets.core.optim import make_adam
@@ -43,7 +43,7 @@ from deepsets.core.progress import Outbox, Progress, Stop
 from deepsets.core.runfolder import HISTORY, read_json
 from deepsets.core.settings import CompareConfig, LabConfig
 from deepsets.core.tasks import TASKS
-from deepsets.core.train import LOSSES, epoch_batches, training_tensors
+from deepsets.core.train import LOSSES, epoch_batches, train_epoch, training_tensors
 from deepsets.sweep.compare import dispatch_order, run_one, write_outputs
 
 
@@ -111,13 +111,11 @@ def seconds_per_step(model: torch.nn.Module, X: torch.Tensor, y: torch.Tensor,
     def length(idx: torch.Tensor) -> int:
         return X.shape[1] if lengths is None else int(lengths[idx[0]])
 
-    def step(idx: torch.Tensor) -> None:
-        optimizer.zero_grad(set_to_none=True)
-        loss(model(X[idx, X.shape[1] - length(idx):]), y[idx]).backward()
-        optimizer.step()
+    def step(idx: torch.Tensor) -> None:  # fit's own step: its slicing, flush, checks, Adam
+        train_epoch(model, optimizer, X, y, [idx], lengths, lambda t: lr, 0, "dry run", 0,
+                    Progress(), Stop(), "", loss)
 
-    with flushed_denormals():  # as fit trains
-        return mean_step(step, batches, length, warmup, budget)
+    return mean_step(step, batches, length, warmup, budget)
 
 
 def mean_step(step: Callable[[torch.Tensor], None], batches: list[torch.Tensor],
