@@ -100,3 +100,31 @@ def test_gpu_check_says_in_one_line_when_there_is_no_gpu():
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.strip().splitlines() == [
         "gpu-check: this machine has no CUDA GPU (torch.cuda.is_available() is False)"]
+
+
+def test_point_cloud_reference_features_ignore_rotation_scale_and_order():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import numpy as np
+    import point_cloud_reference as reference
+
+    from deepsets.core.vectors import point_clouds, rotations
+
+    rng = np.random.default_rng(0)
+    for size in (10, 50):  # sorted values, then quantiles past 20 points
+        x, _ = point_clouds(rng, 6, size)
+        moved = np.einsum("nij,nsj->nsi", rotations(rng, 6), x) * 2.5 + 7.0
+        moved = moved[:, rng.permutation(size)]
+        assert np.allclose(reference.invariants(moved), reference.invariants(x), atol=1e-9)
+        other, _ = point_clouds(rng, 6, size)
+        assert not np.allclose(reference.invariants(other), reference.invariants(x))
+
+
+def test_point_cloud_reference_prints_an_accuracy_per_size():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "point_cloud_reference.py"),
+                           "--n-train", "800", "--n-test", "400", "--sizes", "10,50"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines()[1:]]
+    assert [row[0] for row in rows] == ["10", "50"]
+    ten, fifty = (float(row[1]) for row in rows)
+    assert 1 / 8 < ten < fifty <= 1  # better than chance, and better with more points
