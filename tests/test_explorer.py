@@ -285,7 +285,7 @@ def test_a_lab_run_gets_the_same_page(browser, tiny_run, tmp_path):
     page.close()
 
 
-@pytest.mark.parametrize("part, tasks", [("digits", 13), ("mnist", 5)])
+@pytest.mark.parametrize("part, tasks", [("digits", 13), ("mnist", 5), ("reals-max", 1)])
 def test_the_committed_grid_pages_draw_a_panel_per_task(browser, part, tasks):
     """docs/grid/<part>/explorer.html, the poolings x readouts sweeps: its data is what its
     CSV files make; the grid view draws a panel per task, each pooling x each readout."""
