@@ -285,10 +285,12 @@ def test_a_lab_run_gets_the_same_page(browser, tiny_run, tmp_path):
     page.close()
 
 
-@pytest.mark.parametrize("part, tasks", [("digits", 13), ("mnist", 5), ("reals-max", 1)])
-def test_the_committed_grid_pages_draw_a_panel_per_task(browser, part, tasks):
+@pytest.mark.parametrize("part, tasks, own", [("digits", 13, []), ("mnist", 5, []),
+                                              ("reals-max", 1, []), ("vectors", 3, ["own"])])
+def test_the_committed_grid_pages_draw_a_panel_per_task(browser, part, tasks, own):
     """docs/grid/<part>/explorer.html, the poolings x readouts sweeps: its data is what its
-    CSV files make; the grid view draws a panel per task, each pooling x each readout."""
+    CSV files make; the grid view draws a panel per task, each pooling x each readout (the
+    vectors' too the plug-in estimate, a row of its own with no readout to choose)."""
     docs = Path(__file__).resolve().parents[1] / "docs" / "grid" / part
     html = (docs / "explorer.html").read_text()
     blob = html.split('<script id="data" type="application/json">', 1)[1].split("</script>")[0]
@@ -301,10 +303,11 @@ def test_the_committed_grid_pages_draw_a_panel_per_task(browser, part, tasks):
     page.goto((docs / "explorer.html").as_uri())
     page.wait_for_function("window.explorer !== undefined")
     page.check("input[name=facet][value=grid]")
-    traces = page.evaluate("document.getElementById('heatmap').data.map("
-                           "(t) => [t.y.length, t.x.length])")
-    assert traces == [[11, 3]] * tasks  # 11 poolings x 3 readouts, a panel per task
+    traces = page.evaluate("document.getElementById('heatmap').data.map((t) => [t.y, t.x])")
+    rows = [y for y, _ in traces]
+    assert [(len(y), y[-1] == "plug-in") for y in rows] == [(11 + len(own), bool(own))] * tasks
+    assert [x for _, x in traces] == [["linear", "relu-mlp", "tanh-mlp", *own]] * tasks
     page.uncheck("#readouts input[value='tanh-mlp']")
     traces = page.evaluate("document.getElementById('heatmap').data.map((t) => t.x)")
-    assert traces == [["linear", "relu-mlp"]] * tasks  # the readout filter
+    assert traces == [["linear", "relu-mlp", *own]] * tasks  # the readout filter
     assert errors == []
