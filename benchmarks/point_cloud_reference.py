@@ -9,8 +9,9 @@ scale or order of the points changes (the sorted pairwise distances, or their qu
 over their mean; the distances to the centroid likewise; the covariance's eigenvalues over
 their sum) and learns the shapes from them by gradient boosting (scikit-learn's
 HistGradientBoostingClassifier) on ``--n-train`` clouds. Its accuracy is a floor on what
-N points allow: where it falls short of the sweep's 90% bar, so would any model, and the
-criterion can only be asked of larger clouds (docs/grid/README.md).
+N points allow, not a ceiling: where it falls short of the sweep's 90% bar and the set
+models reach its level and no more, the bar asks more than the points tell
+(docs/grid/README.md).
 """
 
 from __future__ import annotations
