@@ -13,11 +13,12 @@ import re
 from dataclasses import fields, replace
 from pathlib import Path
 
+from deepsets.api import DEFAULT_RUN, DEFAULT_SWEEP, lab_config, sweep_config
 from deepsets.core.checks import NotAllowed, check_positive_int, did_you_mean, whole_number
 from deepsets.core.settings import HANDOUT, QUICK, CompareConfig, LabConfig, Settings
 from deepsets.core.settings_table import SETTINGS, describe
 
-#: What a model of your own gets and owes: ``deepsets models --help`` and the README.
+#: What a model of your own gets and owes: ``deepsets models --help`` and docs/models.md.
 PLUGIN_CONTRACT = """\
 your own model: --model package.module:ClassName (or in --models), imported from the
 current folder too. Any torch.nn.Module, built with the arguments it names of:
@@ -56,8 +57,6 @@ your own PyG aggregation: --model pyg:package.module:ClassName, a
 torch_geometric.nn.aggr.Aggregation pooling between our phi and rho (it gets in_channels,
 out_channels or channels = h2 where it names them)."""
 
-DEFAULT_RUN = Path("runs/lab")
-DEFAULT_SWEEP = Path("runs/compare")
 
 
 def closest_choice(message: str) -> str:
@@ -90,15 +89,11 @@ def flag_type(name: str):
     return checked(name, SETTINGS[name].parse, SETTINGS[name].check)
 
 
-def cards_flag(text: str) -> tuple[bool, tuple[int, ...]]:
-    """``5,10,20`` sets the test sizes; ``+1000,10000`` adds sizes to the others."""
-    return text.startswith("+"), flag_type("cards")(text.removeprefix("+"))
-
-
-def merge_cards(base: tuple[int, ...], flag: tuple[bool, tuple[int, ...]]) -> tuple[int, ...]:
-    """The test sizes a ``--cards`` value asks for: its own, or added to ``base``."""
-    add, cards = flag
-    return tuple(sorted(set(base) | set(cards))) if add else cards
+def cards_flag(text: str) -> str:
+    """``5,10,20`` sets the test sizes; ``+1000,10000`` adds sizes to the others: checked
+    here, read with the other settings (``api.settings_over``)."""
+    flag_type("cards")(text.removeprefix("+"))
+    return text
 
 
 def shown(value: object) -> str:
@@ -162,13 +157,9 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
                    help="start over: delete the folder's earlier lab files first")
 
 
-def given_settings(args: argparse.Namespace, config: Settings) -> Settings:
-    """``config`` with every setting flag given over it; ``--cards +...`` adds to its sizes."""
-    given = {k: getattr(args, k) for k in flag_names(type(config))
-             if getattr(args, k, None) is not None}
-    if "cards" in given:
-        given["cards"] = merge_cards(config.cards, given["cards"])
-    return replace(config, **given)
+def given_settings(args: argparse.Namespace, config: type[Settings]) -> dict:
+    """The settings of ``config`` whose flags are given, by name."""
+    return {k: getattr(args, k) for k in flag_names(config) if getattr(args, k, None) is not None}
 
 
 def config_from(args: argparse.Namespace) -> LabConfig | None:
@@ -179,12 +170,8 @@ def config_from(args: argparse.Namespace) -> LabConfig | None:
     a flag that changes a stored setting is refused by ``prepare_run``. None: there is
     nothing stored to resume.
     """
-    from deepsets.core.runfolder import stored_config
-
-    config = stored_config(args.out) if args.resume else LabConfig()
-    if config is None:
-        return None
-    return given_settings(args, config.quick() if args.quick else config)
+    return lab_config(args.out, given_settings(args, LabConfig), resume=args.resume,
+                      quick=args.quick)
 
 
 def add_compare_flags(p: argparse.ArgumentParser) -> None:
@@ -255,19 +242,8 @@ def add_reproduce_flags(p: argparse.ArgumentParser) -> None:
 def compare_config_from(args: argparse.Namespace) -> CompareConfig:
     """The sweep the flags describe: the defaults (with ``--resume``, the settings stored in
     ``--out``), a preset, the flags, then ``--model``."""
-    config = CompareConfig()
-    if args.resume:
-        from deepsets.core.runfolder import CONFIG
-        from deepsets.sweep.compare import SWEEP, stored_sweep
-
-        stored = stored_sweep(args.out)
-        if stored is not None:
-            config = CompareConfig.from_dict(stored)
-        elif not any(args.out.glob(f"*/{CONFIG}")):  # runs of a version without sweep.json
-            raise ValueError(f"nothing to resume: {args.out} holds no {SWEEP}")
-    config = config.quick() if args.quick else config
-    config = config.preset(args.preset) if args.preset else config
-    config = given_settings(args, config)
+    config = sweep_config(args.out, given_settings(args, CompareConfig), resume=args.resume,
+                          quick=args.quick, preset=args.preset)
     return replace(config, models=tuple(dict.fromkeys((*config.models, *args.model))))
 
 

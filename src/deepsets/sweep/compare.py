@@ -28,6 +28,7 @@ from pathlib import Path
 from deepsets.core.executor import Job, check_cluster, run_jobs
 from deepsets.core.failures import one_line, traceback_text
 from deepsets.core.models import PART_COLUMNS, part_columns
+from deepsets.core.models.own import by_value, receive
 from deepsets.core.pipeline import data_key, evaluate_models, train_models, train_sets
 from deepsets.core.progress import Outbox, Progress, Stop
 from deepsets.core.results import REFERENCES, rows_csv, status_rows
@@ -63,15 +64,18 @@ def run_name(config: LabConfig) -> str:
     return folder_name(config.task, config.models[0], config.seed)
 
 
-def run_one(config: dict, files: dict[str, bytes], data: tuple | None = None, *,
-            progress: Progress, outbox: Outbox, stop: Stop) -> dict:
+def run_one(config: dict, files: dict[str, bytes], data: tuple | None = None,
+            handed: dict | None = None, *, progress: Progress, outbox: Outbox,
+            stop: Stop) -> dict:
     """Train and evaluate one run in a private folder of the worker (a job).
 
     ``files`` are the run's checkpoints so far, so training continues after
     the last completed epoch; ``data`` its training sets, made once for every run of its
-    task and seed (``pipeline.data_key``; None: made here). Each file saved on the way
+    task and seed (``pipeline.data_key``; None: made here); ``handed`` its model, where it
+    was handed over as an object, by value (``own.by_value``). Each file saved on the way
     goes back through ``outbox``; the finished run returns its results and every file.
     """
+    receive(handed or {})
     lab_config = LabConfig.from_dict(config)
     with tempfile.TemporaryDirectory(prefix="deepsets-run-") as tmp:
         run = Path(tmp)
@@ -101,7 +105,8 @@ def pending_job(folder: Path, config: LabConfig) -> tuple[Job | None, str]:
     files = {checkpoint_path(folder, m).name: checkpoint_path(folder, m).read_bytes()
              for m in config.models if checkpoint_path(folder, m).exists()}
     data = Shared(data_key(config), partial(train_sets, config))
-    return Job(folder.name, run_one, (config.to_dict(), files, data), cpus=1,
+    return Job(folder.name, run_one, (config.to_dict(), files, data, by_value(config.models)),
+               cpus=1,
                gpus=1 if config.device == "cuda" else 0, folder=folder), why
 
 

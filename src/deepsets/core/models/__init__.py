@@ -16,7 +16,6 @@ the sets' sizes differ.
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 
 from torch import nn
@@ -41,6 +40,7 @@ from deepsets.core.models.embeddings import (
     reseed,
     standardize,
 )
+from deepsets.core.models.own import HANDED, code_fingerprint
 from deepsets.core.models.parts import PHIS, POOLS, PYG_PLUGIN, RHOS
 from deepsets.core.models.pyg import aggregation_class
 from deepsets.core.models.recurrent import GRU, LSTM, run_rnn
@@ -55,6 +55,7 @@ from deepsets.core.models.specs import (
     is_model_name,
     is_plugin,
     model_class,
+    model_name,
     part_columns,
     parts_of,
     readout_of,
@@ -109,11 +110,6 @@ def constructor_args(name: str, model_args: dict) -> dict:
     return {k: v for k, v in model_args.items() if k in params}
 
 
-#: Where a plug-in's inherited code is the libraries', not the user's: left out of its
-#: fingerprint, so that it changes with the user's own code only.
-LIBRARIES = ("builtins", "abc", "typing", "torch", "torch_geometric", "deepsets")
-
-
 def plugin_class(name: str) -> type:
     """The class a plug-in's code lives in: its module's class, or its PyG aggregation's."""
     base = split_parts(name)[0]
@@ -123,39 +119,15 @@ def plugin_class(name: str) -> type:
 
 
 def fingerprint(name: str) -> str | None:
-    """What defines plug-in ``name``'s code: a SHA-256 (16 hex digits) of the source files
-    of its class and of each class it inherits from outside the libraries (``LIBRARIES``),
-    its own module's file first. None for a built-in model, whose code is the package's.
-
-    The files are read from disk, not from the imported modules, so an edit since this
-    process imported them counts: a run's workers import the file as it is now.
+    """What defines plug-in ``name``'s code (``own.code_fingerprint``): a SHA-256 of the
+    source files of its class and of each class it inherits from outside the libraries,
+    read from disk, so an edit since this process imported them counts, as a run's
+    workers import the file as it is now; a model handed over as an object, the one taken
+    where it was (``own.HANDED``). None for a built-in model, whose code is the package's.
     """
-    if not is_plugin(name):
-        return None
-    digest, seen = hashlib.sha256(), set()
-    for cls in plugin_class(name).__mro__:
-        if cls.__module__.split(".")[0] in LIBRARIES:
-            continue
-        try:
-            path = inspect.getsourcefile(cls)
-        except TypeError:  # defined where no file is (a notebook's cell): its own source
-            path = None
-        if path in seen:
-            continue
-        seen.add(path)
-        digest.update(source_of(cls, path))
-    return digest.hexdigest()[:16]
-
-
-def source_of(cls: type, path: str | None) -> bytes:
-    """The bytes of the file ``cls`` is defined in, else its own source, else its name."""
-    try:
-        if path is not None:
-            with open(path, "rb") as f:
-                return f.read()
-        return inspect.getsource(cls).encode()
-    except (OSError, TypeError):
-        return cls.__qualname__.encode()
+    if name in HANDED:
+        return HANDED[name][1]
+    return code_fingerprint(plugin_class(name)) if is_plugin(name) else None
 
 
 def upgraded(state: dict) -> dict:
@@ -186,7 +158,7 @@ __all__ = [
     "DeepSets", "ModelSpec", "OutputError", "PixelEmbedding", "SetModel", "SetTransformer",
     "Standardize", "VectorEmbedding", "as_sets", "reseed", "build_model", "check_predictions",
     "check_sets", "check_tokens", "constructor_args", "fingerprint", "form_of",
-    "is_model_name", "is_plugin", "model_class", "part_columns", "parts_of", "refusal",
-    "readout_of", "run_rnn", "spec", "split_parts", "standardize", "takes", "token_counts",
-    "upgraded", "with_readout", "without_readout",
+    "is_model_name", "is_plugin", "model_class", "model_name", "part_columns", "parts_of",
+    "refusal", "readout_of", "run_rnn", "spec", "split_parts", "standardize", "takes",
+    "token_counts", "upgraded", "with_readout", "without_readout",
 ]

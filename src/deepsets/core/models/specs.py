@@ -14,6 +14,7 @@ from torch import nn
 from deepsets.core.checks import did_you_mean
 from deepsets.core.models.base import SetModel, import_class
 from deepsets.core.models.deep_sets import DeepSets
+from deepsets.core.models.own import HANDED, name_of
 from deepsets.core.models.parts import PHIS, POOLS, PYG_PLUGIN, RHOS
 from deepsets.core.models.pyg import AGGREGATIONS, aggr, aggregation_class
 from deepsets.core.models.recurrent import GRU, LSTM
@@ -72,6 +73,12 @@ MODELS: dict[str, type[SetModel]] = {name: spec.cls for name, spec in SPECS.item
 PARTS = {"phi": PHIS, "pooling": POOLS, "rho": RHOS}
 
 
+def model_name(model: object) -> str:
+    """The name of a model given as a name, a class or a function that builds one
+    (``own.name_of``: a class defined where no worker can import it is handed over)."""
+    return name_of(model, reserved=SPECS)
+
+
 def split_parts(name: str) -> tuple[str, dict[str, str]]:
     """``deepsets-max+rho=relu-mlp`` -> (``deepsets-max``, {``rho``: ``relu-mlp``})."""
     base, *given = name.split("+")
@@ -89,8 +96,9 @@ def split_parts(name: str) -> tuple[str, dict[str, str]]:
 
 def is_plugin(name: str) -> bool:
     """Whether ``name`` names a plug-in (``package.module:ClassName``, or a PyG aggregation
-    ``pyg:package.module:ClassName``)."""
-    return ":" in split_parts(name)[0]
+    ``pyg:package.module:ClassName``), or a model handed over as an object (``own``)."""
+    base = split_parts(name)[0]
+    return ":" in base or base in HANDED
 
 
 def is_model_name(name: str) -> bool:
@@ -100,13 +108,17 @@ def is_model_name(name: str) -> bool:
 
 
 def model_class(name: str) -> type[nn.Module]:
-    """The class of a built-in model, or of the plug-in ``package.module:ClassName``.
+    """The class of a built-in model, or of the plug-in ``package.module:ClassName``; of a
+    model handed over as an object (``own.HANDED``), that object: a class, or a function
+    that builds one.
 
     A plug-in's module is imported as ``python -m`` would: from the current
     folder too.
     """
     if isinstance(name, str) and split_parts(name)[0] in MODELS:
         return MODELS[split_parts(name)[0]]
+    if isinstance(name, str) and name in HANDED:
+        return HANDED[name][0]  # type: ignore[return-value]  # a class or a builder
     if not isinstance(name, str) or not is_plugin(name):
         raise ValueError(f"unknown model {name!r}{did_you_mean(name, MODELS)}; choose from "
                          + ", ".join(MODELS) + ", or name your own as package.module:ClassName")
