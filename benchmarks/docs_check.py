@@ -1,4 +1,4 @@
-"""Re-runs the README's quick-to-reproduce figures and fails on a mismatch (make docs-check).
+"""Re-runs the docs' quick-to-reproduce figures and fails on a mismatch (make docs-check).
 
     python benchmarks/docs_check.py [--checks lab,images] [--keep DIR]
 
@@ -8,11 +8,11 @@ docs print them, and looks for each figure, word for word, in its page:
 
 - ``lab``: ``make run``'s lab (``deepsets lab --models
   deepsets,lstm,lstm-unpadded``): its results.json equals
-  docs/example-run/results.json byte for byte, and the README's table holds
+  docs/example-run/results.json byte for byte, and docs/lab.md's table holds
   its rows (one to two minutes on 2 cores);
 - ``images``: ``deepsets lab --task images --models deepsets --recipe exact
   --cards 5,10,25,50 --n-per-card 1000 --seed K`` for seeds 0-2 (3-5 min
-  each, two at a time): the README's figures and docs/recipes.md's table of
+  each, two at a time): docs/sweep.md's figures and docs/recipes.md's table of
   them.
 
 The figures are those of the machine they were measured on: another CPU
@@ -37,7 +37,10 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-README, RECIPES = ROOT / "README.md", ROOT / "docs" / "recipes.md"
+#: The pages that print the figures: the lab's table of ``make run``, the sweep's sentence
+#: of the image task's seeds 0-2, and the recipes' table of them.
+LAB_PAGE, SWEEP_PAGE = ROOT / "docs" / "lab.md", ROOT / "docs" / "sweep.md"
+RECIPES = ROOT / "docs" / "recipes.md"
 EXAMPLE = ROOT / "docs" / "example-run" / "results.json"
 LAB = ["--models", "deepsets,lstm,lstm-unpadded"]
 IMAGES = ["--task", "images", "--models", "deepsets", "--recipe", "exact", "--cards",
@@ -77,7 +80,7 @@ Check = Callable[[Path], list[tuple[Path, str, bool]]]
 
 
 def lab_figures(runs: Path) -> list[tuple[Path, str, bool]]:
-    """docs/example-run's results.json, and the README's table of ``make run`` row by row."""
+    """docs/example-run's results.json, and docs/lab.md's table of ``make run`` row by row."""
     run = run_lab(runs / "lab", LAB)
     r = read(run, "results.json")
     models = LAB[LAB.index("--models") + 1].split(",")
@@ -86,11 +89,11 @@ def lab_figures(runs: Path) -> list[tuple[Path, str, bool]]:
             for i, card in enumerate(r["cards"])]
     same = (run / "results.json").read_bytes() == EXAMPLE.read_bytes()
     return [(EXAMPLE, "the run's results.json, byte for byte", same),
-            *(on(README, row) for row in rows)]
+            *(on(LAB_PAGE, row) for row in rows)]
 
 
 def image_figures(runs: Path) -> list[tuple[Path, str, bool]]:
-    """The README's sentence of seeds 0-2 and docs/recipes.md's table of them."""
+    """docs/sweep.md's sentence of seeds 0-2 and docs/recipes.md's table of them."""
     with ThreadPoolExecutor(2) as pool:  # two runs at a time, one core each
         folders = list(pool.map(lambda k: run_lab(runs / f"images-seed{k}",
                                                   [*IMAGES, "--seed", str(k)]), IMAGE_SEEDS))
@@ -101,7 +104,7 @@ def image_figures(runs: Path) -> list[tuple[Path, str, bool]]:
     q = sorted(im["q_test"] for im in images)
     sentence = (f"{by_size[0]} at 5 images, {by_size[1]} at 10, {by_size[2]} at 25 and "
                 f"{by_size[3]} at 50 (MAE at 5: {mae5[0]:.2f}-{mae5[-1]:.2f})")
-    figures = [on(README, sentence), on(README, f"q = {q[0]:.4f}-{q[-1]:.4f}")]
+    figures = [on(SWEEP_PAGE, sentence), on(SWEEP_PAGE, f"q = {q[0]:.4f}-{q[-1]:.4f}")]
     for seed, r, im in zip(IMAGE_SEEDS, results, images, strict=True):
         pred = im["predicted_from_errors"]
         figures.append(on(RECIPES, f"| {seed} | {im['q_test']:.4f} | " + " | ".join(
