@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test browser bench docs-check gpu-check lint notebook dist clean
+.PHONY: run test browser bench docs docs-check gpu-check lint notebook dist clean
 
 # apt-get as root, or through sudo where it asks for no password
 APT := $(if $(filter 0,$(shell id -u)),,sudo -n) env DEBIAN_FRONTEND=noninteractive apt-get
@@ -30,6 +30,9 @@ browser:  ## Chromium for the explorer page's tests, from the distribution's pac
 
 bench: $(STAMP)  ## side-by-side speed ratios against a plain implementation
 	$(BIN)/python benchmarks/bench.py $(ARGS)
+
+docs: $(STAMP)  ## the documentation site into site/ (mkdocs, offline; a broken link fails it)
+	$(BIN)/mkdocs build --strict --site-dir site
 
 docs-check: $(STAMP)  ## re-run the README's quick figures (the lab, images seeds 0-2); fail on a mismatch
 	$(BIN)/python benchmarks/docs_check.py $(ARGS)
