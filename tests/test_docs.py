@@ -38,8 +38,9 @@ def test_site_builds_strictly(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert (site / "index.html").is_file()
     front = (site / "index.html").read_text(encoding="utf-8")
-    assert "The two commands" in front and 'href="lab/' in front  # README, links made the site's
-    api = (site / "api" / "index.html").read_text(encoding="utf-8")
+    # the README as the front page, its docs/lab.md link made the site's
+    assert "The two commands" in front and 'href="lab.html' in front
+    api = (site / "api.html").read_text(encoding="utf-8")
     assert 'id="deepsets.create_train_dataset"' in api
     # the first line of create_train_dataset's docstring, rendered from the source
     assert "sets of 1..max_card digits, left zero-padded to" in api
