@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test browser bench docs docs-check gpu-check lint notebook dist clean
+.PHONY: run test types browser bench docs docs-check gpu-check lint notebook dist clean
 
 # apt-get as root, or through sudo where it asks for no password
 APT := $(if $(filter 0,$(shell id -u)),,sudo -n) env DEBIAN_FRONTEND=noninteractive apt-get
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## the whole handout lab into runs/lab, with an LSTM trained unpadded beside
 	$(BIN)/deepsets lab --out runs/lab --models deepsets,lstm,lstm-unpadded $(ARGS)
 
-test: lint browser  ## lint, then the test suite (first: which path the LSTM trains through here)
+test: lint types browser  ## lint, type-check, then the test suite (first: which path the LSTM trains through here)
 	$(BIN)/python -c "from deepsets.core import kernels; print(kernels.status())"
 	$(BIN)/python -m pytest -q $(ARGS)
 
@@ -45,6 +45,9 @@ notebook: $(STAMP)  ## re-execute notebooks/lab.ipynb in place at the handout's 
 
 gpu-check:  ## on a GPU machine, with its own python3 (installs nothing, no Ray): lab and sweep on cuda
 	PYTHONPATH=src $(PYTHON) benchmarks/gpu_check.py $(ARGS)
+
+types: $(STAMP)  ## mypy on the public API's modules (pyproject.toml's [tool.mypy] names them)
+	$(BIN)/python -m mypy
 
 lint: $(STAMP)  ## ruff's rules (the code is laid out by hand, to 100 columns)
 	$(BIN)/ruff check src tests benchmarks examples

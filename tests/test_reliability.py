@@ -30,6 +30,7 @@ from deepsets.core.runfolder import (
 )
 from deepsets.core.settings import LabConfig
 from deepsets.core.train import TrainingDiverged, init_model
+from deepsets.lab import run as lab_run  # the modules; deepsets.lab is the API function
 from deepsets.lab.drift import contributions
 
 SMALL = ["--n-train", "20000", "--n-per-card", "100", "--epochs", "6", "--embedding-dim", "16",
@@ -186,7 +187,7 @@ def no_lab(monkeypatch):
         seen.append(config)
         raise SystemExit(0)
 
-    monkeypatch.setattr("deepsets.lab.run.run_lab", fake_run_lab)
+    monkeypatch.setattr(lab_run, "run_lab", fake_run_lab)
     return seen
 
 

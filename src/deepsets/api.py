@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
-from deepsets.core.checks import check_positive_int, did_you_mean
+from deepsets.core.checks import check_positive_int, did_you_mean, names
 from deepsets.core.models import model_name
 from deepsets.core.progress import Bars, Progress
 from deepsets.core.settings import CompareConfig, LabConfig
@@ -134,16 +134,20 @@ def load(folder: str | os.PathLike[str]) -> Sweep | Run:
 
 def model_names(models: Model | Sequence[Model]) -> tuple[str, ...]:
     """Models as the settings name them (``core.models.model_name``): a string may list
-    several (``"deepsets,lstm"``); two objects may not take one name."""
+    several (``"deepsets,lstm"``); two objects may not take one name (a name given twice,
+    the settings refuse)."""
     items = [models] if isinstance(models, str) or callable(models) else list(models)
-    named: dict[str, object] = {}
+    given: list[str] = []
+    objects: dict[str, object] = {}
     for item in items:
-        for name in SETTINGS["models"].parse(item) if isinstance(item, str) \
-                else (model_name(item),):  # type: ignore[misc]
-            if named.get(name, item) is not item:
-                raise ValueError(f"models: two models are named {name!r}; rename one")
-            named[name] = item
-    return tuple(named)
+        if isinstance(item, str):
+            given += names(item)
+            continue
+        name = model_name(item)
+        if objects.setdefault(name, item) is not item:
+            raise ValueError(f"models: two models are named {name!r}; rename one")
+        given.append(name)
+    return tuple(given)
 
 
 def settings_over(config: S, given: dict[str, Any]) -> S:
@@ -155,16 +159,18 @@ def settings_over(config: S, given: dict[str, Any]) -> S:
         if name not in known:
             raise ValueError(f"unknown setting {name!r}{did_you_mean(name, known)}; the "
                              "settings are " + ", ".join(known))
-    values = {k: read(k, v, config) if isinstance(v, str) and SETTINGS[k].parse else v
-              for k, v in given.items()}
+    values = {k: read(k, v, config) if isinstance(v, str) else v for k, v in given.items()}
     return replace(config, **values)
 
 
 def read(name: str, text: str, config: LabConfig | CompareConfig) -> Any:
-    """Setting ``name``'s value from ``text``, as its flag reads it."""
-    adds = name == "cards" and text.startswith("+")
+    """Setting ``name``'s value from ``text``, as its flag reads it; the text itself for a
+    setting that is a word (``task``, ``device``)."""
+    parse, adds = SETTINGS[name].parse, name == "cards" and text.startswith("+")
+    if parse is None:
+        return text
     try:
-        value = SETTINGS[name].parse(text.removeprefix("+") if adds else text)  # type: ignore[misc]
+        value = parse(text.removeprefix("+") if adds else text)
     except ValueError as err:
         raise ValueError(f"{name}={text!r} is not allowed; {err}") from None
     if adds:

@@ -48,6 +48,9 @@ class Sweep:
     #: ``{run: its error in one line}`` of the runs that failed in this call
     failed: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folder", Path(self.folder).resolve())
+
     @property
     def results(self) -> pd.DataFrame:
         """results.csv: one row per task, model, seed and test size, with each metric
@@ -81,10 +84,13 @@ class Sweep:
         """summary.md: the reach table, then each task's scores by size."""
         return Markdown((self.folder / "summary.md").read_text())
 
-    def plot(self, task: str) -> Figure:
-        """The figure of ``task``'s curves by set size (mean and range over seeds)."""
+    def plot(self, task: str | None = None) -> Figure:
+        """The figure of ``task``'s curves by set size (mean and range over seeds); without
+        a task, the reach of every model on every task (reach.png)."""
         from deepsets.sweep.summary import figure_name
 
+        if task is None:
+            return Figure(self.folder / "reach.png")
         tasks = list(self.runs["task"].unique())
         if task not in tasks:
             raise ValueError(f"task {task!r} is not in this sweep{did_you_mean(task, tasks)}"
@@ -97,6 +103,9 @@ class Run:
     """A lab run folder's tables, as ``lab`` ran it or ``load`` read it."""
 
     folder: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "folder", Path(self.folder).resolve())
 
     @property
     def results(self) -> pd.DataFrame:

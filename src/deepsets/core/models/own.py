@@ -106,13 +106,28 @@ def code_fingerprint(model: object) -> str:
 
 
 def source_file(obj: object) -> Path | None:
-    """The file ``obj`` is defined in, or None where there is none on disk (a notebook's
-    cell, whose text IPython keeps in memory)."""
+    """The file ``obj`` is defined in: the one its code was compiled from (a class's
+    methods'), else its module's; None where that is no file on disk (a notebook's cell,
+    ``python -c``). Not the module's alone: a class of ``__main__`` may come from a cell
+    while ``__main__`` is a file (pytest's, a worker's)."""
+    functions = [obj] if inspect.isfunction(obj) else methods(obj)
     try:
-        path = inspect.getsourcefile(obj)  # type: ignore[arg-type]
-    except (OSError, TypeError):  # a class of a notebook's, or python -c's, __main__
+        path = functions[0].__code__.co_filename if functions \
+            else inspect.getsourcefile(obj)  # type: ignore[arg-type]
+    except (OSError, TypeError):  # a class of a notebook's __main__
         return None
     return Path(path) if path is not None and Path(path).is_file() else None
+
+
+def methods(cls: object) -> list[Callable[..., object]]:
+    """The functions a class defines itself, in order, each unwrapped of its decorators
+    (``staticmethod``, ``property``, ``functools.wraps``)."""
+    found = []
+    for value in vars(cls).values() if isinstance(cls, type) else ():
+        function = getattr(value, "__func__", getattr(value, "fget", value))
+        if inspect.isfunction(function):
+            found.append(inspect.unwrap(function))
+    return found
 
 
 def source_of(obj: object) -> bytes:
@@ -127,11 +142,7 @@ def source_of(obj: object) -> bytes:
         return marshal.dumps(obj.__code__)
     if not isinstance(obj, type):
         return repr(obj).encode()
-    parts = [obj.__qualname__.encode()]
-    for key, value in sorted(vars(obj).items()):
-        function = getattr(value, "__func__", getattr(value, "fget", value))
-        if inspect.isfunction(function):
-            parts.append(source_of(function))
-        elif isinstance(value, (bool, int, float, str, tuple, type(None))):
-            parts.append(f"{key} = {value!r}".encode())
+    parts = [obj.__qualname__.encode(), *map(source_of, methods(obj))]
+    parts += [f"{key} = {value!r}".encode() for key, value in sorted(vars(obj).items())
+              if isinstance(value, (bool, int, float, str, tuple, type(None)))]
     return b"\n".join(parts)
