@@ -37,11 +37,12 @@ docs: $(STAMP)  ## the documentation site into site/ (mkdocs, offline; a broken 
 docs-check: $(STAMP)  ## re-run the README's quick figures (the lab, images seeds 0-2); fail on a mismatch
 	$(BIN)/python benchmarks/docs_check.py $(ARGS)
 
-notebook: $(STAMP)  ## re-execute notebooks/lab.ipynb in place at the handout's settings
-	cd notebooks && ../$(BIN)/python -c "import nbformat, nbclient; \
-	nb = nbformat.read('lab.ipynb', as_version=4); \
-	nbclient.NotebookClient(nb, timeout=1800, coalesce_streams=True).execute(); \
-	nbformat.write(nb, 'lab.ipynb')"  # coalesced: a progress bar keeps its last state
+NOTEBOOKS ?= lab.ipynb your_model.ipynb
+notebook: $(STAMP)  ## re-execute the notebooks in place (lab.ipynb at the handout's settings; NOTEBOOKS=... picks)
+	cd notebooks && for nb in $(NOTEBOOKS); do ../$(BIN)/python -c "import sys, nbformat, nbclient; \
+	nb = nbformat.read(sys.argv[1], as_version=4); \
+	nbclient.NotebookClient(nb, timeout=3600, coalesce_streams=True).execute(); \
+	nbformat.write(nb, sys.argv[1])" $$nb || exit 1; done  # coalesced: a bar keeps its last state
 
 gpu-check:  ## on a GPU machine, with its own python3 (installs nothing, no Ray): lab and sweep on cuda
 	PYTHONPATH=src $(PYTHON) benchmarks/gpu_check.py $(ARGS)

@@ -6,6 +6,7 @@ figures as PNG files that Jupyter shows, their Markdown as text that Jupyter ren
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,6 +32,9 @@ class Figure:
 
     def _repr_png_(self) -> bytes:
         return self.path.read_bytes()
+
+    def __repr__(self) -> str:
+        return f"Figure({os.path.relpath(self.path)!r})"
 
 
 def table(path: Path) -> pd.DataFrame:
