@@ -281,7 +281,8 @@ def connect_ray(cluster: str, cpus: int | None = None) -> bool:
         ray_constants.ENABLE_RAY_CLUSTER = False  # read at start-up, if Ray came in before
         # the workers import what this process can: the package, plug-in models
         path = os.pathsep.join(p for p in sys.path if p)
-        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False,
+        ray.init(address="local",  # a new instance: never one running here already
+                 num_cpus=cpus, include_dashboard=False, log_to_driver=False,
                  configure_logging=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
         return True
     try:
