@@ -263,7 +263,7 @@ def test_summary_mean_and_std():
 
 def test_local_ray_binds_to_loopback_with_token_authentication(tmp_path):
     pytest.importorskip("ray")
-    probe = ("import ray\nfrom deepsets.core.executor import connect_ray\n"
+    probe = ("import ray\nfrom deepsets.core.cluster import connect_ray\n"
              "assert connect_ray('local-ray', cpus=1)\n"
              "print(ray.get_runtime_context().gcs_address)\n"
              "print(ray.nodes()[0]['NodeManagerAddress'])\nray.shutdown()\n")

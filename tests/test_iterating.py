@@ -208,7 +208,7 @@ def test_on_ray_a_failed_run_brings_its_traceback_back(models, tmp_path):
                            "--out", "sweep"], capture_output=True, text=True, timeout=300,
                           cwd=tmp_path, env=env)
     assert proc.returncode == 1, proc.stderr
-    assert f"(at {module}.py:{BUG_LINE})" in proc.stdout
+    assert f"(at {module}.py:{BUG_LINE}, on node 127.0.0.1 " in proc.stdout  # Ray's node
     assert f'{module}.py", line {BUG_LINE}, in forward' in proc.stderr
 
 

@@ -177,7 +177,7 @@ def cpus_for(args: argparse.Namespace) -> int:
         return args.jobs
     import ray
 
-    from deepsets.core.executor import connect_ray
+    from deepsets.core.cluster import connect_ray
 
     connect_ray(args.cluster)
     return int(ray.cluster_resources().get("CPU", 1))

@@ -12,14 +12,13 @@ sweep's training sets) is made once, here, and each job gets it.
 
 from __future__ import annotations
 
-import importlib.util
+import logging
 import multiprocessing as mp
 import os
 import signal
-import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
     Future,
@@ -28,108 +27,26 @@ from concurrent.futures import (
     wait,
 )
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, replace
 from pathlib import Path
 from queue import Empty, SimpleQueue
 from typing import Any
 
+from deepsets.core.cluster import run_ray
 from deepsets.core.failures import located
-from deepsets.core.progress import (
-    EventStop,
-    Outbox,
-    Progress,
-    QueueOutbox,
-    QueueProgress,
-    Stop,
-    replay,
+from deepsets.core.jobs import (
+    RETRIES,
+    Channel,
+    Job,
+    Outcome,
+    _call,
+    _start_worker,
+    renewed,
+    shared_by,
 )
-from deepsets.core.runfolder import write_bytes
-from deepsets.core.shared import SharedRef, handles, to_file, value
+from deepsets.core.progress import EventStop, Outbox, Progress, QueueProgress
+from deepsets.core.shared import to_file
 
-#: How often a job runs again whose worker process died (killed, node lost).
-RETRIES = 3
-
-
-@dataclass(frozen=True)
-class Job:
-    """``fn(*args, progress=..., outbox=..., stop=...)`` (a ``Progress``, an ``Outbox``, a
-    ``Stop``) under the name ``key``, asking for ``cpus`` and ``gpus``.
-
-    With ``folder``, the files the job saves (``outbox.saved``) are written
-    there by the caller.
-    """
-
-    key: str
-    fn: Callable[..., Any]
-    args: tuple = ()
-    cpus: int = 1
-    gpus: int = 0
-    folder: Path | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a job returned, or the exception it raised."""
-
-    key: str
-    value: Any = None
-    error: BaseException | None = None
-
-
-_CHANNEL = None  # a local worker's queue back to the caller, set when the worker starts
-
-
-def _start_worker(channel) -> None:
-    global _CHANNEL
-    _CHANNEL = channel
-    channel.put((None, ("worker", os.getpid())))
-
-
-def _call(fn: Callable[..., Any], args: tuple, key: str, report: bool, ship: bool,
-          channel=None) -> Any:
-    """A job in a worker: ``fn`` with a progress and an outbox that talk to the caller."""
-    channel = channel if channel is not None else _CHANNEL
-    progress = QueueProgress(channel, tag=key) if report else Progress()
-    outbox = QueueOutbox(channel, tag=key) if ship else Outbox()
-    try:
-        return fn(*map(value, args), progress=progress, outbox=outbox, stop=Stop())
-    except Exception as err:  # its traceback as text: pickling back drops the frames
-        located(err)
-        raise
-    finally:
-        progress.flush()
-
-
-class Channel:
-    """The caller's end: replays a worker's progress and writes the files it ships."""
-
-    def __init__(self, jobs: Sequence[Job], progress: Progress | None, queue,
-                 empty: type[Exception]) -> None:
-        self.queue, self.empty = queue, empty  # the workers' queue; what an empty get raises
-        self.folders = {job.key: job.folder for job in jobs}
-        self.progress = progress
-        self.finished: set[str] = set()  # jobs whose outcome is in: late files are stale
-        self.pids: list[int] = []
-
-    def handle(self, item: tuple) -> None:
-        key, event = item
-        if event[0] == "worker":
-            self.pids.append(event[1])
-        elif event[0] == "saved":
-            folder = self.folders.get(key)
-            if folder is not None and key not in self.finished:
-                _, name, data = event
-                write_bytes(folder / name, data)
-        elif self.progress is not None:
-            replay(event, self.progress)
-
-    def drain(self) -> None:
-        """Handle everything the workers have sent so far."""
-        while True:
-            try:
-                self.handle(self.queue.get_nowait())
-            except self.empty:
-                return
+log = logging.getLogger(__name__)
 
 
 def run_jobs(jobs: Sequence[Job], workers: int = 1, progress: Progress | None = None,
@@ -147,13 +64,7 @@ def run_jobs(jobs: Sequence[Job], workers: int = 1, progress: Progress | None = 
         with tempfile.TemporaryDirectory(prefix="deepsets-shared-") as folder:
             yield from _run_local(shared_by(jobs, to_file(Path(folder))), workers, progress)
     else:
-        yield from _run_ray(jobs, cluster, progress)
-
-
-def shared_by(jobs: Sequence[Job], put: Callable[[str, Any], Any]) -> list[Job]:
-    """``jobs`` with each shared argument (``shared.Shared``) made once and ``put``."""
-    return [replace(job, args=args) for job, args in
-            zip(jobs, handles([job.args for job in jobs], put), strict=True)]
+        yield from run_ray(jobs, cluster, progress)
 
 
 def _completed(futures: dict[Future, Job], channel: Channel) -> Iterator[tuple[Job, Future]]:
@@ -221,10 +132,13 @@ def _run_local(jobs: Sequence[Job], workers: int, progress: Progress | None
                 error = future.exception()
                 if isinstance(error, BrokenProcessPool) and tries[job.key] < RETRIES:
                     tries[job.key] += 1
+                    log.warning("%s lost its worker process; it runs again with what "
+                                "reached here", job.key)
                     retry.append(job)
                     continue
                 channel.finished.add(job.key)
-                yield Outcome(job.key, None if error else future.result(), error)
+                value, node = (None, "") if error else future.result()
+                yield Outcome(job.key, value, error, node)
             finished = True
         finally:
             pool.shutdown(wait=finished, cancel_futures=True)
@@ -237,7 +151,8 @@ def _run_local(jobs: Sequence[Job], workers: int, progress: Progress | None
                         os.kill(pid, signal.SIGTERM)
                     except ProcessLookupError:
                         pass
-        todo = retry
+        channel.drain()  # what the dead workers' jobs shipped: their last checkpoints
+        todo = [renewed(job) for job in retry]
 
 
 _END = "end"  # the last message on a local queue
@@ -247,84 +162,3 @@ def _forward(queue, inbox: SimpleQueue) -> None:
     """Move the workers' messages to ``inbox`` until ``_END`` (or, on half a message, wait)."""
     while (item := queue.get()) != _END:
         inbox.put(item)
-
-
-def check_cluster(cluster: str | None) -> None:
-    """The errors ``connect_ray`` raises before it connects, for a caller to raise before
-    it writes anything: no Ray installed, ``local-ray`` with authentication turned off."""
-    if cluster is None:
-        return
-    if cluster == "local-ray" and os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
-        raise ValueError("--cluster local-ray keeps Ray's token authentication on; "
-                         "unset RAY_AUTH_MODE=disabled")
-    if importlib.util.find_spec("ray") is None:
-        raise ValueError("--cluster needs Ray: pip install 'deepsets[ray]'")
-
-
-def connect_ray(cluster: str, cpus: int | None = None) -> bool:
-    """Connect to the Ray ``cluster``, or start one (``local-ray``); True if started here.
-
-    ``local-ray`` binds every Ray server to 127.0.0.1 (Ray's own loopback-only
-    mode, set before Ray is imported) and keeps Ray's token authentication on,
-    which Ray turns on by default for a local instance.
-    """
-    check_cluster(cluster)
-    if cluster == "local-ray":
-        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # Ray's servers: 127.0.0.1
-    import ray
-
-    if ray.is_initialized():
-        return False
-    if cluster == "local-ray":
-        from ray._private import ray_constants
-
-        ray_constants.ENABLE_RAY_CLUSTER = False  # read at start-up, if Ray came in before
-        # the workers import what this process can: the package, plug-in models
-        path = os.pathsep.join(p for p in sys.path if p)
-        ray.init(address="local",  # a new instance: never one running here already
-                 num_cpus=cpus, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False, runtime_env={"env_vars": {"PYTHONPATH": path}})
-        return True
-    try:
-        ray.init(address=cluster, log_to_driver=False, configure_logging=False)
-    except ConnectionError as err:
-        raise ValueError(f"cannot connect to the Ray cluster at {cluster}: {err}") from None
-    return False
-
-
-def _run_ray(jobs: Sequence[Job], cluster: str, progress: Progress | None
-             ) -> Iterator[Outcome]:
-    import ray
-    from ray.util.queue import Empty as RayEmpty
-    from ray.util.queue import Queue
-
-    started = connect_ray(cluster)
-    jobs = shared_by(jobs, lambda key, made: SharedRef(ray.put(made)))
-    queue = Queue(actor_options={"num_cpus": 0})
-    channel = Channel(jobs, progress, queue, RayEmpty)
-    call = ray.remote(_call)
-    refs = {call.options(num_cpus=job.cpus, num_gpus=job.gpus, max_retries=RETRIES)
-            .remote(job.fn, job.args, job.key, progress is not None, job.folder is not None,
-                    queue): job.key for job in jobs}
-    pending = list(refs)
-    try:
-        while pending:
-            done, pending = ray.wait(pending, num_returns=1, timeout=0.1)
-            channel.drain()
-            for ref in done:
-                key = refs[ref]
-                channel.finished.add(key)
-                try:
-                    yield Outcome(key, ray.get(ref))
-                except ray.exceptions.RayTaskError as err:  # the job raised: its own error
-                    yield Outcome(key, error=err.cause if err.cause is not None else err)
-                except ray.exceptions.RayError as err:  # its worker died every try
-                    yield Outcome(key, error=RuntimeError(f"{key}: {type(err).__name__}: "
-                                                          f"{str(err).splitlines()[0]}"))
-    finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        channel.drain()
-        ray.kill(queue.actor)
-        if started:
-            ray.shutdown()

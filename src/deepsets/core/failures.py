@@ -42,12 +42,14 @@ def where(error: BaseException) -> str | None:
     return _shown(own[-1].filename, own[-1].lineno or 0) if own else None
 
 
-def located(error: BaseException) -> BaseException:
-    """``error`` with its traceback as text (``worker_traceback``) and ``where`` it failed,
-    written onto it so that both survive pickling; returns it."""
+def located(error: BaseException, node: str | None = None) -> BaseException:
+    """``error`` with its traceback as text (``worker_traceback``), ``where`` it failed and
+    the ``node`` it ran on (a cluster's), written onto it so that they survive pickling;
+    returns it."""
     try:
         error.worker_traceback = "".join(traceback.format_exception(error))
         error.where = where(error)
+        error.node = node
     except AttributeError:  # an exception that takes no attributes: it goes as it is
         pass
     return error
@@ -60,9 +62,12 @@ def traceback_text(error: BaseException) -> str:
 
 
 def one_line(error: BaseException) -> str:
-    """An exception as one line: its type, the first line of its message and, where it
-    is known, the place it was raised: ``RuntimeError: ... (at mymodels/bug.py:17)``."""
+    """An exception as one line: its type, the first line of its message and, where they
+    are known, the place it was raised and the cluster's node it ran on:
+    ``RuntimeError: ... (at mymodels/bug.py:17, on node 10.0.0.7 3f2a1c9e)``."""
     text = str(error).strip().splitlines()
     line = f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
-    place = getattr(error, "where", None)
-    return f"{line} (at {place})" if place else line
+    places = [f"at {getattr(error, 'where', None)}" if getattr(error, "where", None) else "",
+              f"on node {getattr(error, 'node', None)}" if getattr(error, "node", None) else ""]
+    places = [p for p in places if p]
+    return f"{line} ({', '.join(places)})" if places else line

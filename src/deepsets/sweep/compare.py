@@ -25,7 +25,8 @@ from contextlib import closing
 from functools import partial
 from pathlib import Path
 
-from deepsets.core.executor import Job, check_cluster, run_jobs
+from deepsets.core.cluster import check_cluster
+from deepsets.core.executor import Job, run_jobs
 from deepsets.core.failures import one_line, traceback_text
 from deepsets.core.models import PART_COLUMNS, part_columns
 from deepsets.core.models.own import by_value, receive
@@ -56,6 +57,8 @@ from deepsets.sweep.summary import figure_name, plot_tasks, summary
 
 #: The sweep's settings, at the top of its folder.
 SWEEP = "sweep.json"
+#: Where a run trained, in its folder: its Ray node (address and id), or the machine.
+NODE = "node.json"
 COLUMNS = ("task", "model", *PART_COLUMNS, "seed", "card", "acc", "mae", "status", "error")
 
 
@@ -102,12 +105,18 @@ def pending_job(folder: Path, config: LabConfig) -> tuple[Job | None, str]:
            "failed" if (folder / FAILURE).exists() else "cut off")
     prepare_run(folder, config, force=not same or bool(stale))  # the run starts over
     (folder / FAILURE).unlink(missing_ok=True)  # a failed run's, which runs again
-    files = {checkpoint_path(folder, m).name: checkpoint_path(folder, m).read_bytes()
-             for m in config.models if checkpoint_path(folder, m).exists()}
-    data = Shared(data_key(config), partial(train_sets, config))
-    return Job(folder.name, run_one, (config.to_dict(), files, data, by_value(config.models)),
-               cpus=1,
-               gpus=1 if config.device == "cuda" else 0, folder=folder), why
+    data, handed = Shared(data_key(config), partial(train_sets, config)), by_value(config.models)
+
+    def args() -> tuple:  # again after its worker died: the checkpoints that reached here
+        return config.to_dict(), checkpoints(folder, config), data, handed
+    return Job(folder.name, run_one, args(), cpus=1, gpus=1 if config.device == "cuda" else 0,
+               folder=folder, again=args), why
+
+
+def checkpoints(folder: Path, config: LabConfig) -> dict[str, bytes]:
+    """The run's checkpoints in its folder, by file name: where it continues from."""
+    return {checkpoint_path(folder, m).name: checkpoint_path(folder, m).read_bytes()
+            for m in config.models if checkpoint_path(folder, m).exists()}
 
 
 def dispatch_order(runs: dict[str, LabConfig]) -> list[str]:
@@ -171,6 +180,7 @@ def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2, cluster: str
             else:
                 for name, data in outcome.value["files"].items():
                     write_bytes(out / outcome.key / name, data)
+                write_json(out / outcome.key / NODE, {"node": outcome.node})
                 results[outcome.key] = outcome.value["results"]
                 progress.write("compare", f"done: {outcome.key}")
             progress.advance("compare")
