@@ -22,6 +22,9 @@ import pytest
 from helpers import checkpoint_epoch, wait_for
 from test_iterating import NET
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from cluster_costs import local_cluster, lose, running_tasks, task_nodes  # noqa: E402
+
 from deepsets.core.runfolder import load_checkpoint
 
 pytest.importorskip("ray")
@@ -56,18 +59,10 @@ if os.environ.get("CLUSTERNET_MISSING"):
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster():
     """A head without CPUs and two worker nodes of one CPU each, on which the plug-in
     module ``clusternet`` does not import (``NOT_HERE``)."""
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # every Ray server on 127.0.0.1
-    from ray._private import ray_constants
-    from ray.cluster_utils import Cluster
-
-    ray_constants.ENABLE_RAY_CLUSTER = False
-    head = Cluster(initialize_head=True, head_node_args={"num_cpus": 0,
-                                                         "include_dashboard": False})
-    for _ in range(2):
-        head.add_node(num_cpus=1, env_vars=NOT_HERE)
+    head = local_cluster(env_vars=NOT_HERE)
     yield head
     head.shutdown()
 
@@ -128,16 +123,18 @@ def test_a_wrong_address_or_a_refused_token_is_one_line_within_seconds(tmp_path)
         head.communicate(timeout=60)
 
 
-def running_tasks() -> list[str]:
-    """The processes of this machine running a sweep's task (Ray names them ray::_call)."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            if cmdline.read_bytes().startswith(b"ray::_call"):
-                found.append(cmdline.parent.name)
-        except OSError:
-            pass
-    return found
+def test_local_ray_beside_a_running_cluster_starts_one_of_its_own(cluster):
+    """Ray, given no address, joins any instance running on the machine (another
+    environment's sweep); local-ray never does."""
+    probe = ("import ray\nfrom deepsets.core.cluster import connect_ray\n"
+             "connect_ray('local-ray', cpus=1)\n"
+             "print(ray.get_runtime_context().gcs_address, len(ray.nodes()))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120)
+    address, nodes = done.stdout.split()
+    assert address != cluster.address and nodes == "1"
+
+
 
 
 def test_ctrl_c_on_the_driver_stops_every_task_and_the_same_command_resumes(cluster, tmp_path):
@@ -158,27 +155,8 @@ def test_ctrl_c_on_the_driver_stops_every_task_and_the_same_command_resumes(clus
         assert len(next(iter(history.values()))) == 8 and cut < 8
 
 
-def task_nodes(cluster) -> dict:
-    """The worker nodes running a sweep's task now, each with the processes that run one
-    (``running_tasks``): those its raylet started."""
-    def parent(pid: str) -> int:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-    raylets = {node.all_processes["raylet"][0].process.pid: node
-               for node in cluster.worker_nodes}
-    found: dict = {}
-    for pid in running_tasks():
-        if parent(pid) in raylets:
-            found.setdefault(raylets[parent(pid)], []).append(int(pid))
-    return found
 
 
-def lose(cluster, node, tasks) -> None:
-    """Lose ``node`` as a machine is lost: every process on it gone at once, its tasks'
-    included (a raylet stopped alone leaves its workers to finish what they run)."""
-    for pid in tasks:
-        os.kill(pid, signal.SIGKILL)
-    cluster.remove_node(node, allow_graceful=False)
 
 
 def test_a_node_lost_mid_sweep_costs_only_what_had_not_reached_the_driver(cluster, tmp_path):

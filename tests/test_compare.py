@@ -165,40 +165,6 @@ def test_local_worker_killed_mid_run_is_retried(tmp_path, straight_sweep):
     assert (out / "results.csv").read_bytes() == (straight_sweep / "results.csv").read_bytes()
 
 
-def test_ray_back_end_gives_the_local_results(tmp_path, straight_sweep):
-    pytest.importorskip("ray")
-    out = tmp_path / "cmp"
-    proc = sweep(out, "--cluster", "local-ray")
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
-    assert (out / "results.csv").read_bytes() == (straight_sweep / "results.csv").read_bytes()
-
-
-def ray_workers():
-    """PIDs of Ray worker processes running a job (their title is ray::_call)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "cmdline").read_bytes().startswith(b"ray::_call"):
-                    pids.append(int(entry.name))
-            except OSError:
-                pass
-    return pids
-
-
-def test_ray_worker_killed_mid_run_is_retried(tmp_path, straight_sweep):
-    pytest.importorskip("ray")
-    out = tmp_path / "cmp"
-    proc = started_gru(out, "--cluster", "local-ray")
-    killed = ray_workers()
-    assert killed, "no Ray worker was running a job"
-    os.kill(killed[0], signal.SIGKILL)
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 0, err
-    assert (out / "results.csv").read_bytes() == (straight_sweep / "results.csv").read_bytes()
-
-
 @pytest.mark.parametrize("argv, message", [
     (["compare", "--tasks", "product"], "unknown task or suite 'product'"),
     (["compare", "--models", "rnn"], "unknown model 'rnn'"),
