@@ -28,23 +28,28 @@ def pngs(cell) -> list[bytes]:
             if "image/png" in o.get("data", {})]
 
 
-@pytest.fixture(scope="module")
-def executed(tmp_path_factory):
-    """The notebook with ``quick = True`` injected after its parameters cell, as papermill
-    does, executed in a new kernel in a folder of its own; raises on the first error.
+def execute(path: Path, injected: str, folder: Path):
+    """The notebook at ``path`` with ``injected`` in a cell after its parameters cell, as
+    papermill does, executed in a new kernel in ``folder``; raises on the first error.
 
     The kernel starts with matplotlib's Agg backend, which displays nothing by itself: the
     figures must render whatever backend a kernel has."""
-    nb = nbformat.read(NOTEBOOK, as_version=4)
+    nb = nbformat.read(path, as_version=4)
     at = nb.cells.index(tagged(nb, "parameters"))
     nb.cells.insert(at + 1, nbformat.v4.new_code_cell(
-        "quick = True", metadata={"tags": ["injected-parameters"]}))
-    folder = tmp_path_factory.mktemp("notebook")
+        injected, metadata={"tags": ["injected-parameters"]}))
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MPLBACKEND", "agg")
         NotebookClient(nb, timeout=300, kernel_name="python3",
                        resources={"metadata": {"path": str(folder)}}).execute()
-    return nb, folder / "runs" / "notebook"
+    return nb
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory):
+    """The notebook with ``quick = True``, in a folder of its own."""
+    folder = tmp_path_factory.mktemp("notebook")
+    return execute(NOTEBOOK, "quick = True", folder), folder / "runs" / "notebook"
 
 
 def test_every_cell_ran_without_an_error(executed):

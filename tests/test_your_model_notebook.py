@@ -6,8 +6,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-from test_notebook import pngs, tagged
+from test_notebook import execute, pngs, tagged
 
 NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "your_model.ipynb"
 MODELS = ["MySetNet", "deepsets", "deepsets-laf", "set-transformer"]
@@ -18,15 +17,8 @@ FIGURES = {"reach-figure": "reach.png", "max-figure": "accuracy_max.png",
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    at = nb.cells.index(tagged(nb, "parameters"))
-    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(
-        'tasks = "max,images-max"\nseeds = 1', metadata={"tags": ["injected-parameters"]}))
     folder = tmp_path_factory.mktemp("your_model")
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("MPLBACKEND", "agg")
-        NotebookClient(nb, timeout=300, kernel_name="python3",
-                       resources={"metadata": {"path": str(folder)}}).execute()
+    nb = execute(NOTEBOOK, 'tasks = "max,images-max"\nseeds = 1', folder)
     return nb, folder / "runs" / "your_model"
 
 

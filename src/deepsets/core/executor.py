@@ -132,8 +132,6 @@ def _run_local(jobs: Sequence[Job], workers: int, progress: Progress | None
                 error = future.exception()
                 if isinstance(error, BrokenProcessPool) and tries[job.key] < RETRIES:
                     tries[job.key] += 1
-                    log.warning("%s lost its worker process; it runs again with what "
-                                "reached here", job.key)
                     retry.append(job)
                     continue
                 channel.finished.add(job.key)
@@ -151,7 +149,10 @@ def _run_local(jobs: Sequence[Job], workers: int, progress: Progress | None
                         os.kill(pid, signal.SIGTERM)
                     except ProcessLookupError:
                         pass
-        channel.drain()  # what the dead workers' jobs shipped: their last checkpoints
+        if retry:  # the checkpoints their workers shipped are in their folders now
+            log.warning("a worker process died: %d jobs run again with what reached here "
+                        "(%s)", len(retry), ", ".join(job.key for job in retry[:3])
+                        + (", ..." if len(retry) > 3 else ""))
         todo = [renewed(job) for job in retry]
 
 
