@@ -77,7 +77,7 @@ def compare(tasks: str | Sequence[str] | None = None,
     given = {**settings, **({} if tasks is None else {"tasks": tasks}),
              **({} if models is None else {"models": model_names(models)})}
     config = sweep_config(Path(out), given, resume=resume, quick=quick, preset=preset)
-    jobs = check_positive_int("jobs", os.cpu_count() or 1 if jobs is None else jobs)
+    jobs = check_positive_int("jobs", (os.cpu_count() or 1) if jobs is None else jobs)
     _, failed = run_compare(config, Path(out), jobs=jobs, cluster=cluster,
                             progress=bars(progress), force=force)
     if failed:

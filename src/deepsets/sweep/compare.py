@@ -1,18 +1,18 @@
 """Sweeps of tasks x models x seeds: which set models generalize to unseen set sizes.
 
-Every (task, model, seed) is one run folder under ``out``, trained and
-evaluated by ``pipeline`` in a job of the executor: in local worker
-processes, or on a Ray cluster. A worker runs in a private folder and ships
-each checkpoint back as it saves it; the driver (this process) writes the
-run folders. So a finished run is reused (when its settings and, for a plug-in,
-the fingerprint of its code are this sweep's), a cut-off run continues from its
-last checkpoint, and a run that fails is recorded with its error (its traceback in
-the run's ``error.txt``) while the others go on. The folder stores the sweep's
-settings (``sweep.json``) and refuses other ones. The sweep writes ``results.csv``
-(task, model, seed, card, acc, mae, status, error), ``reach.csv`` and ``reach.png``
-(``sweep.reach``), ``summary.md``, a figure per task (``accuracy_<task>.png``, or
-``mae_<task>.png`` for a real one) and ``explorer.html``, the page to explore them all
-(``sweep.explorer``).
+Every (task, model, seed) is one run folder under ``out``, trained and evaluated by
+``pipeline`` in a job of the executor: in local worker processes, or on a Ray cluster. A
+worker runs in a private folder and ships each checkpoint back as it saves it; the driver
+(this process) writes the run folders. So a finished run is reused (when its settings and,
+for a plug-in, the fingerprint of its code are this sweep's), a cut-off run continues from
+its last checkpoint (one whose worker or node was lost, at once: ``Job.again``), each
+run's folder says where it trained (``node.json``), and a run that fails is recorded with
+its error (its traceback in the run's ``error.txt``) while the others go on. The folder
+stores the sweep's settings (``sweep.json``) and refuses other ones. The sweep writes
+``results.csv`` (task, model, seed, card, acc, mae, status, error), ``reach.csv`` and
+``reach.png`` (``sweep.reach``), ``summary.md``, a figure per task
+(``accuracy_<task>.png``, or ``mae_<task>.png`` for a real one) and ``explorer.html``, the
+page to explore them all (``sweep.explorer``).
 """
 
 from __future__ import annotations
