@@ -58,7 +58,6 @@ torch_geometric.nn.aggr.Aggregation pooling between our phi and rho (it gets in_
 out_channels or channels = h2 where it names them)."""
 
 
-
 def closest_choice(message: str) -> str:
     """argparse's ``invalid choice: 'summ' (choose from ...)`` with the closest choice:
     ``invalid choice: 'summ' (did you mean 'sum'?) (choose from ...)``."""

@@ -12,6 +12,7 @@ caller), not Ray's own retry, which would start it from its first arguments.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 import os
@@ -42,8 +43,16 @@ def check_cluster(cluster: str | None) -> None:
     if importlib.util.find_spec("ray") is None:
         raise ValueError("--cluster needs Ray: pip install 'deepsets[ray]'")
     if cluster not in ("local-ray", "auto"):
-        check_answers(cluster)
-    if cluster not in ("local-ray", "auto") and not cluster.startswith("ray://"):
+        check_address(cluster)
+
+
+@functools.cache  # once a process: a sweep checks before it writes, and again to connect
+def check_address(cluster: str) -> None:
+    """That something answers at ``cluster`` (``check_answers``) and, at a cluster's control
+    store (``HOST:PORT``), takes this machine's token (``check_token``). Raises
+    ValueError; an address that passed is not tried again."""
+    check_answers(cluster)
+    if not cluster.startswith("ray://"):
         check_token(cluster)
 
 
