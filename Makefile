@@ -34,7 +34,7 @@ bench: $(STAMP)  ## side-by-side speed ratios against a plain implementation
 docs: $(STAMP)  ## the documentation site into site/ (mkdocs, offline; a broken link fails it)
 	$(BIN)/mkdocs build --strict --site-dir site
 
-docs-check: $(STAMP)  ## re-run the README's quick figures (the lab, images seeds 0-2); fail on a mismatch
+docs-check: $(STAMP)  ## re-run the docs' quick figures (the lab, images seeds 0-2); fail on a mismatch
 	$(BIN)/python benchmarks/docs_check.py $(ARGS)
 
 NOTEBOOKS ?= lab.ipynb your_model.ipynb

@@ -1,4 +1,4 @@
-"""A screenshot of a sweep's explorer.html, as the README shows it.
+"""A screenshot of a sweep's explorer.html, as docs/sweep.md shows it.
 
     python benchmarks/explorer_shot.py SWEEP [--task TASK] [--models A,B,...] [--out PNG]
 
