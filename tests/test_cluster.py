@@ -31,9 +31,27 @@ pytest.importorskip("ray")
 
 TINY = ["--tasks", "sum,max", "--models", "deepsets,lstm", "--seeds", "1", "--epochs", "1",
         "--n-train", "500", "--n-per-card", "50", "--cards", "5,10"]
-#: Two runs long enough to be cut: 8 epochs of 12,000 sets (the LSTM's, about 0.2 s each).
-LONG = ["--tasks", "sum", "--models", "deepsets,lstm", "--seeds", "1", "--epochs", "8",
-        "--n-train", "12000", "--n-per-card", "50", "--cards", "5,10"]
+#: A model whose training steps take 30 ms at least on any machine: its runs are cut
+#: mid-way however fast the CPU (a built-in model's 8 epochs took 0.5 s on CI's).
+SLOWNET = """import time
+
+from torch import nn
+
+
+class Slow(nn.Module):
+    def __init__(self, input_dim, hidden_dim):
+        super().__init__()
+        self.embedding = nn.Embedding(input_dim, hidden_dim)
+        self.out = nn.Linear(hidden_dim, 1)
+
+    def forward(self, x):
+        if self.training:
+            time.sleep(0.03)
+        return self.out(self.embedding(x).sum(dim=1)).squeeze(-1)
+"""
+#: Two runs long enough to be cut: 8 epochs of 20 steps, 0.6 s each at least.
+LONG = ["--tasks", "sum,max", "--models", "slownet:Slow", "--seeds", "1", "--epochs", "8",
+        "--n-train", "1280", "--n-per-card", "50", "--cards", "5,10"]
 
 
 #: A cluster's head of its own, with token authentication and a token of the test's, in a
@@ -135,12 +153,17 @@ def test_local_ray_beside_a_running_cluster_starts_one_of_its_own(cluster):
     assert address != cluster.address and nodes == "1"
 
 
+def long_sweep(tmp_path, out, *argv, **options):
+    """``LONG`` from ``tmp_path``, where ``slownet`` imports; its two checkpoints."""
+    (tmp_path / "slownet.py").write_text(SLOWNET)
+    proc = sweep(out, *LONG, *argv, cwd=tmp_path, **options)
+    return proc, [out / f"{task}-slownet.Slow-seed0" / "slownet.Slow.pt" for task in
+                  ("sum", "max")]
 
 
 def test_ctrl_c_on_the_driver_stops_every_task_and_the_same_command_resumes(cluster, tmp_path):
     out = tmp_path / "cut"
-    first = sweep(out, *LONG, cluster=cluster)
-    checkpoints = [out / "sum-deepsets-seed0" / "deepsets.pt", out / "sum-lstm-seed0" / "lstm.pt"]
+    first, checkpoints = long_sweep(tmp_path, out, cluster=cluster)
     wait_for(lambda: all(checkpoint_epoch(c) >= 1 for c in checkpoints))
     assert running_tasks()
     first.send_signal(signal.SIGINT)
@@ -148,29 +171,24 @@ def test_ctrl_c_on_the_driver_stops_every_task_and_the_same_command_resumes(clus
     assert first.returncode == 130
     wait_for(lambda: not running_tasks(), timeout=15)  # nothing of it left on any node
     epochs = [checkpoint_epoch(c) for c in checkpoints]
-    _, err = finished(sweep(out, *LONG, "--resume", cluster=cluster))
+    _, err = finished(long_sweep(tmp_path, out, "--resume", cluster=cluster)[0])
     assert "2 continue where they stopped" in err
     for checkpoint, cut in zip(checkpoints, epochs, strict=True):
         history = json.loads((checkpoint.parent / "history.json").read_text())
         assert len(next(iter(history.values()))) == 8 and cut < 8
 
 
-
-
-
-
 def test_a_node_lost_mid_sweep_costs_only_what_had_not_reached_the_driver(cluster, tmp_path):
-    finished(sweep(tmp_path / "whole", *LONG, "--jobs", "2"))
+    finished(long_sweep(tmp_path, tmp_path / "whole", "--jobs", "2")[0])
     out = tmp_path / "lost"
-    proc = sweep(out, *LONG, cluster=cluster)
-    checkpoints = [out / "sum-deepsets-seed0" / "deepsets.pt", out / "sum-lstm-seed0" / "lstm.pt"]
+    proc, checkpoints = long_sweep(tmp_path, out, cluster=cluster)
     wait_for(lambda: all(checkpoint_epoch(c) >= 1 for c in checkpoints))
     reached = {c: load_checkpoint(c) for c in checkpoints}
     lose(cluster, *next(iter(task_nodes(cluster).items())))
     cluster.add_node(num_cpus=1, env_vars=NOT_HERE)
     _, err = finished(proc)
-    assert "sum-lstm-seed0 lost its worker or node (" in err or \
-        "sum-deepsets-seed0 lost its worker or node (" in err  # WorkerCrashed, NodeDied
+    assert "sum-slownet.Slow-seed0 lost its worker or node (" in err or \
+        "max-slownet.Slow-seed0 lost its worker or node (" in err  # WorkerCrashed, NodeDied
     assert "it runs again with what reached here" in err
     assert (out / "results.csv").read_bytes() == (tmp_path / "whole" / "results.csv").read_bytes()
     for checkpoint, state in reached.items():  # each run kept what reached the driver
