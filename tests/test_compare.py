@@ -65,10 +65,13 @@ def test_a_failing_run_fails_alone(tmp_path, capsys):
     out = tmp_path / "cmp"
     code = run_main(["compare", "--quick", "--seeds", "1", "--tasks", "sum,images", "--models",
                     "deepsets", "--model", "plugins:DigitsOnly", "--out", str(out)])
-    stdout = capsys.readouterr().out
+    stdout, err = capsys.readouterr()
     assert code == 1
     assert "failed: images-plugins.DigitsOnly-seed0: ValueError: DigitsOnly takes digit " \
            "tokens, not 1797 images" in stdout
+    done = sorted(line for line in err.splitlines() if line.startswith("done: "))
+    assert done == ["done: images-deepsets-seed0", "done: sum-deepsets-seed0",
+                    "done: sum-plugins.DigitsOnly-seed0"]  # no terminal, no bar: a log
     rows = read_rows(out / "results.csv")
     status = {(r["task"], r["model"]): r["status"] for r in rows}
     assert status == {("sum", "deepsets"): "ok", ("images", "deepsets"): "ok",

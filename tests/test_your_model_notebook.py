@@ -31,6 +31,13 @@ def test_every_cell_ran_and_the_class_of_a_cell_trained_in_the_workers(executed)
     assert checkpoints == {"max-MySetNet-seed0", "images-max-MySetNet-seed0"}
 
 
+def test_the_sweep_shows_its_bar_not_a_line_per_run(executed):
+    nb, _ = executed
+    err = "".join(o["text"] for o in tagged(nb, "sweep").outputs if o.get("name") == "stderr")
+    assert "8 runs (0 done before): 100%" in err and "8/8" in err
+    assert "done:" not in err  # the bar counts them
+
+
 def test_the_reach_table_shows_every_model_on_every_task(executed):
     nb, _ = executed
     (table,) = [o["data"]["text/plain"] for o in tagged(nb, "reach-table").outputs

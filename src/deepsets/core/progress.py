@@ -29,6 +29,11 @@ class Progress:
     def write(self, key: str, text: str) -> None:
         """A line of news about loop ``key``, e.g. an epoch's summary."""
 
+    def tally(self, key: str, text: str) -> None:
+        """A line that loop ``key``'s count already tells (a sweep's "done: RUN"): where
+        a bar shows the count, the line is left out."""
+        self.write(key, text)
+
     def end(self, key: str) -> None:
         """Loop ``key`` is done."""
 
@@ -156,6 +161,10 @@ class Bars(Progress):
 
     def write(self, key: str, text: str) -> None:
         self.tqdm.write(text, file=sys.stderr)
+
+    def tally(self, key: str, text: str) -> None:
+        if getattr(self.bars.get(key), "disable", True):  # no terminal: lines in a log
+            self.write(key, text)
 
     def end(self, key: str) -> None:
         self.bars.pop(key).close()

@@ -182,7 +182,7 @@ def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2, cluster: str
                     write_bytes(out / outcome.key / name, data)
                 write_json(out / outcome.key / NODE, {"node": outcome.node})
                 results[outcome.key] = outcome.value["results"]
-                progress.write("compare", f"done: {outcome.key}")
+                progress.tally("compare", f"done: {outcome.key}")
             progress.advance("compare")
     progress.end("compare")
     rows = sweep_rows(runs, results, failed)
