@@ -179,7 +179,8 @@ def test_ctrl_c_on_the_driver_stops_every_task_and_the_same_command_resumes(clus
 
 
 def test_a_node_lost_mid_sweep_costs_only_what_had_not_reached_the_driver(cluster, tmp_path):
-    finished(long_sweep(tmp_path, tmp_path / "whole", "--jobs", "2")[0])
+    # the uninterrupted sweep, in local workers at the same time: the runs mostly sleep
+    whole, _ = long_sweep(tmp_path, tmp_path / "whole", "--jobs", "2")
     out = tmp_path / "lost"
     proc, checkpoints = long_sweep(tmp_path, out, cluster=cluster)
     wait_for(lambda: all(checkpoint_epoch(c) >= 1 for c in checkpoints))
@@ -187,6 +188,7 @@ def test_a_node_lost_mid_sweep_costs_only_what_had_not_reached_the_driver(cluste
     lose(cluster, *next(iter(task_nodes(cluster).items())))
     cluster.add_node(num_cpus=1, env_vars=NOT_HERE)
     _, err = finished(proc)
+    finished(whole)
     assert "sum-slownet.Slow-seed0 lost its worker or node (" in err or \
         "max-slownet.Slow-seed0 lost its worker or node (" in err  # WorkerCrashed, NodeDied
     assert "it runs again with what reached here" in err
