@@ -33,21 +33,13 @@ TINY = ["--tasks", "sum,max", "--models", "deepsets,lstm", "--seeds", "1", "--ep
         "--n-train", "500", "--n-per-card", "50", "--cards", "5,10"]
 #: A model whose training steps take 30 ms at least on any machine: its runs are cut
 #: mid-way however fast the CPU (a built-in model's 8 epochs took 0.5 s on CI's).
-SLOWNET = """import time
+SLOWNET = "import time\n" + NET + """
 
-from torch import nn
-
-
-class Slow(nn.Module):
-    def __init__(self, input_dim, hidden_dim):
-        super().__init__()
-        self.embedding = nn.Embedding(input_dim, hidden_dim)
-        self.out = nn.Linear(hidden_dim, 1)
-
+class Slow(Net):
     def forward(self, x):
         if self.training:
             time.sleep(0.03)
-        return self.out(self.embedding(x).sum(dim=1)).squeeze(-1)
+        return super().forward(x)
 """
 #: Two runs long enough to be cut: 8 epochs of 20 steps, 0.6 s each at least.
 LONG = ["--tasks", "sum,max", "--models", "slownet:Slow", "--seeds", "1", "--epochs", "8",
