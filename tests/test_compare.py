@@ -4,6 +4,7 @@ plug-in models, the cost projection, and the summary's numbers."""
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -193,12 +194,32 @@ def test_dry_run_lists_every_run_with_its_cost(tmp_path, capsys, straight_sweep)
         "| sum-deepsets-seed0", "| sum-deepsets-seed1", "| sum-gru-seed0", "| sum-gru-seed1"]
     assert all(" | 31,260 | " in line and line.endswith("| estimated |") for line in lines)
     assert "4 runs" in out and "on 64 CPUs" in out
+    assert re.search(r"about [\d.]+ (s|min|h) of wall time \([\d.]+ (s|min|h) with "
+                     r"--longest-first\)", out)
     assert not (tmp_path / "new").exists()  # nothing ran, nothing written
     # a finished run's own epoch times count as measured
     assert main(["compare", *SMALL, "--dry-run", "--out", str(straight_sweep)]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines()
                 if line.startswith("| sum-gru-seed0 |"))
     assert " | 141 | " in line and line.endswith("| measured |")
+
+
+def test_longest_first_dispatches_the_costliest_runs_first_with_the_same_results(
+        tmp_path, capsys):
+    argv = ["compare", "--quick", "--seeds", "1", "--tasks", "sum,max", "--models",
+            "deepsets,set-transformer", "--jobs", "1"]  # one worker: done as dispatched
+    assert run_main([*argv, "--out", str(tmp_path / "grouped")]) == 0
+    grouped = capsys.readouterr().err
+    assert run_main([*argv, "--longest-first", "--out", str(tmp_path / "longest")]) == 0
+    longest = capsys.readouterr().err
+    done = [[line.removeprefix("done: ") for line in err.splitlines()
+             if line.startswith("done: ")] for err in (grouped, longest)]
+    assert done == [["sum-deepsets-seed0", "sum-set-transformer-seed0", "max-deepsets-seed0",
+                     "max-set-transformer-seed0"],  # a task's runs together
+                    ["sum-set-transformer-seed0", "max-set-transformer-seed0",
+                     "sum-deepsets-seed0", "max-deepsets-seed0"]]  # 5 ms a step against 0.2
+    assert (tmp_path / "longest" / "results.csv").read_bytes() == \
+        (tmp_path / "grouped" / "results.csv").read_bytes()
 
 
 def test_preset_handout_is_the_handouts_settings():

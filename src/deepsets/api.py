@@ -48,7 +48,7 @@ def compare(tasks: str | Sequence[str] | None = None,
             out: str | os.PathLike[str] = DEFAULT_SWEEP, quick: bool = False,
             preset: str | None = None, jobs: int | None = None, cluster: str | None = None,
             resume: bool = False, force: bool = False, progress: bool = True,
-            **settings: Any) -> Sweep:
+            longest_first: bool = False, **settings: Any) -> Sweep:
     """Sweep tasks x models x seeds into the folder ``out``, as ``deepsets compare`` does,
     and return its tables.
 
@@ -64,6 +64,8 @@ def compare(tasks: str | Sequence[str] | None = None,
         resume: continue the sweep stored in ``out`` on its settings.
         force: start over, deleting the sweep's earlier runs in ``out``.
         progress: progress bars on stderr.
+        longest_first: dispatch the costliest runs first, as ``--longest-first`` (it
+            measures each model first): on many CPUs, the longest runs no longer start last.
         **settings: any other setting of the command line, by its name (``seeds=3``,
             ``epochs=5``, ``cards="5,10,20"`` or ``(5, 10, 20)``, ``readouts=...``); text is
             read as its flag reads it, ``cards="+1000"`` adding sizes.
@@ -73,13 +75,16 @@ def compare(tasks: str | Sequence[str] | None = None,
             written.
     """
     from deepsets.sweep.compare import run_compare
+    from deepsets.sweep.costs import longest_first as costliest
 
     given = {**settings, **({} if tasks is None else {"tasks": tasks}),
              **({} if models is None else {"models": model_names(models)})}
     config = sweep_config(Path(out), given, resume=resume, quick=quick, preset=preset)
     jobs = check_positive_int("jobs", (os.cpu_count() or 1) if jobs is None else jobs)
-    _, failed = run_compare(config, Path(out), jobs=jobs, cluster=cluster,
-                            progress=bars(progress), force=force)
+    shown = bars(progress)
+    _, failed = run_compare(config, Path(out), jobs=jobs, cluster=cluster, progress=shown,
+                            force=force, order=costliest(Path(out), shown) if longest_first
+                            else None)
     if failed:
         warnings.warn(f"{len(failed)} of {len(config.runs())} runs failed: "
                       + "; ".join(f"{k}: {v}" for k, v in failed.items()), stacklevel=2)

@@ -127,17 +127,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     from deepsets.core.runfolder import FAILURE
     from deepsets.sweep.compare import run_compare, run_name
+    from deepsets.sweep.costs import dry_run, longest_first
     from deepsets.sweep.summary import figure_name
 
-    config = compare_config_from(args)
+    config, bars = compare_config_from(args), Bars()
     if args.dry_run:
-        from deepsets.sweep.costs import dry_run
-
         runs = {run_name(r): r for r in config.runs()}
-        print(dry_run(config, runs, args.out, cpus_for(args), Bars()), end="")
+        print(dry_run(config, runs, args.out, cpus_for(args), bars), end="")
         return 0
+    order = longest_first(args.out, bars) if args.longest_first else None
     rows, failed = run_compare(config, args.out, jobs=args.jobs, cluster=args.cluster,
-                               progress=Bars(), force=args.force)
+                               progress=bars, force=args.force, order=order)
     print(f"{len(rows)} rows from {len(config.runs())} runs, {len(failed)} failed")
     for name, error in failed.items():
         print(f"  failed: {name}: {error}")

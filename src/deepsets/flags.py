@@ -202,9 +202,14 @@ def add_compare_flags(p: argparse.ArgumentParser) -> None:
                    help="run on Ray: 'auto' or 'ray://HOST:PORT' joins a running cluster, "
                         "'local-ray' starts one on this machine (127.0.0.1 only, token "
                         "authentication on); default: local worker processes, no Ray")
+    p.add_argument("--longest-first", action="store_true",
+                   help="dispatch the costliest runs first, by the dry run's costs (it "
+                        "measures each model here first, seconds each): on many CPUs the "
+                        "longest runs then no longer start last; the results are the same")
     p.add_argument("--dry-run", action="store_true",
                    help="print the runs, the measured or estimated cost of each and the "
-                        "projected wall time, and run nothing")
+                        "projected wall time (in the sweep's order and with "
+                        "--longest-first), and run nothing")
     p.add_argument("--resume", action="store_true",
                    help="continue the sweep stored in --out on its settings (sweep.json): "
                         "alone, or added to the command that started it; the same command "

@@ -21,6 +21,7 @@ import re
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from contextlib import closing
 from functools import partial
 from pathlib import Path
@@ -145,15 +146,17 @@ def plan_line(reasons: dict[str, str]) -> str:
 
 
 def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2, cluster: str | None = None,
-                progress: Progress | None = None,
-                force: bool = False) -> tuple[list[dict], dict[str, str]]:
+                progress: Progress | None = None, force: bool = False,
+                order: Callable[[dict[str, LabConfig]], list[str]] | None = None
+                ) -> tuple[list[dict], dict[str, str]]:
     """Every run of the sweep, then results.csv, summary.md, one PNG per task and
     explorer.html.
 
     The folder ``out`` holds one sweep's settings (``prepare_sweep``): other settings are
-    refused, unless ``force`` starts the sweep over. Returns the rows and ``{run:
-    one-line error}`` of the runs that failed; each failed run's traceback is in its
-    folder's error.txt.
+    refused, unless ``force`` starts the sweep over. The runs to train go out in
+    ``dispatch_order``, or in the ``order`` that function gives them (``--longest-first``:
+    ``costs.longest_first``). Returns the rows and ``{run: one-line error}`` of the runs
+    that failed; each failed run's traceback is in its folder's error.txt.
     """
     progress = progress or Progress()
     out = Path(out)
@@ -165,12 +168,13 @@ def run_compare(config: CompareConfig, out: Path, *, jobs: int = 2, cluster: str
                if job is None}
     failed: dict[str, str] = {}
     progress.stage(plan_line({name: why for name, (_, why) in todo.items()}))
+    names = [name for name in dispatch_order(runs) if todo[name][0] is not None]
+    if order is not None and names:
+        names = order({name: runs[name] for name in names})
+    jobs_left = [todo[name][0] for name in names]
     progress.start("compare", f"{len(runs)} runs ({len(results)} done before)", len(runs),
                    "run")
     progress.advance("compare", len(results))
-    order = {name: i for i, name in enumerate(dispatch_order(runs))}
-    jobs_left = sorted((job for job, _ in todo.values() if job is not None),
-                       key=lambda job: order[job.key])
     with closing(run_jobs(jobs_left, jobs, cluster=cluster)) as outcomes:  # no worker outlives
         for outcome in outcomes:
             if outcome.error is not None:

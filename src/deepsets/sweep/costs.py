@@ -189,15 +189,9 @@ def dry_run(config: CompareConfig, runs: dict[str, LabConfig], out: Path, cpus: 
     """Markdown: every run with its cost, the total, and the command's wall time on ``cpus``
     CPUs (``wall_time``, with the start, the training sets and the outputs)."""
     progress = progress or Progress()
-    kinds = {(r.models[0], inputs(r)): r for r in runs.values()}
-    progress.start("costs", "measuring a training step, evaluation and a tiny run of each "
-                   "model", len(kinds) + 1, "model")
-    rates = {}
-    for kind, r in kinds.items():
-        rates[kind] = measure_rates(r)
-        progress.advance("costs")
+    rates = model_rates(runs, progress)
+    progress.stage("measuring a start and the outputs")
     fixed = 2 * start_seconds() + outputs_seconds(runs, config)  # the driver, then a worker
-    progress.end("costs")
     lines = ["| run | training steps | seconds | |", "|---|---:|---:|---|"]
     costs = []
     for name, r in runs.items():
@@ -212,14 +206,44 @@ def dry_run(config: CompareConfig, runs: dict[str, LabConfig], out: Path, cpus: 
     sets = {data_key(r): rates[r.models[0], inputs(r)].training_set * r.n_train
             for r in runs.values()}  # made once each, in the driver, before the runs
     cost_of = dict(zip(runs, costs, strict=True))
-    order = [cost_of[name] for name in dispatch_order(runs)]
-    total = float(np.sum(costs))
-    wall = fixed + sum(sets.values()) + wall_time(order, cpus)
+    total, before = float(np.sum(costs)), fixed + sum(sets.values())
+    wall = before + wall_time([cost_of[name] for name in dispatch_order(runs)], cpus)
+    longest = before + wall_time(sorted(costs, reverse=True), cpus)
     lines += ["", f"{len(runs)} runs, {duration(total)} of CPU time in all; on {cpus} CPUs "
-              f"(one run per CPU) about {duration(wall)} of wall time, of which "
+              f"(one run per CPU) about {duration(wall)} of wall time "
+              f"({duration(longest)} with --longest-first), of which "
               f"{duration(fixed)} starting and writing the outputs and "
               f"{duration(sum(sets.values()))} making {len(sets)} sets of training sets."]
     return "\n".join(lines) + "\n"
+
+
+def model_rates(runs: dict[str, LabConfig], progress: Progress
+                ) -> dict[tuple[str, str], Rates]:
+    """The ``Rates`` of each model and input kind of ``runs``, measured here."""
+    kinds = {(r.models[0], inputs(r)): r for r in runs.values()}
+    progress.start("costs", "measuring a training step, evaluation and a tiny run of each "
+                   "model", len(kinds), "model")
+    rates = {}
+    for kind, r in kinds.items():
+        rates[kind] = measure_rates(r)
+        progress.advance("costs")
+    progress.end("costs")
+    return rates
+
+
+def longest_first(out: Path, progress: Progress
+                  ) -> Callable[[dict[str, LabConfig]], list[str]]:
+    """The order ``--longest-first`` dispatches a sweep's runs in (``run_compare``'s
+    ``order``): the costliest first, by ``run_cost`` on rates measured here as the dry
+    run's (runs of one cost keep their order). On many CPUs a long run that starts last
+    sets the wall time; first, it runs beside the short ones."""
+    def order(runs: dict[str, LabConfig]) -> list[str]:
+        rates = model_rates(runs, progress)
+        cost = {name: run_cost(r, rates[r.models[0], inputs(r)], out / name)[0]
+                for name, r in runs.items()}
+        return sorted(runs, key=cost.__getitem__, reverse=True)
+
+    return order
 
 
 def inputs(config: LabConfig) -> str:
