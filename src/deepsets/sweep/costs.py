@@ -1,4 +1,5 @@
-"""What a sweep will cost before it runs (``deepsets compare --dry-run``).
+"""What a sweep will cost before it runs (``deepsets compare --dry-run``), and the order
+``--longest-first`` dispatches its runs in, the costliest first.
 
 A run's cost is its training steps times the seconds of one step, plus its evaluation
 (the elements of its test sets times the seconds to make and predict one), plus what a
