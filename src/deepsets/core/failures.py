@@ -67,7 +67,7 @@ def one_line(error: BaseException) -> str:
     ``RuntimeError: ... (at mymodels/bug.py:17, on node 10.0.0.7 3f2a1c9e)``."""
     text = str(error).strip().splitlines()
     line = f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
-    places = [f"at {getattr(error, 'where', None)}" if getattr(error, "where", None) else "",
-              f"on node {getattr(error, 'node', None)}" if getattr(error, "node", None) else ""]
-    places = [p for p in places if p]
+    place, node = getattr(error, "where", None), getattr(error, "node", None)
+    places = [text for known, text in ((place, f"at {place}"), (node, f"on node {node}"))
+              if known]
     return f"{line} ({', '.join(places)})" if places else line

@@ -143,5 +143,3 @@ def shared_by(jobs: Sequence[Job], put: Callable[[str, Any], Any]) -> list[Job]:
     """``jobs`` with each shared argument (``shared.Shared``) made once and ``put``."""
     return [replace(job, args=args) for job, args in
             zip(jobs, handles([job.args for job in jobs], put), strict=True)]
-
-
